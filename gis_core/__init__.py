@@ -1,0 +1,1 @@
+"""OneGrid domain core: hierarchy, anchoring, lookup, CRS, demo data; no HTTP in here."""

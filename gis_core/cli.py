@@ -1,0 +1,170 @@
+"""The `onegrid` command: embedded database, migrations, demo data, checks, imports, server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gis_core.settings import get_settings
+
+
+def _cluster():  # type: ignore[no-untyped-def]
+    from gis_core.embedded_db import EmbeddedCluster
+
+    return EmbeddedCluster(get_settings())
+
+
+def _ensure_database() -> None:
+    """Start the embedded cluster unless DATABASE_URL points elsewhere."""
+    if get_settings().embedded:
+        _cluster().start()
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """`onegrid db start|stop|status|url|migrate|create`."""
+    settings = get_settings()
+    if args.action == "migrate":
+        from gis_core.db import migrate
+
+        _ensure_database()
+        migrate()
+        print("schema is at head")
+        return 0
+    if args.action == "url":
+        from gis_core.db import database_url
+
+        print(database_url())
+        return 0
+    if not settings.embedded:
+        print("DATABASE_URL is set: the embedded cluster is not used", file=sys.stderr)
+        return 0 if args.action == "status" else 2
+    cluster = _cluster()
+    if args.action == "start":
+        cluster.start()
+        print(f"embedded PostGIS running on 127.0.0.1:{cluster.port} ({cluster.data_dir})")
+    elif args.action == "stop":
+        cluster.stop()
+        print("embedded PostGIS stopped")
+    elif args.action == "status":
+        status = cluster.status()
+        print(json.dumps(status, indent=2))
+        return 0 if status["running"] else 3
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """`onegrid check topology`: gaps, overlaps, children outside their parent."""
+    from gis_core.db import make_engine
+    from gis_core.topology import check_topology
+
+    _ensure_database()
+    engine = make_engine()
+    with engine.connect() as conn:
+        defects = check_topology(conn, tolerance_m2=get_settings().topology_tolerance_m2)
+    engine.dispose()
+    if args.json:
+        print(json.dumps([d.as_dict() for d in defects], ensure_ascii=False, indent=2))
+    else:
+        for d in defects:
+            print(d.describe())
+        print(f"{len(defects)} topology defect(s)")
+    return 1 if defects else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`onegrid demo load`: generate and bulk-load the demo district."""
+    from gis_core.db import make_engine, migrate
+    from gis_core.demo_load import demo_loaded, load_demo
+
+    _ensure_database()
+    migrate()
+    engine = make_engine()
+    try:
+        if args.if_missing and demo_loaded(engine):
+            print("demo district already loaded")
+            return 0
+        load_demo(engine, scale=args.scale, seed=args.seed, progress=print)
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """`onegrid import FILE --as KIND`: GeoJSON / GeoPackage / Shapefile into a table."""
+    from gis_core.db import make_engine, migrate
+    from gis_core.importers import ImportRejected, import_file
+
+    _ensure_database()
+    migrate()
+    engine = make_engine()
+    try:
+        report = import_file(engine, Path(args.file), kind=args.kind, invalid=args.invalid,
+                             layer=args.layer)
+    except ImportRejected as exc:
+        print(json.dumps(exc.report.as_dict(), ensure_ascii=False, indent=2))
+        return 1
+    finally:
+        engine.dispose()
+    print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """`onegrid serve`: the HTTP API with uvicorn."""
+    import uvicorn
+
+    _ensure_database()
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="info")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `onegrid` command."""
+    from gis_core.importers import IMPORT_KINDS
+
+    p = argparse.ArgumentParser(prog="onegrid", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="embedded PostGIS cluster and migrations")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
+    db.set_defaults(func=cmd_db)
+
+    check = sub.add_parser("check", help="data checks")
+    check.add_argument("what", choices=["topology"])
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.set_defaults(func=cmd_check)
+
+    demo = sub.add_parser("demo", help="demo district")
+    demo.add_argument("action", choices=["load"])
+    demo.add_argument("--scale", type=float, default=1.0, help="1.0 = the full district")
+    demo.add_argument("--seed", type=int, default=20261122)
+    demo.add_argument("--if-missing", action="store_true", help="do nothing when already loaded")
+    demo.set_defaults(func=cmd_demo)
+
+    imp = sub.add_parser("import", help="import GeoJSON / GeoPackage / Shapefile")
+    imp.add_argument("file")
+    imp.add_argument("--as", dest="kind", required=True, choices=sorted(IMPORT_KINDS))
+    imp.add_argument("--layer", default=None, help="layer name inside a GeoPackage")
+    imp.add_argument("--invalid", choices=["repair", "reject"], default="repair",
+                     help="repair invalid geometry (reported) or reject the file")
+    imp.set_defaults(func=cmd_import)
+
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `onegrid` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Engines, sessions and migrations: one place that knows how to reach the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from gis_core.settings import Settings, get_settings
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The URL OneGrid uses: DATABASE_URL when given, else the embedded cluster's."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        url = settings.database_url
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+        return url
+    from gis_core.embedded_db import EmbeddedCluster
+
+    return EmbeddedCluster(settings).url()
+
+
+def make_engine(url: str | None = None, settings: Settings | None = None) -> sa.Engine:
+    """An engine with the pool sizes and statement timeout of the settings."""
+    settings = settings or get_settings()
+    return sa.create_engine(
+        url or database_url(settings),
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        pool_pre_ping=True,
+        connect_args={"options": f"-c statement_timeout={settings.statement_timeout_ms}"},
+    )
+
+
+def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:
+    """Sessions bound to `engine`; objects stay usable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: sa.Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def sql_file(name: str) -> str:
+    """The text of a packaged `.sql` file from `gis_core/sql/`."""
+    return resources.files("gis_core.sql").joinpath(name).read_text(encoding="utf-8")
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    """An Alembic config pointing at OneGrid's packaged migrations."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "gis_core:migrations")
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str | None = None, revision: str = "head") -> None:
+    """Bring the schema up to `revision` with Alembic."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url or database_url()), revision)

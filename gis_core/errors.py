@@ -1,0 +1,78 @@
+"""Domain errors. The API maps each to an HTTP status and an RFC 9457 problem in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OneGridError(Exception):
+    """Base of every error the domain raises on purpose.
+
+    `title` is a short, fixed summary; `detail` says what was wrong in this case; `where`
+    names the offending input (a parameter, a field, a pointer) so clients can point at it.
+    """
+
+    code = "onegrid-error"
+    title = "OneGrid error"
+
+    def __init__(self, detail: str, *, where: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.where = where
+        self.extra = extra
+
+
+class InvalidInput(OneGridError):
+    """The request's data is malformed or out of range."""
+
+    code = "invalid-input"
+    title = "Invalid input"
+
+
+class UnknownCRSError(InvalidInput):
+    """A CRS identifier nobody knows."""
+
+    code = "unknown-crs"
+    title = "Unknown coordinate reference system"
+
+
+class OutsideDistrict(OneGridError):
+    """A location that no grid of the district contains."""
+
+    code = "outside-district"
+    title = "Location outside the district"
+
+
+class NotFound(OneGridError):
+    """A resource that does not exist."""
+
+    code = "not-found"
+    title = "Not found"
+
+
+class AuthError(OneGridError):
+    """Missing or wrong credentials."""
+
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+class Forbidden(OneGridError):
+    """Authenticated, but not allowed."""
+
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class Conflict(OneGridError):
+    """The request conflicts with the current state."""
+
+    code = "conflict"
+    title = "Conflict"
+
+
+class ServiceUnavailable(OneGridError):
+    """The database cannot be reached right now."""
+
+    code = "unavailable"
+    title = "Service unavailable"

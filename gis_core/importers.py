@@ -1,0 +1,3 @@
+"""Placeholder until the importer lands."""
+IMPORT_KINDS: dict = {}
+class ImportRejected(Exception): ...

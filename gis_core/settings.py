@@ -1,0 +1,60 @@
+"""All OneGrid settings in one pydantic-settings object, read through a cached `get_settings()`."""
+
+from __future__ import annotations
+
+import zlib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The checkout this package lives in; the embedded cluster's files go under its `var/`.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_port(var_dir: Path) -> int:
+    """A port derived from the checkout path, so two clones on one machine never collide."""
+    return 55000 + zlib.crc32(str(var_dir.resolve()).encode()) % 1000
+
+
+class Settings(BaseSettings):
+    """OneGrid configuration; every field can be set as an `ONEGRID_<NAME>` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEGRID_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ONEGRID_DATABASE_URL", "DATABASE_URL"),
+        description="Use this PostgreSQL/PostGIS database; when unset the embedded cluster is used.",
+    )
+    var_dir: Path = Field(default=PROJECT_ROOT / "var", description="Embedded cluster and runtime files.")
+    db_port: int | None = Field(default=None, description="Embedded cluster port (default: per checkout).")
+    db_name: str = "onegrid"
+    pg_bin: Path = Path("/usr/lib/postgresql/15/bin")
+    pool_size: int = 10
+    pool_max_overflow: int = 10
+    statement_timeout_ms: int = 30_000
+
+    demo_mode: bool = Field(default=True, description="Allow demo accounts; refuse to start otherwise.")
+    token_ttl_minutes: int = 12 * 60
+    projected_epsg: int = Field(default=4550, description="Metric CRS (CGCS2000 3° GK CM 123E).")
+    topology_tolerance_m2: float = Field(
+        default=1.0, description="Gaps and overlaps smaller than this (m²) are floating-point dust."
+    )
+
+    @property
+    def embedded(self) -> bool:
+        """True when OneGrid manages its own local cluster (no DATABASE_URL given)."""
+        return not self.database_url
+
+    @property
+    def embedded_port(self) -> int:
+        """Port of the embedded cluster."""
+        return self.db_port or _default_port(self.var_dir)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()
