@@ -1,0 +1,1 @@
+"""Catalogues, the demo-district generator and its word lists."""

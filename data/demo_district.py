@@ -31,11 +31,19 @@ CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
 CST = 8 * 3600  # China Standard Time offset, seconds
 DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC) - timedelta(hours=8)  # 2026-11-01 00:00 +08:00
 
-CARE_TAGS = ["elderly_alone", "disabled", "low_income", "left_behind_child", "veteran",
-             "mental_health", "community_correction"]
+CARE_TAGS = [
+    "elderly_alone",
+    "disabled",
+    "low_income",
+    "left_behind_child",
+    "veteran",
+    "mental_health",
+    "community_correction",
+]
 FLOATING_REGIONS = ["210603", "210604", "210681", "210124", "220104", "230102", "370202", "130102"]
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 ID_CHECK = "10X98765432"
+SITE_LABEL = {"cold_chain_firm": "冷链企业", "cold_store": "冷库", "quarantine_hotel": "隔离酒店"}
 
 
 def load_catalogue() -> dict[str, Any]:
@@ -100,7 +108,8 @@ class _Geo:
 def _name(rng: np.random.Generator) -> str:
     n = 1 if rng.random() < 0.35 else 2
     return SURNAMES[int(rng.integers(len(SURNAMES)))] + "".join(
-        GIVEN[int(i)] for i in rng.integers(len(GIVEN), size=n))
+        GIVEN[int(i)] for i in rng.integers(len(GIVEN), size=n)
+    )
 
 
 def _phone(rng: np.random.Generator) -> str:
@@ -140,7 +149,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     street_rows, comm_rows, grid_rows = [], [], []
     comm_geoms: list[tuple[str, MultiPolygon, bool]] = []
     for si, (sname, skind) in enumerate(STREETS):
-        scode = (DISTRICT_CODE[:6] + (f"{si + 1:03d}" if skind == "street" else "100") + "000")
+        scode = DISTRICT_CODE[:6] + (f"{si + 1:03d}" if skind == "street" else "100") + "000"
         street_rows.append((scode, sname, skind, DISTRICT_CODE, g.ewkb(streets_geom[si], 5.0)))
         k = n_street_comm if skind == "street" else n_villages
         for ci, cgeom in enumerate(geo.partition(streets_geom[si], k, density, rng)):
@@ -162,8 +171,10 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
             grid_geoms.append((ccode + f"{gi + 1:03d}", gg, village))
     # kinds: enterprise grids around two industrial parks, scattered school grids
     centroids = np.array([[gg.centroid.x, gg.centroid.y] for _, gg, _ in grid_geoms])
-    parks = [np.array([core_centre.x + 2500, core_centre.y - 1200]),
-             np.array(town.representative_point().coords[0])]
+    parks = [
+        np.array([core_centre.x + 2500, core_centre.y - 1200]),
+        np.array(town.representative_point().coords[0]),
+    ]
     kinds = np.where([v for _, _, v in grid_geoms], "rural", "urban").astype(object)
     n_ent = round(0.135 * len(grid_geoms))
     d_park = np.min([np.hypot(*(centroids - p).T) for p in parks], axis=0)
@@ -185,8 +196,18 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         line = shapely.LineString([net.nodes[a], net.nodes[b]])
         length = float(line.length)
         secs = length / 1.3  # walking at 1.3 m/s
-        road_rows.append((road_names[(a * 7 + b) % 60] if kind != "rural" else "乡道", kind, a + 1,
-                          b + 1, round(length, 2), round(secs, 2), round(secs, 2), g.ewkb(line)))
+        road_rows.append(
+            (
+                road_names[(a * 7 + b) % 60] if kind != "rural" else "乡道",
+                kind,
+                a + 1,
+                b + 1,
+                round(length, 2),
+                round(secs, 2),
+                round(secs, 2),
+                g.ewkb(line),
+            )
+        )
 
     # ------------------------------------------------------------- buildings and people
     grid_tree = shapely.STRtree([gg for _, gg, _ in grid_geoms])
@@ -201,7 +222,9 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     placed: list[shapely.Geometry] = []
     placed_tree_dirty = True
     for x, y in centres[pick]:
-        poly = geo.rectangle(x, y, rng.uniform(30, 70), rng.uniform(11, 16), rot + rng.choice([0, math.pi / 2]))
+        poly = geo.rectangle(
+            x, y, rng.uniform(30, 70), rng.uniform(11, 16), rot + rng.choice([0, math.pi / 2])
+        )
         if road_lines.query(poly.buffer(6), predicate="intersects").size:
             continue
         gi = grid_tree.query(Point(x, y), predicate="within")
@@ -213,8 +236,11 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         b_geoms.append(poly)
         b_use.append(use)
         d = math.hypot(x - core_centre.x, y - core_centre.y)
-        b_floors.append(int(np.clip(rng.normal(18 - d / 400, 4), 3, 33)) if use == "residential"
-                        else int(rng.integers(1, 6)))
+        b_floors.append(
+            int(np.clip(rng.normal(18 - d / 400, 4), 3, 33))
+            if use == "residential"
+            else int(rng.integers(1, 6))
+        )
     del placed, placed_tree_dirty
     # rural houses in hamlets around village centres
     for _, cg, village in comm_geoms:
@@ -229,19 +255,33 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
             b_use.append("rural_house")
             b_floors.append(int(rng.integers(1, 3)))
     areas = np.array([p.area for p in b_geoms])
-    raw = np.where(np.array(b_use) == "residential", areas * np.array(b_floors) / 95.0,
-                   np.where(np.array(b_use) == "rural_house", 1.0, 0.0))
+    raw = np.where(
+        np.array(b_use) == "residential",
+        areas * np.array(b_floors) / 95.0,
+        np.where(np.array(b_use) == "rural_house", 1.0, 0.0),
+    )
     target_persons = round(220_000 * scale)
     target_households = target_persons / 2.55
-    households = np.where(np.array(b_use) == "rural_house", 1,
-                          np.round(raw * (target_households - (raw == 1.0).sum()) / max(raw[raw != 1.0].sum(), 1)))
+    households = np.where(
+        np.array(b_use) == "rural_house",
+        1,
+        np.round(raw * (target_households - (raw == 1.0).sum()) / max(raw[raw != 1.0].sum(), 1)),
+    )
     households = households.astype(int)
     b_rows = []
     b_points = np.array([p.representative_point().coords[0] for p in b_geoms])
     b_ewkb = [g.ewkb(p) for p in b_geoms]
     for i in range(len(b_geoms)):
-        b_rows.append((f"B{i + 1:06d}", f"{DISTRICT_NAME}{road_names[i % 60]}{i % 200 + 1}号",
-                       b_use[i], b_floors[i], int(households[i]), b_ewkb[i]))
+        b_rows.append(
+            (
+                f"B{i + 1:06d}",
+                f"{DISTRICT_NAME}{road_names[i % 60]}{i % 200 + 1}号",
+                b_use[i],
+                b_floors[i],
+                int(households[i]),
+                b_ewkb[i],
+            )
+        )
     # persons, household by household, until the target is reached
     b_pt_ewkb = g.points_ewkb(b_points)
     person_rows: list[tuple[Any, ...]] = []
@@ -270,24 +310,55 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
             tags = []
             if age >= 70 and size == 1:
                 tags.append("elderly_alone")
-            for t, p in (("disabled", 0.02), ("low_income", 0.03), ("veteran", 0.015),
-                         ("mental_health", 0.004), ("community_correction", 0.002)):
+            for t, p in (
+                ("disabled", 0.02),
+                ("low_income", 0.03),
+                ("veteran", 0.015),
+                ("mental_health", 0.004),
+                ("community_correction", 0.002),
+            ):
                 if rng.random() < p:
                     tags.append(t)
             if age < 16 and rng.random() < 0.05:
                 tags.append("left_behind_child")
             risk = "ABCD"[int(rng.choice(4, p=[0.01, 0.04, 0.15, 0.80]))]
-            person_rows.append((
-                int(bi) + 1, f"H{hh_no:07d}", _name(rng), idn, _phone(rng) if age >= 14 else None,
-                gender, birth.isoformat(), "floating" if floating else "resident",
-                "{" + ",".join(tags) + "}", risk, age >= 18 and rng.random() < 0.08, b_pt_ewkb[bi]))
+            person_rows.append(
+                (
+                    int(bi) + 1,
+                    f"H{hh_no:07d}",
+                    _name(rng),
+                    idn,
+                    _phone(rng) if age >= 14 else None,
+                    gender,
+                    birth.isoformat(),
+                    "floating" if floating else "resident",
+                    "{" + ",".join(tags) + "}",
+                    risk,
+                    age >= 18 and rng.random() < 0.08,
+                    b_pt_ewkb[bi],
+                )
+            )
 
     # ------------------------------------------------------------- organisations
     cat = load_catalogue()
     dept_rows = [(d["code"], d["name"], d["level"]) for d in cat["departments"]]
-    cat_rows = [(it["code"], m["code"], m["name"], m["name_en"], it["name"], it["name_en"],
-                 it["handling_level"], it["department"], it["accept_hours"], it["dispatch_hours"],
-                 it["handle_hours"]) for m in cat["majors"] for it in m["items"]]
+    cat_rows = [
+        (
+            it["code"],
+            m["code"],
+            m["name"],
+            m["name_en"],
+            it["name"],
+            it["name_en"],
+            it["handling_level"],
+            it["department"],
+            it["accept_hours"],
+            it["dispatch_hours"],
+            it["handle_hours"],
+        )
+        for m in cat["majors"]
+        for it in m["items"]
+    ]
     sc_rows, po_rows = [], []
     district_pt = Point(core_centre.x, core_centre.y)
     sc_rows.append(("SC-D", f"{DISTRICT_NAME}党群服务中心", "district", 15, g.ewkb(district_pt)))
@@ -302,8 +373,15 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         po_rows.append((f"PO-{ccode}", f"{row[1]}党委", "community", int(rng.integers(30, 300)), g.ewkb(pt)))
     ent_grids = [gg for (_, gg, _), k in zip(grid_geoms, kinds, strict=True) if k == "enterprise"]
     for i, gg in enumerate(ent_grids[: round(60 * scale) + 1]):
-        po_rows.append((f"PO-E{i + 1:03d}", f"企业党支部{i + 1:03d}", "enterprise", int(rng.integers(3, 40)),
-                        g.ewkb(gg.representative_point())))
+        po_rows.append(
+            (
+                f"PO-E{i + 1:03d}",
+                f"企业党支部{i + 1:03d}",
+                "enterprise",
+                int(rng.integers(3, 40)),
+                g.ewkb(gg.representative_point()),
+            )
+        )
 
     # ------------------------------------------------------------- workers and accounts
     n_workers = round(1065 * scale) if scale >= 0.05 else len(grid_geoms) + 1
@@ -324,36 +402,92 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     n_cam = round(2700 * scale) + 5
     cam_edges = rng.choice(len(edges), size=n_cam, replace=True, p=ew / ew.sum())
     cam_rows = []
-    groups = ["主干道", "学校周边", "冷链企业", "森林防火", "河道防汛", "商圈", "社区出入口",
-              "重点单位", "交通路口", "公园广场", "医院周边", "党群服务中心"]
+    groups = [
+        "主干道",
+        "学校周边",
+        "冷链企业",
+        "森林防火",
+        "河道防汛",
+        "商圈",
+        "社区出入口",
+        "重点单位",
+        "交通路口",
+        "公园广场",
+        "医院周边",
+        "党群服务中心",
+    ]
     systems = rng.choice(["skynet", "service_hall", "street_built"], size=n_cam, p=[0.5, 0.1, 0.4])
     for i, e in enumerate(cam_edges):
         a, b = net.nodes[edges[e, 0]], net.nodes[edges[e, 1]]
-        t = rng.uniform(0.1, 0.9)
-        p = a + t * (b - a)
+        frac = rng.uniform(0.1, 0.9)
+        p = a + frac * (b - a)
         heading = math.degrees(math.atan2(b[0] - a[0], b[1] - a[1])) % 360
         bearing = (heading + rng.choice([0, 180]) + rng.normal(0, 15)) % 360
         grp = int(rng.integers(1, 13))
-        cam_rows.append((f"C{i + 1:05d}", f"{groups[grp - 1]}-{i + 1:05d}", str(systems[i]), grp,
-                         round(float(bearing), 1), float(rng.choice([45, 60, 75, 90])),
-                         float(rng.choice([30, 50, 80])), bool(rng.random() > 0.04), p))
+        cam_rows.append(
+            (
+                f"C{i + 1:05d}",
+                f"{groups[grp - 1]}-{i + 1:05d}",
+                str(systems[i]),
+                grp,
+                round(float(bearing), 1),
+                float(rng.choice([45, 60, 75, 90])),
+                float(rng.choice([30, 50, 80])),
+                bool(rng.random() > 0.04),
+                p,
+            )
+        )
     ccs_rows, ccs_cams = [], []
-    ent_pts = np.array([gg.representative_point().coords[0] for gg in ent_grids]) if ent_grids else \
-        np.array([[core_centre.x, core_centre.y]])
-    n_firms, n_stores, n_hotels = max(3, round(91 * scale)), max(2, round(30 * scale)), max(1, round(6 * scale))
+    ent_pts = (
+        np.array([gg.representative_point().coords[0] for gg in ent_grids])
+        if ent_grids
+        else np.array([[core_centre.x, core_centre.y]])
+    )
+    n_firms, n_stores, n_hotels = (
+        max(3, round(91 * scale)),
+        max(2, round(30 * scale)),
+        max(1, round(6 * scale)),
+    )
     for i in range(n_firms + n_stores + n_hotels):
-        cat_ = "cold_chain_firm" if i < n_firms else "cold_store" if i < n_firms + n_stores else "quarantine_hotel"
-        base = ent_pts[int(rng.integers(len(ent_pts)))] if cat_ != "quarantine_hotel" else \
-            np.array([core_centre.x, core_centre.y])
+        cat_ = (
+            "cold_chain_firm"
+            if i < n_firms
+            else "cold_store"
+            if i < n_firms + n_stores
+            else "quarantine_hotel"
+        )
+        base = (
+            ent_pts[int(rng.integers(len(ent_pts)))]
+            if cat_ != "quarantine_hotel"
+            else np.array([core_centre.x, core_centre.y])
+        )
         x, y = base + rng.normal(0, 300, 2)
         if not shapely.contains_xy(district, x, y):
             x, y = base
         geom = geo.rectangle(x, y, 40, 25, rot) if cat_ == "cold_store" else Point(x, y)
-        ccs_rows.append((f"CC{i + 1:03d}", f"{'冷链企业' if cat_ == 'cold_chain_firm' else '冷库' if cat_ == 'cold_store' else '隔离酒店'}{i + 1:03d}",
-                         cat_, str(rng.choice(["high", "medium", "low"], p=[0.2, 0.5, 0.3])), g.ewkb(geom)))
+        ccs_rows.append(
+            (
+                f"CC{i + 1:03d}",
+                f"{SITE_LABEL[cat_]}{i + 1:03d}",
+                cat_,
+                str(rng.choice(["high", "medium", "low"], p=[0.2, 0.5, 0.3])),
+                g.ewkb(geom),
+            )
+        )
         # each site watched by a dedicated camera (preset group 3), as in the seeds' 24h watch
-        cam_rows.append((f"C{len(cam_rows) + 1:05d}", f"冷链企业-{i + 1:03d}", "street_built", 3,
-                         float(rng.uniform(0, 360)), 90.0, 50.0, True, np.array([x + 8, y + 8])))
+        cam_rows.append(
+            (
+                f"C{len(cam_rows) + 1:05d}",
+                f"冷链企业-{i + 1:03d}",
+                "street_built",
+                3,
+                float(rng.uniform(0, 360)),
+                90.0,
+                50.0,
+                True,
+                np.array([x + 8, y + 8]),
+            )
+        )
         ccs_cams.append((i + 1, len(cam_rows)))
     cam_rows = [(*r[:-1], g.ewkb(Point(r[-1]))) for r in cam_rows]
     kp_rows = []
@@ -364,18 +498,30 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         kp_rows.append((f"KP-W{i + 1:03d}", f"防汛点{i + 1:03d}", "flood", 24, g.ewkb(p)))
 
     # ------------------------------------------------------------- incidents
-    inc, events, hotspots = _incidents(rng, g, scale, end, cat, b_points, households, creek, town,
-                                       kp_rows, grid_geoms, core)
+    inc, events, hotspots = _incidents(
+        rng, g, scale, end, cat, b_points, households, creek, town, kp_rows, grid_geoms, core
+    )
     # ------------------------------------------------------------- tracks
     tracks, track_truth = _tracks(rng, g, end, assignment, grid_geoms)
 
     manifest = {
-        "seed": seed, "scale": scale, "end": (end + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+        "seed": seed,
+        "scale": scale,
+        "end": (end + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%S+08:00"),
         "metric_epsg": METRIC_EPSG,
-        "counts": {"streets": len(street_rows), "communities": len(comm_rows), "grids": len(grid_rows),
-                   "persons": len(person_rows), "buildings": len(b_rows), "workers": len(worker_rows),
-                   "cameras": len(cam_rows), "cold_chain_sites": len(ccs_rows), "incidents": len(inc),
-                   "track_points": int(len(tracks["worker_id"])), "roads": len(road_rows)},
+        "counts": {
+            "streets": len(street_rows),
+            "communities": len(comm_rows),
+            "grids": len(grid_rows),
+            "persons": len(person_rows),
+            "buildings": len(b_rows),
+            "workers": len(worker_rows),
+            "cameras": len(cam_rows),
+            "cold_chain_sites": len(ccs_rows),
+            "incidents": len(inc),
+            "track_points": int(len(tracks["worker_id"])),
+            "roads": len(road_rows),
+        },
         "grid_kinds": {k: int((kinds == k).sum()) for k in ("urban", "rural", "enterprise", "school")},
         "hotspots": hotspots,
         "tracks": track_truth,
@@ -387,28 +533,93 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         Table("community", ["code", "name", "kind", "street_code", "geom"], comm_rows),
         Table("grid", ["code", "name", "kind", "community_code", "geom"], grid_rows),
         Table("department", ["code", "name", "level"], dept_rows),
-        Table("category", ["code", "major_code", "major_name", "major_name_en", "name", "name_en",
-                           "handling_level", "department_code", "accept_hours", "dispatch_hours",
-                           "handle_hours"], cat_rows),
+        Table(
+            "category",
+            [
+                "code",
+                "major_code",
+                "major_name",
+                "major_name_en",
+                "name",
+                "name_en",
+                "handling_level",
+                "department_code",
+                "accept_hours",
+                "dispatch_hours",
+                "handle_hours",
+            ],
+            cat_rows,
+        ),
         Table("road_vertex", ["id", "geom"], vertex_rows),
-        Table("road", ["name", "kind", "source", "target", "length_m", "cost", "reverse_cost", "geom"], road_rows),
+        Table(
+            "road",
+            ["name", "kind", "source", "target", "length_m", "cost", "reverse_cost", "geom"],
+            road_rows,
+        ),
         Table("building", ["code", "address", "use", "floors", "households", "geom"], b_rows),
-        Table("person", ["building_id", "household_no", "name", "id_number", "phone", "gender",
-                         "birth_date", "residency", "care_tags", "risk_class", "party_member", "geom"],
-              person_rows),
+        Table(
+            "person",
+            [
+                "building_id",
+                "household_no",
+                "name",
+                "id_number",
+                "phone",
+                "gender",
+                "birth_date",
+                "residency",
+                "care_tags",
+                "risk_class",
+                "party_member",
+                "geom",
+            ],
+            person_rows,
+        ),
         Table("party_org", ["code", "name", "level", "members", "geom"], po_rows),
         Table("service_center", ["code", "name", "level", "circle_minutes", "geom"], sc_rows),
-        Table("camera", ["code", "name", "source_system", "preset_group", "bearing_deg", "fov_deg",
-                         "range_m", "online", "geom"], cam_rows),
+        Table(
+            "camera",
+            [
+                "code",
+                "name",
+                "source_system",
+                "preset_group",
+                "bearing_deg",
+                "fov_deg",
+                "range_m",
+                "online",
+                "geom",
+            ],
+            cam_rows,
+        ),
         Table("cold_chain_site", ["code", "name", "category", "risk_level", "geom"], ccs_rows),
         Table("cold_chain_camera", ["site_id", "camera_id"], ccs_cams),
         Table("key_point", ["code", "name", "kind", "patrol_interval_h", "geom"], kp_rows),
         Table("worker", ["code", "name", "phone"], worker_rows),
         Table("worker_grid", ["worker_id", "grid_code", "is_primary"], wg_rows),
-        Table("incident", ["code", "category_code", "description", "source", "state", "level",
-                           "department_code", "reporter_name", "reported_at", "accepted_at",
-                           "dispatched_at", "resolved_at", "closed_at", "due_at", "closed_level",
-                           "rating", "geom"], inc),
+        Table(
+            "incident",
+            [
+                "code",
+                "category_code",
+                "description",
+                "source",
+                "state",
+                "level",
+                "department_code",
+                "reporter_name",
+                "reported_at",
+                "accepted_at",
+                "dispatched_at",
+                "resolved_at",
+                "closed_at",
+                "due_at",
+                "closed_level",
+                "rating",
+                "geom",
+            ],
+            inc,
+        ),
         Table("incident_event", ["incident_id", "action", "from_state", "to_state", "at", "note"], events),
     ]
     return DemoData(tables, tracks, manifest)
@@ -428,13 +639,17 @@ def _incidents(rng, g, scale, end, cat, b_points, households, creek, town, kp_ro
     end_s = end.timestamp()
     start_s = end_s - 365 * 86400
     day_of_year = np.arange(365)
-    season = {"07": lambda m: np.where(np.isin(m, [3, 4, 5, 10, 11]), 3.0, 0.3),
-              "08": lambda m: np.where(np.isin(m, [6, 7, 8]), 4.0, 0.3),
-              "16": lambda m: np.where(np.isin(m, [11, 12, 1, 2, 3]), 3.0, 0.2)}
+    season = {
+        "07": lambda m: np.where(np.isin(m, [3, 4, 5, 10, 11]), 3.0, 0.3),
+        "08": lambda m: np.where(np.isin(m, [6, 7, 8]), 4.0, 0.3),
+        "16": lambda m: np.where(np.isin(m, [11, 12, 1, 2, 3]), 3.0, 0.2),
+    }
     days = np.array([datetime.fromtimestamp(start_s + d * 86400 + CST, UTC) for d in day_of_year])
     months = np.array([d.month for d in days])
     weekday = np.array([d.weekday() for d in days])
-    hour_w = np.array([1, 1, 1, 1, 1, 2, 4, 8, 14, 16, 15, 12, 9, 10, 14, 15, 13, 10, 8, 6, 4, 3, 2, 1], float)
+    hour_w = np.array(
+        [1, 1, 1, 1, 1, 2, 4, 8, 14, 16, 15, 12, 9, 10, 14, 15, 13, 10, 8, 6, 4, 3, 2, 1], float
+    )
     hour_w /= hour_w.sum()
     hh_w = households.astype(float) + 0.3
     hh_w /= hh_w.sum()
@@ -460,8 +675,12 @@ def _incidents(rng, g, scale, end, cat, b_points, households, creek, town, kp_ro
         add(it["code"], major, x, y, t)
     # planted hotspots: dense clusters of one category in a known place and period
     hotspots = []
-    plan = [("0103", "占道经营 near a market", 70), ("0101", "garbage at a construction site", 56),
-            ("0302", "e-bike charging in an old estate", 84), ("1203", "overcrowded rentals", 42)]
+    plan = [
+        ("0103", "占道经营 near a market", 70),
+        ("0101", "garbage at a construction site", 56),
+        ("0302", "e-bike charging in an old estate", 84),
+        ("1203", "overcrowded rentals", 42),
+    ]
     urban_b = np.flatnonzero(shapely.contains_xy(core, b_points[:, 0], b_points[:, 1]) & (households > 20))
     chosen: list[np.ndarray] = []
     for i, (code, label, period_days) in enumerate(plan):
@@ -477,9 +696,19 @@ def _incidents(rng, g, scale, end, cat, b_points, households, creek, town, kp_ro
             add(code, code[:2], x, y, t0 + rng.uniform(0, period_days * 86400))
         lon, lat = g.inv.transform(c[0], c[1])
         cells = [gc for gc, gg, _ in grid_geoms if gg.distance(Point(c)) <= 120]
-        hotspots.append({"category": code, "label": label, "lon": round(lon, 6), "lat": round(lat, 6),
-                         "radius_m": 150, "count": count,
-                         "from": _ts(t0), "to": _ts(t0 + period_days * 86400), "grid_codes": cells})
+        hotspots.append(
+            {
+                "category": code,
+                "label": label,
+                "lon": round(lon, 6),
+                "lat": round(lat, 6),
+                "radius_m": 150,
+                "count": count,
+                "from": _ts(t0),
+                "to": _ts(t0 + period_days * 86400),
+                "grid_codes": cells,
+            }
+        )
     incident_points.sort(key=lambda r: r[4])
     xy = np.array([[r[2], r[3]] for r in incident_points])
     ewkb = g.points_ewkb(xy)
@@ -496,9 +725,14 @@ def _incidents(rng, g, scale, end, cat, b_points, households, creek, town, kp_ro
         res = dis + rng.uniform(0.1, 1.1) * it["handle_hours"] * 3600
         clo = res + rng.uniform(1, 48) * 3600
         due = t + (it["accept_hours"] + it["dispatch_hours"] + it["handle_hours"]) * 3600
-        stamps = [("report", None, "reported", t), ("accept", "reported", "accepted", acc),
-                  ("dispatch", "accepted", "dispatched", dis), ("start", "dispatched", "in_progress", dis + 600),
-                  ("resolve", "in_progress", "resolved", res), ("rate", "resolved", "closed", clo)]
+        stamps = [
+            ("report", None, "reported", t),
+            ("accept", "reported", "accepted", acc),
+            ("dispatch", "accepted", "dispatched", dis),
+            ("start", "dispatched", "in_progress", dis + 600),
+            ("resolve", "in_progress", "resolved", res),
+            ("rate", "resolved", "closed", clo),
+        ]
         if rng.random() < 0.02 and age_h > 2:
             stamps, state = stamps[:1] + [("reject", "reported", "rejected", acc)], "rejected"
         else:
@@ -509,14 +743,27 @@ def _incidents(rng, g, scale, end, cat, b_points, households, creek, town, kp_ro
             rating = str(rng.choice(["satisfied", "basic", "unsatisfied"], p=[0.9, 0.07, 0.03]))
         level = it["handling_level"]
         at = {s[2]: s[3] for s in stamps}
-        rows.append((
-            f"YB{day}-{counters[day]:05d}", code, it["name"], sources[int(rng.choice(4, p=[0.7, 0.2, 0.08, 0.02]))],
-            state, level, it["department"], _name(rng), _ts(t),
-            _ts(at["accepted"]) if "accepted" in at else None,
-            _ts(at["dispatched"]) if "dispatched" in at else None,
-            _ts(at["resolved"]) if "resolved" in at else None,
-            _ts(at["closed"]) if "closed" in at else (_ts(at["rejected"]) if "rejected" in at else None),
-            _ts(due), level if state == "closed" else None, rating, ewkb[k]))
+        rows.append(
+            (
+                f"YB{day}-{counters[day]:05d}",
+                code,
+                it["name"],
+                sources[int(rng.choice(4, p=[0.7, 0.2, 0.08, 0.02]))],
+                state,
+                level,
+                it["department"],
+                _name(rng),
+                _ts(t),
+                _ts(at["accepted"]) if "accepted" in at else None,
+                _ts(at["dispatched"]) if "dispatched" in at else None,
+                _ts(at["resolved"]) if "resolved" in at else None,
+                _ts(at["closed"]) if "closed" in at else (_ts(at["rejected"]) if "rejected" in at else None),
+                _ts(due),
+                level if state == "closed" else None,
+                rating,
+                ewkb[k],
+            )
+        )
         for action, frm, to, ts in stamps:
             events.append((k + 1, action, frm, to, _ts(ts), ""))
     return rows, events, hotspots
@@ -583,8 +830,13 @@ def _tracks(rng, g, end, assignment, grid_geoms):  # type: ignore[no-untyped-def
     key = out["worker_id"] * 10**10 + out["t"].astype(np.int64)
     _, first = np.unique(key, return_index=True)
     out = {k: v[np.sort(first)] for k, v in out.items()}
-    return out, {"planted_jumps": n_jumps, "poor_accuracy_fixes": n_poor, "fix_interval_s": 30,
-                 "from": _ts(end_s - 7 * 86400), "to": _ts(end_s)}
+    return out, {
+        "planted_jumps": n_jumps,
+        "poor_accuracy_fixes": n_poor,
+        "fix_interval_s": 30,
+        "from": _ts(end_s - 7 * 86400),
+        "to": _ts(end_s),
+    }
 
 
 def counts_at_scale(scale: float) -> dict[str, int]:

@@ -45,8 +45,9 @@ def sample_in(poly: BaseGeometry, n: int, rng: np.random.Generator) -> np.ndarra
     return np.concatenate(out)[:n]
 
 
-def weighted_kmeans(points: np.ndarray, weights: np.ndarray, k: int, rng: np.random.Generator,
-                    iterations: int = 12) -> np.ndarray:
+def weighted_kmeans(
+    points: np.ndarray, weights: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 12
+) -> np.ndarray:
     """Centroids of a weighted k-means (Lloyd) over `points`; deterministic given `rng`."""
     idx = rng.choice(len(points), size=k, replace=False, p=weights / weights.sum())
     centres = points[idx].copy()
@@ -122,8 +123,9 @@ class RoadNet:
     edges: list[tuple[int, int, str]] = field(default_factory=list)
 
 
-def _lattice(region: BaseGeometry, origin: tuple[float, float], spacing: float, rot: float,
-             rng: np.random.Generator) -> tuple[dict[tuple[int, int], int], list[np.ndarray]]:
+def _lattice(
+    region: BaseGeometry, origin: tuple[float, float], spacing: float, rot: float, rng: np.random.Generator
+) -> tuple[dict[tuple[int, int], int], list[np.ndarray]]:
     minx, miny, maxx, maxy = region.bounds
     half = math.hypot(maxx - minx, maxy - miny) / 2 + spacing
     n = int(half / spacing) + 1
@@ -143,9 +145,16 @@ def _lattice(region: BaseGeometry, origin: tuple[float, float], spacing: float, 
     return index, coords
 
 
-def road_network(district: Polygon, core: MultiPolygon, town: MultiPolygon, creek: LineString,
-                 core_centre: Point, rng: np.random.Generator, urban_spacing: float = 150.0,
-                 rural_spacing: float = 500.0) -> RoadNet:
+def road_network(
+    district: Polygon,
+    core: MultiPolygon,
+    town: MultiPolygon,
+    creek: LineString,
+    core_centre: Point,
+    rng: np.random.Generator,
+    urban_spacing: float = 150.0,
+    rural_spacing: float = 500.0,
+) -> RoadNet:
     """A jittered street lattice downtown, a sparse one in the town, bridges over the creek."""
     rot = math.radians(35.0)
     u_idx, u_xy = _lattice(core, (core_centre.x, core_centre.y), urban_spacing, rot, rng)

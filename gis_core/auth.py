@@ -18,8 +18,16 @@ from pwdlib import PasswordHash
 
 from gis_core.errors import AuthError
 
-ROLES = ("admin", "commander", "street_officer", "community_officer", "grid_worker",
-         "department_handler", "planner", "citizen")
+ROLES = (
+    "admin",
+    "commander",
+    "street_officer",
+    "community_officer",
+    "grid_worker",
+    "department_handler",
+    "planner",
+    "citizen",
+)
 
 
 @lru_cache
@@ -48,24 +56,28 @@ class User:
     department_code: str | None
 
 
-_USER_COLS = "u.id, u.username, u.display_name, u.role, u.jurisdiction_code, u.department_code"
+_LOGIN_SQL = sa.text(
+    "SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction_code, u.department_code, "
+    "u.password_hash, u.active FROM app_user u WHERE u.username = :u"
+)
+_TOKEN_SQL = sa.text(
+    "SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction_code, u.department_code "
+    "FROM api_token t JOIN app_user u ON u.id = t.user_id "
+    "WHERE t.token_hash = :h AND t.revoked_at IS NULL AND t.expires_at > now() AND u.active"
+)
 
 
 def authenticate(conn: sa.Connection, username: str, password: str) -> User:
     """Check a username and password; raise AuthError on any mismatch."""
     global _DUMMY_HASH
-    row = conn.execute(
-        sa.text(f"SELECT {_USER_COLS}, u.password_hash, u.active FROM app_user u WHERE u.username = :u"),
-        {"u": username},
-    ).first()
+    row = conn.execute(_LOGIN_SQL, {"u": username}).first()
     if row is None or row.password_hash is None or not row.active:
         _DUMMY_HASH = _DUMMY_HASH or hash_password(secrets.token_hex(8))
         _hasher().verify(password, _DUMMY_HASH)
         raise AuthError("incorrect username or password")
     if not _hasher().verify(password, row.password_hash):
         raise AuthError("incorrect username or password")
-    return User(row.id, row.username, row.display_name, row.role, row.jurisdiction_code,
-                row.department_code)
+    return User(row.id, row.username, row.display_name, row.role, row.jurisdiction_code, row.department_code)
 
 
 def _digest(token: str) -> str:
@@ -85,13 +97,7 @@ def issue_token(conn: sa.Connection, user: User, ttl: timedelta) -> tuple[str, d
 
 def user_for_token(conn: sa.Connection, token: str) -> User:
     """The user a live (unexpired, unrevoked) token belongs to; AuthError otherwise."""
-    row = conn.execute(
-        sa.text(
-            f"SELECT {_USER_COLS} FROM api_token t JOIN app_user u ON u.id = t.user_id "
-            "WHERE t.token_hash = :h AND t.revoked_at IS NULL AND t.expires_at > now() AND u.active"
-        ),
-        {"h": _digest(token)},
-    ).first()
+    row = conn.execute(_TOKEN_SQL, {"h": _digest(token)}).first()
     if row is None:
         raise AuthError("token is invalid, expired or revoked")
     return User(*row)
@@ -99,5 +105,7 @@ def user_for_token(conn: sa.Connection, token: str) -> User:
 
 def revoke_token(conn: sa.Connection, token: str) -> None:
     """Revoke a token so it no longer authenticates."""
-    conn.execute(sa.text("UPDATE api_token SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL"),
-                 {"h": _digest(token)})
+    conn.execute(
+        sa.text("UPDATE api_token SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL"),
+        {"h": _digest(token)},
+    )

@@ -19,9 +19,18 @@ def _field(v: Any) -> str:
     return str(v)
 
 
-def copy_rows(dbapi_conn: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-              chunk: int = 50_000) -> int:
-    """COPY `rows` into `table(columns)` in text format; returns the number of rows.
+def copy_rows(
+    dbapi_conn: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], chunk: int = 50_000
+) -> int:
+    """COPY `rows` into `table(columns)` in text format; returns the number of rows."""
+    lines = ("\t".join(_field(v) for v in row) + "\n" for row in rows)
+    return copy_lines(dbapi_conn, table, columns, lines, chunk)
+
+
+def copy_lines(
+    dbapi_conn: Any, table: str, columns: Sequence[str], lines: Iterable[str], chunk: int = 50_000
+) -> int:
+    """COPY pre-formatted text-format lines (each ending in a newline); returns the count.
 
     `table` and `columns` are identifiers from our own code, never user input; they are
     quoted all the same.
@@ -30,9 +39,8 @@ def copy_rows(dbapi_conn: Any, table: str, columns: Sequence[str], rows: Iterabl
     n = 0
     buf = io.StringIO()
     with dbapi_conn.cursor() as cur:
-        for row in rows:
-            buf.write("\t".join(_field(v) for v in row))
-            buf.write("\n")
+        for line in lines:
+            buf.write(line)
             n += 1
             if n % chunk == 0:
                 buf.seek(0)

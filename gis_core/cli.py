@@ -100,8 +100,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     migrate()
     engine = make_engine()
     try:
-        report = import_file(engine, Path(args.file), kind=args.kind, invalid=args.invalid,
-                             layer=args.layer)
+        report = import_file(
+            engine,
+            Path(args.file),
+            kind=args.kind,
+            invalid=args.invalid,
+            layer=args.layer,
+            source_crs=args.crs,
+        )
     except ImportRejected as exc:
         print(json.dumps(exc.report.as_dict(), ensure_ascii=False, indent=2))
         return 1
@@ -116,8 +122,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     _ensure_database()
-    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="info")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
     return 0
 
 
@@ -148,8 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--as", dest="kind", required=True, choices=sorted(IMPORT_KINDS))
     imp.add_argument("--layer", default=None, help="layer name inside a GeoPackage")
-    imp.add_argument("--invalid", choices=["repair", "reject"], default="repair",
-                     help="repair invalid geometry (reported) or reject the file")
+    imp.add_argument(
+        "--crs", default=None, help="source CRS when the file has none or lies (EPSG:xxxx, GCJ-02, BD-09)"
+    )
+    imp.add_argument(
+        "--invalid",
+        choices=["repair", "reject"],
+        default="repair",
+        help="repair invalid geometry (reported) or reject the file",
+    )
     imp.set_defaults(func=cmd_import)
 
     serve = sub.add_parser("serve", help="run the HTTP API")

@@ -108,14 +108,28 @@ def out_of_china(lon: float, lat: float) -> bool:
 
 def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, y = lon - 105.0, lat - 35.0
-    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-            + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0)
-    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-            + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0)
+    dlat = (
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    )
     radlat = lat / 180.0 * np.pi
     magic = 1 - _EE * np.sin(radlat) ** 2
     sqrtmagic = np.sqrt(magic)
@@ -133,7 +147,9 @@ def wgs84_to_gcj02(lon, lat):  # type: ignore[no-untyped-def]
     lon_a, lat_a = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     dlon, dlat = _gcj_delta(lon_a, lat_a)
     inside = _china_mask(lon_a, lat_a)
-    return _like(lon, np.where(inside, lon_a + dlon, lon_a)), _like(lat, np.where(inside, lat_a + dlat, lat_a))
+    return _like(lon, np.where(inside, lon_a + dlon, lon_a)), _like(
+        lat, np.where(inside, lat_a + dlat, lat_a)
+    )
 
 
 def gcj02_to_wgs84(lon, lat, tol_deg: float = 1e-11, max_iter: int = 30):  # type: ignore[no-untyped-def]

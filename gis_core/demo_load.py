@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import shapely
 import sqlalchemy as sa
 
-from gis_core.bulk import copy_rows
+from gis_core.bulk import copy_lines, copy_rows
 
 #: Tables that get explicit ids from the generator, so link tables can refer to them.
 _EXPLICIT_IDS = {"building", "camera", "cold_chain_site", "worker", "incident"}
+#: Large tables whose secondary indexes are built after the COPY rather than during it.
+_DEFERRED_INDEXES = {"person", "incident_event"}
 #: Tables whose parent is named by code in the generated rows: (code column, parent, fk column).
 _BY_CODE = {
     "street": ("district_code", "district", "district_id"),
@@ -23,10 +26,32 @@ _BY_CODE = {
     "worker_grid": ("grid_code", "grid", "grid_id"),
 }
 DOMAIN_TABLES = [
-    "incident_photo", "incident_event", "incident", "warning", "track_point", "worker_grid", "worker",
-    "api_token", "app_user", "cold_chain_camera", "cold_chain_site", "camera", "key_point",
-    "service_center", "party_org", "person", "building", "road", "road_vertex", "category",
-    "department", "grid", "community", "street", "district", "demo_manifest",
+    "incident_photo",
+    "incident_event",
+    "incident",
+    "warning",
+    "track_point",
+    "worker_grid",
+    "worker",
+    "api_token",
+    "app_user",
+    "cold_chain_camera",
+    "cold_chain_site",
+    "camera",
+    "key_point",
+    "service_center",
+    "party_org",
+    "person",
+    "building",
+    "road",
+    "road_vertex",
+    "category",
+    "department",
+    "grid",
+    "community",
+    "street",
+    "district",
+    "demo_manifest",
 ]
 DEMO_PASSWORD = "onegrid-demo"
 #: One demo account per role: (username, display name, role, jurisdiction source).
@@ -48,8 +73,12 @@ def demo_loaded(engine: sa.Engine) -> bool:
         return bool(conn.execute(sa.text("SELECT count(*) FROM demo_manifest")).scalar())
 
 
-def load_demo(engine: sa.Engine, scale: float = 1.0, seed: int = 20261122,
-              progress: Callable[[str], Any] = lambda _m: None) -> dict[str, Any]:
+def load_demo(
+    engine: sa.Engine,
+    scale: float = 1.0,
+    seed: int = 20261122,
+    progress: Callable[[str], Any] = lambda _m: None,
+) -> dict[str, Any]:
     """Generate the demo district and replace the database's contents with it.
 
     Returns the manifest (counts, planted hotspots, track truth).
@@ -75,17 +104,21 @@ def load_demo(engine: sa.Engine, scale: float = 1.0, seed: int = 20261122,
                 rows = [(i + 1, *r) for i, r in enumerate(rows)]
             if table.name in _BY_CODE:
                 n = _copy_by_code(conn, raw, table.name, cols, rows)
+            elif table.name in _DEFERRED_INDEXES:
+                with _indexes_deferred(conn, table.name):
+                    n = copy_rows(raw, table.name, cols, rows)
             else:
                 n = copy_rows(raw, table.name, cols, rows)
             if table.name in _EXPLICIT_IDS:
-                conn.execute(sa.text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {n})"))
+                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {n})"))
             say(f"{table.name:18s} {n:>9,d} rows")
         n = _copy_tracks(conn, raw, data.tracks)
         say(f"{'track_point':18s} {n:>9,d} rows")
         _create_demo_accounts(conn)
-        conn.execute(sa.text("INSERT INTO demo_manifest (manifest) VALUES (CAST(:m AS jsonb))"),
-                     {"m": json.dumps(data.manifest, ensure_ascii=False)})
+        conn.execute(
+            sa.text("INSERT INTO demo_manifest (manifest) VALUES (CAST(:m AS jsonb))"),
+            {"m": json.dumps(data.manifest, ensure_ascii=False)},
+        )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("ANALYZE"))
     say("loaded and analysed")
@@ -96,31 +129,74 @@ def _copy_by_code(conn: sa.Connection, raw: Any, name: str, cols: list[str], row
     """COPY into a staging table, then insert with the parent's id looked up by code."""
     code_col, parent, fk = _BY_CODE[name]
     stage = f"stage_{name}"
-    conn.execute(sa.text(
-        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM {name} WITH NO DATA"))
+    conn.execute(sa.text(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM {name} WITH NO DATA"))
     conn.execute(sa.text(f"ALTER TABLE {stage} ADD COLUMN {code_col} text, DROP COLUMN IF EXISTS id"))
     conn.execute(sa.text(f"ALTER TABLE {stage} ALTER COLUMN {fk} DROP NOT NULL"))
     n = copy_rows(raw, stage, cols, rows)
     plain = [c for c in cols if c != code_col]
     select = ", ".join(f"s.{c}" for c in plain)
-    conn.execute(sa.text(
-        f"INSERT INTO {name} ({', '.join(plain)}, {fk}) "
-        f"SELECT {select}, p.id FROM {stage} s JOIN {parent} p ON p.code = s.{code_col}"))
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {name} ({', '.join(plain)}, {fk}) "
+            f"SELECT {select}, p.id FROM {stage} s JOIN {parent} p ON p.code = s.{code_col}"
+        )
+    )
     return n
+
+
+@contextmanager
+def _indexes_deferred(conn: sa.Connection, table: str) -> Iterator[None]:
+    """Drop `table`'s secondary indexes for a bulk load and rebuild them afterwards.
+
+    The definitions are read back from the catalogue, so the migration stays the only
+    place that declares them; a sorted GiST build is far faster than row-by-row inserts.
+    """
+    defs = conn.execute(
+        sa.text(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE x.indrelid = CAST(:t AS regclass) AND NOT x.indisprimary AND NOT x.indisunique"
+        ),
+        {"t": table},
+    ).all()
+    for name, _ in defs:
+        conn.execute(sa.text(f'DROP INDEX "{name}"'))
+    yield
+    for _, ddl in defs:
+        conn.execute(sa.text(ddl))
 
 
 def _copy_tracks(conn: sa.Connection, raw: Any, tracks: dict[str, np.ndarray]) -> int:
     """COPY the GPS fixes; monthly partitions are created first."""
     t = tracks["t"].astype("int64")
-    conn.execute(sa.text("SELECT ensure_track_partitions(to_timestamp(:a), to_timestamp(:b))"),
-                 {"a": int(t.min()), "b": int(t.max()) + 1})
+    conn.execute(
+        sa.text("SELECT ensure_track_partitions(to_timestamp(:a), to_timestamp(:b))"),
+        {"a": int(t.min()), "b": int(t.max()) + 1},
+    )
     stamps = np.datetime_as_string(t.astype("datetime64[s]"), unit="s")
-    geoms = shapely.to_wkb(shapely.set_srid(shapely.points(tracks["lon"], tracks["lat"]), 4326),
-                           hex=True, include_srid=True)
-    rows = zip(tracks["worker_id"].tolist(), (s + "+00" for s in stamps), geoms,
-               tracks["speed"].tolist(), tracks["acc"].tolist(), strict=True)
-    return copy_rows(raw, "track_point", ["worker_id", "recorded_at", "geom", "speed_mps", "accuracy_m"],
-                     rows, chunk=200_000)
+    geoms = shapely.to_wkb(
+        shapely.set_srid(shapely.points(tracks["lon"], tracks["lat"]), 4326), hex=True, include_srid=True
+    )
+    # numbers, timestamps and hex only: nothing to escape, so lines are formatted directly
+    lines = (
+        f"{w}\t{s}+00\t{g}\t{sp}\t{ac}\n"
+        for w, s, g, sp, ac in zip(
+            tracks["worker_id"].tolist(),
+            stamps.tolist(),
+            geoms.tolist(),
+            tracks["speed"].tolist(),
+            tracks["acc"].tolist(),
+            strict=True,
+        )
+    )
+    with _indexes_deferred(conn, "track_point"):
+        return copy_lines(
+            raw,
+            "track_point",
+            ["worker_id", "recorded_at", "geom", "speed_mps", "accuracy_m"],
+            lines,
+            chunk=200_000,
+        )
 
 
 def _create_demo_accounts(conn: sa.Connection) -> None:
@@ -131,17 +207,24 @@ def _create_demo_accounts(conn: sa.Connection) -> None:
         "district": "SELECT code FROM district ORDER BY code LIMIT 1",
         "street": "SELECT code FROM street WHERE kind = 'street' ORDER BY code LIMIT 1",
         "community": "SELECT code FROM community ORDER BY code LIMIT 1",
-        "grid": "SELECT g.code FROM grid g JOIN worker_grid wg ON wg.grid_id = g.id "
-                "WHERE wg.worker_id = 1",
+        "grid": "SELECT g.code FROM grid g JOIN worker_grid wg ON wg.grid_id = g.id WHERE wg.worker_id = 1",
     }
     pw = hash_password(DEMO_PASSWORD)
     for username, display, role, level in DEMO_ACCOUNTS:
         code = conn.execute(sa.text(pick[level])).scalar() if level else None
         uid = conn.execute(
-            sa.text("INSERT INTO app_user (username, display_name, password_hash, role, "
-                    "jurisdiction_code, department_code) VALUES (:u, :d, :p, :r, :j, :dep) RETURNING id"),
-            {"u": username, "d": display, "p": pw, "r": role, "j": code,
-             "dep": "urban_mgmt" if role == "department_handler" else None},
+            sa.text(
+                "INSERT INTO app_user (username, display_name, password_hash, role, "
+                "jurisdiction_code, department_code) VALUES (:u, :d, :p, :r, :j, :dep) RETURNING id"
+            ),
+            {
+                "u": username,
+                "d": display,
+                "p": pw,
+                "r": role,
+                "j": code,
+                "dep": "urban_mgmt" if role == "department_handler" else None,
+            },
         ).scalar()
         if role == "grid_worker":
             conn.execute(sa.text("UPDATE worker SET user_id = :u WHERE id = 1"), {"u": uid})

@@ -129,11 +129,15 @@ class EmbeddedCluster:
                 _as_server_user(
                     [
                         self._bin("initdb"),
-                        "-D", str(data),
-                        "-U", SUPERUSER,
-                        "--pwfile", str(pwfile),
+                        "-D",
+                        str(data),
+                        "-U",
+                        SUPERUSER,
+                        "--pwfile",
+                        str(pwfile),
                         "--auth=scram-sha-256",
-                        "-E", "UTF8",
+                        "-E",
+                        "UTF8",
                         "--locale=C.UTF-8",
                     ]
                 ),
@@ -158,9 +162,7 @@ class EmbeddedCluster:
         self._append_as_server_user(data / "postgresql.conf", conf)
 
     def _append_as_server_user(self, path: Path, text: str) -> None:
-        subprocess.run(
-            _as_server_user(["sh", "-c", f'cat >> "{path}"']), input=text.encode(), check=True
-        )
+        subprocess.run(_as_server_user(["sh", "-c", f'cat >> "{path}"']), input=text.encode(), check=True)
 
     def start(self) -> None:
         """Initialise on first use, start the server, and create the application database."""
@@ -169,15 +171,28 @@ class EmbeddedCluster:
             log = self.data_dir / "server.log"
             res = subprocess.run(
                 _as_server_user(
-                    [self._bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(log), "-w", "-t", "60",
-                     "-o", f"-p {self.port}", "start"]
+                    [
+                        self._bin("pg_ctl"),
+                        "-D",
+                        str(self.data_dir),
+                        "-l",
+                        str(log),
+                        "-w",
+                        "-t",
+                        "60",
+                        "-o",
+                        f"-p {self.port}",
+                        "start",
+                    ]
                 ),
                 check=False,
                 stdout=subprocess.DEVNULL,
             )
             if res.returncode != 0:
                 tail = subprocess.run(
-                    _as_server_user(["tail", "-n", "20", str(log)]), capture_output=True, text=True,
+                    _as_server_user(["tail", "-n", "20", str(log)]),
+                    capture_output=True,
+                    text=True,
                     check=False,
                 ).stdout
                 raise EmbeddedDbError(f"pg_ctl start failed (port {self.port}):\n{tail}")

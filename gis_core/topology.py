@@ -9,8 +9,11 @@ import sqlalchemy as sa
 from gis_core.db import sql_file
 
 #: (child level, parent level, foreign key) for each level below the district.
-LEVELS = (("street", "district", "district_id"), ("community", "street", "street_id"),
-          ("grid", "community", "community_id"))
+LEVELS = (
+    ("street", "district", "district_id"),
+    ("community", "street", "street_id"),
+    ("grid", "community", "community_id"),
+)
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,9 @@ class Defect:
     def describe(self) -> str:
         """One line for people."""
         who = " & ".join(self.codes) if self.codes else f"children of {self.parent_code}"
-        return (f"{self.kind:15s} {self.level:9s} {who}: {self.area_m2:,.1f} m² "
-                f"at {self.lon:.6f},{self.lat:.6f}")
+        return (
+            f"{self.kind:15s} {self.level:9s} {who}: {self.area_m2:,.1f} m² at {self.lon:.6f},{self.lat:.6f}"
+        )
 
 
 def check_topology(conn: sa.Connection, tolerance_m2: float = 1.0) -> list[Defect]:
@@ -43,6 +47,15 @@ def check_topology(conn: sa.Connection, tolerance_m2: float = 1.0) -> list[Defec
     for child, parent, fk in LEVELS:
         query = sa.text(template.format(child=child, parent=parent, fk=fk))
         for r in conn.execute(query, {"tolerance": tolerance_m2}):
-            defects.append(Defect(r.kind, child, r.parent_code.strip(), list(r.codes),
-                                  float(r.area_m2), float(r.lon), float(r.lat)))
+            defects.append(
+                Defect(
+                    r.kind,
+                    child,
+                    r.parent_code.strip(),
+                    list(r.codes),
+                    float(r.area_m2),
+                    float(r.lon),
+                    float(r.lat),
+                )
+            )
     return defects

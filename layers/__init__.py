@@ -1,0 +1,1 @@
+"""Published map layers, one declarative definition per file (see issue: tiles and features)."""

@@ -1,0 +1,1 @@
+"""Packaged SQL files, loaded with importlib.resources."""

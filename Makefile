@@ -1,0 +1,59 @@
+# OneGrid: two commands do all set-up on a fresh Debian 12 machine (as root or as a sudo user).
+#   make demo   install what is missing, start the embedded PostGIS, load the demo district once, serve :8000
+#   make test   install what is missing, lint, type-check and run the whole suite against a real PostGIS
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+# PostgreSQL 15 + PostGIS 3 + pgRouting for the embedded cluster; venv support for Debian's Python.
+APT_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting python3-venv python3-dev
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help setup system demo test lint bench clean
+
+help:
+	@echo "make demo    - set up, load the demo district once, serve on http://$(HOST):$(PORT)"
+	@echo "make test    - set up, lint, type-check and run the test suite"
+	@echo "make bench   - full-scale benchmarks (tests/bench), results in var/bench/"
+
+system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+setup: system $(STAMP)
+
+demo: setup
+	$(BIN)/onegrid db start
+	$(BIN)/onegrid db migrate
+	$(BIN)/onegrid demo load --if-missing
+	$(BIN)/onegrid serve --host $(HOST) --port $(PORT)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/pytest tests/bench -p no:randomly --benchmark-only --benchmark-json=var/bench/latest.json -s
+
+clean:
+	-$(BIN)/onegrid db stop
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""OneGrid HTTP API (FastAPI): thin routers over gis_core."""

@@ -1,0 +1,59 @@
+"""FastAPI dependencies: database connection per request, the current user, the lookup index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from gis_core.auth import User, user_for_token
+from gis_core.errors import AuthError, Forbidden
+from gis_core.lookup import GridIndex
+from gis_core.settings import Settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_conn(request: Request) -> Iterator[sa.Connection]:
+    """A connection in a transaction that commits when the request succeeds."""
+    with request.app.state.engine.begin() as conn:
+        yield conn
+
+
+def get_grid_index(request: Request) -> GridIndex:
+    """The process's current grid index."""
+    return request.app.state.grid_cache.get()  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ConnDep = Annotated[sa.Connection, Depends(get_conn)]
+GridIndexDep = Annotated[GridIndex, Depends(get_grid_index)]
+
+
+def get_current_user(conn: ConnDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    """The user behind the bearer token; 401 problem when missing or dead."""
+    if not token:
+        raise AuthError("a bearer token is required", where="header.Authorization")
+    return user_for_token(conn, token)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: str):  # type: ignore[no-untyped-def]
+    """A dependency that lets only `roles` through (403 problem otherwise)."""
+
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise Forbidden(f"role {user.role!r} may not do this", allowed_roles=list(roles))
+        return user
+
+    return Depends(check)

@@ -1,0 +1,57 @@
+"""OAuth2 password flow: tokens in, tokens out, and who am I."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from api.deps import ConnDep, CurrentUser, SettingsDep, oauth2_scheme
+from gis_core.auth import authenticate, issue_token, revoke_token
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    """An OAuth2 bearer token response."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class Me(BaseModel):
+    """The caller's identity and scope."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    jurisdiction_code: str | None
+    department_code: str | None
+
+
+@router.post("/token", response_model=TokenOut, summary="Log in (OAuth2 password flow)")
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: ConnDep, settings: SettingsDep
+) -> TokenOut:
+    """Exchange a username and password for a bearer token."""
+    user = authenticate(conn, form.username, form.password)
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
+    value, _ = issue_token(conn, user, ttl)
+    return TokenOut(access_token=value, expires_in=int(ttl.total_seconds()))
+
+
+@router.post("/logout", status_code=204, summary="Revoke the current token")
+def logout(user: CurrentUser, conn: ConnDep, token: Annotated[str, Depends(oauth2_scheme)]) -> None:
+    """Revoke the bearer token used for this request."""
+    revoke_token(conn, token)
+
+
+@router.get("/me", response_model=Me, summary="Who am I")
+def me(user: CurrentUser) -> Me:
+    """The authenticated user."""
+    return Me(**user.__dict__)

@@ -1,0 +1,211 @@
+"""Point → district / street / community / grid (+ the grid's workers), in process.
+
+Every report, GPS fix and wall click asks this, so it is answered from an in-memory
+STRtree of grid polygons rather than a database round trip. PostGIS stays the source
+of truth: the index is rebuilt when the `boundary_revision` moves, which the database
+announces on the `onegrid_boundaries` channel (see `BoundaryListener`).
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One administrative unit: its code, name and kind."""
+
+    code: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class WorkerRef:
+    """A grid worker responsible for a grid."""
+
+    id: int
+    code: str
+    name: str
+    phone: str
+    is_primary: bool
+
+
+@dataclass(frozen=True)
+class Location:
+    """The units that contain a point, and who is responsible for its grid."""
+
+    district: Unit
+    street: Unit
+    community: Unit
+    grid: Unit
+    workers: tuple[WorkerRef, ...] = field(default_factory=tuple)
+    grid_id: int = 0
+
+
+_GRIDS_SQL = """
+SELECT g.id, g.code, g.name, g.kind, ST_AsBinary(g.geom) AS wkb,
+       c.code AS c_code, c.name AS c_name, c.kind AS c_kind,
+       s.code AS s_code, s.name AS s_name, s.kind AS s_kind,
+       d.code AS d_code, d.name AS d_name
+FROM grid g
+JOIN community c ON c.id = g.community_id
+JOIN street s ON s.id = c.street_id
+JOIN district d ON d.id = s.district_id
+ORDER BY g.code
+"""
+_WORKERS_SQL = """
+SELECT wg.grid_id, w.id, w.code, w.name, w.phone, wg.is_primary
+FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+WHERE w.active
+ORDER BY wg.grid_id, NOT wg.is_primary, w.code
+"""
+
+
+class GridIndex:
+    """An immutable snapshot of the grid layer at one boundary revision."""
+
+    def __init__(self, revision: int, locations: list[Location], polygons: list[shapely.Geometry]):
+        self.revision = revision
+        self._locations = locations
+        self._polygons = np.array(polygons, dtype=object)
+        shapely.prepare(self._polygons)
+        self._tree = shapely.STRtree(self._polygons)
+
+    def __len__(self) -> int:
+        return len(self._locations)
+
+    @classmethod
+    def load(cls, conn: sa.Connection) -> GridIndex:
+        """Read the grid layer and its workers (call inside one snapshot)."""
+        revision = int(conn.execute(sa.text("SELECT revision FROM boundary_revision")).scalar_one())
+        workers: dict[int, list[WorkerRef]] = {}
+        for r in conn.execute(sa.text(_WORKERS_SQL)):
+            workers.setdefault(r.grid_id, []).append(WorkerRef(r.id, r.code, r.name, r.phone, r.is_primary))
+        locations, polygons = [], []
+        for r in conn.execute(sa.text(_GRIDS_SQL)):
+            locations.append(
+                Location(
+                    district=Unit(r.d_code.strip(), r.d_name, "district"),
+                    street=Unit(r.s_code.strip(), r.s_name, r.s_kind),
+                    community=Unit(r.c_code.strip(), r.c_name, r.c_kind),
+                    grid=Unit(r.code, r.name, r.kind),
+                    workers=tuple(workers.get(r.id, ())),
+                    grid_id=r.id,
+                )
+            )
+            polygons.append(shapely.from_wkb(bytes(r.wkb)))
+        return cls(revision, locations, polygons)
+
+    def locate(self, lon: float, lat: float) -> Location | None:
+        """The units containing WGS84 (lon, lat); on a shared edge the lowest grid code wins."""
+        hits = self._tree.query(shapely.Point(lon, lat), predicate="intersects")
+        if hits.size == 0:
+            return None
+        return self._locations[int(hits.min())]  # rows are ordered by grid code
+
+    def locate_many(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Index into the grid list for each point (-1 outside), vectorised."""
+        pts = shapely.points(lon, lat)
+        pairs = self._tree.query(pts, predicate="intersects")
+        out = np.full(len(pts), -1, dtype=np.int64)
+        # iterate in reverse so that the smallest grid index per point is the one left
+        order = np.argsort(-pairs[1], kind="stable")
+        out[pairs[0][order]] = pairs[1][order]
+        return out
+
+    def location(self, i: int) -> Location:
+        """The i-th grid's location record (for `locate_many` results)."""
+        return self._locations[i]
+
+
+class GridIndexCache:
+    """The current GridIndex of a process, rebuilt when the boundary revision moves."""
+
+    def __init__(self, engine: sa.Engine):
+        self._engine = engine
+        self._index: GridIndex | None = None
+        self._seen_revision = -1
+        self._lock = threading.Lock()
+
+    def note_revision(self, revision: int) -> None:
+        """Record that the database has reached `revision` (from a NOTIFY)."""
+        self._seen_revision = max(self._seen_revision, revision)
+
+    def invalidate(self) -> None:
+        """Force a rebuild on next use (e.g. after the listener reconnects)."""
+        self._seen_revision = max(self._seen_revision, (self._index.revision + 1) if self._index else 0)
+
+    def get(self) -> GridIndex:
+        """The index, rebuilt first if a newer revision has been announced."""
+        index = self._index
+        if index is not None and index.revision >= self._seen_revision:
+            return index
+        with self._lock:
+            index = self._index
+            if index is None or index.revision < self._seen_revision:
+                with self._engine.connect() as conn:
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                    with conn.begin():
+                        index = GridIndex.load(conn)
+                self._index = index
+                self._seen_revision = max(self._seen_revision, index.revision)
+                log.info("grid index rebuilt: %d grids at revision %d", len(index), index.revision)
+            return index
+
+    def refresh_if_changed(self) -> GridIndex:
+        """Ask the database for its revision and rebuild if needed (no listener required)."""
+        with self._engine.connect() as conn:
+            self.note_revision(
+                int(conn.execute(sa.text("SELECT revision FROM boundary_revision")).scalar_one())
+            )
+        return self.get()
+
+
+class BoundaryListener(threading.Thread):
+    """LISTENs on `onegrid_boundaries` and tells the cache; reconnects after failures."""
+
+    def __init__(self, engine: sa.Engine, cache: GridIndexCache):
+        super().__init__(name="onegrid-boundary-listener", daemon=True)
+        self._engine = engine
+        self._cache = cache
+        self._stopping = threading.Event()
+        self.listening = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the thread to end (within a second)."""
+        self._stopping.set()
+
+    def run(self) -> None:  # noqa: D102
+        while not self._stopping.is_set():
+            try:
+                raw = self._engine.raw_connection()
+                try:
+                    dbapi: Any = raw.driver_connection
+                    dbapi.autocommit = True
+                    with dbapi.cursor() as cur:
+                        cur.execute("LISTEN onegrid_boundaries")
+                    self._cache.invalidate()  # anything may have changed while we were away
+                    self.listening.set()
+                    while not self._stopping.is_set():
+                        if select.select([dbapi], [], [], 1.0)[0]:
+                            dbapi.poll()
+                            while dbapi.notifies:
+                                note = dbapi.notifies.pop(0)
+                                self._cache.note_revision(int(note.payload or 0))
+                finally:
+                    self.listening.clear()
+                    raw.invalidate()
+            except Exception:  # noqa: BLE001 - keep listening through database restarts
+                log.warning("boundary listener lost its connection; retrying", exc_info=True)
+                self._stopping.wait(1.0)

@@ -1,0 +1,133 @@
+"""Test fixtures: a real PostGIS database per session, built from the project's migrations.
+
+The database lives in the embedded cluster (started if needed), or on the server that
+DATABASE_URL / ONEGRID_DATABASE_URL names. It is created fresh, migrated, loaded with the
+demo district at a small scale, and dropped at the end. If PostGIS cannot be reached the
+run fails: database tests never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from gis_core.db import database_url, migrate
+from gis_core.settings import Settings
+
+TEST_SCALE = 0.02
+TEST_SEED = 20261122
+
+
+def _server_settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def db_url() -> Iterator[str]:
+    """URL of a fresh, migrated database with the small demo district loaded."""
+    settings = _server_settings()
+    if settings.embedded:
+        from gis_core.embedded_db import EmbeddedCluster
+
+        EmbeddedCluster(settings).start()
+    base = make_url(database_url(settings))
+    name = f"onegrid_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        from gis_core.demo_load import load_demo
+
+        engine = sa.create_engine(url)
+        load_demo(engine, scale=TEST_SCALE, seed=TEST_SEED)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(db_url: str) -> Settings:
+    """Settings pointing at the test database."""
+    return Settings(database_url=db_url)
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    """An engine on the test database."""
+    eng = sa.create_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def conn(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection whose transaction is rolled back after the test."""
+    with engine.connect() as c:
+        tx = c.begin()
+        try:
+            yield c
+        finally:
+            tx.rollback()
+
+
+@pytest.fixture(scope="session")
+def manifest(engine: sa.Engine) -> dict:
+    """The demo manifest (counts, planted hotspots) stored by the loader."""
+    with engine.connect() as c:
+        return c.execute(sa.text("SELECT manifest FROM demo_manifest")).scalar_one()
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings):
+    """A TestClient on the app, lifespan included."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def token(client) -> callable:
+    """token(username) → a bearer token for that demo account (cached)."""
+    cache: dict[str, str] = {}
+
+    def get(username: str) -> str:
+        if username not in cache:
+            from gis_core.demo_load import DEMO_PASSWORD
+
+            r = client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
+            assert r.status_code == 200, r.text
+            cache[username] = r.json()["access_token"]
+        return cache[username]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def auth(token) -> callable:
+    """auth(username) → Authorization headers for that demo account."""
+    return lambda username="commander": {"Authorization": f"Bearer {token(username)}"}
+
+
+def assert_problem(resp, status: int, code: str | None = None) -> dict:
+    """Assert an RFC 9457 problem response and return its body."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["status"] == status
+    assert body["title"] and body["detail"] and body["type"].startswith("/problems/")
+    if code:
+        assert body["type"] == f"/problems/{code}", body
+    return body

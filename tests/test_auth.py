@@ -1,0 +1,107 @@
+"""Accounts: OAuth2 password flow, demo account per role, expiry, revocation, demo-secret refusal."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from gis_core.accounts import DefaultSecretError, refuse_demo_passwords
+from gis_core.auth import ROLES, User, issue_token, user_for_token
+from gis_core.demo_load import DEMO_ACCOUNTS, DEMO_PASSWORD
+from gis_core.errors import AuthError
+from tests.conftest import assert_problem
+
+
+def test_one_demo_account_per_role(conn):
+    roles = conn.execute(sa.text("SELECT role FROM app_user ORDER BY role")).scalars().all()
+    assert sorted(roles) == sorted(ROLES)
+    assert len({a[2] for a in DEMO_ACCOUNTS}) == len(ROLES)
+
+
+@pytest.mark.parametrize("username,_d,role,level", DEMO_ACCOUNTS)
+def test_every_demo_account_logs_in_with_its_jurisdiction(client, username, _d, role, level):
+    r = client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "bearer" and r.json()["expires_in"] > 0
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}).json()
+    assert me["role"] == role
+    expected_len = {"district": 12, "street": 12, "community": 12, "grid": 15, None: None}[level]
+    assert (len(me["jurisdiction_code"]) if me["jurisdiction_code"] else None) == expected_len
+
+
+def test_grid_worker_account_is_linked_to_a_worker_of_its_grid(conn):
+    row = conn.execute(
+        sa.text(
+            "SELECT u.jurisdiction_code, g.code FROM app_user u JOIN worker w ON w.user_id = u.id "
+            "JOIN worker_grid wg ON wg.worker_id = w.id JOIN grid g ON g.id = wg.grid_id WHERE u.role = 'grid_worker'"
+        )
+    ).one()
+    assert row[0] == row[1]
+
+
+@pytest.mark.parametrize("username,password", [("commander", "wrong"), ("nobody", DEMO_PASSWORD), ("", "")])
+def test_bad_credentials_are_a_401_problem(client, username, password):
+    r = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert r.status_code in (401, 422)
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_garbage_token_is_rejected(client):
+    assert_problem(
+        client.get("/api/v1/auth/me", headers={"Authorization": "Bearer nonsense"}), 401, "unauthorized"
+    )
+
+
+def test_logout_revokes_the_token(client):
+    tok = client.post("/api/v1/auth/token", data={"username": "planner", "password": DEMO_PASSWORD}).json()[
+        "access_token"
+    ]
+    h = {"Authorization": f"Bearer {tok}"}
+    assert client.get("/api/v1/auth/me", headers=h).status_code == 200
+    assert client.post("/api/v1/auth/logout", headers=h).status_code == 204
+    assert_problem(client.get("/api/v1/auth/me", headers=h), 401)
+
+
+def test_expired_token_does_not_authenticate(conn):
+    row = conn.execute(
+        sa.text(
+            "SELECT id, username, display_name, role, jurisdiction_code, department_code "
+            "FROM app_user WHERE username = 'admin'"
+        )
+    ).one()
+    tok, _ = issue_token(conn, User(*row), timedelta(seconds=-1))
+    with pytest.raises(AuthError):
+        user_for_token(conn, tok)
+    live, _ = issue_token(conn, User(*row), timedelta(minutes=5))
+    assert user_for_token(conn, live).username == "admin"
+
+
+def test_tokens_are_stored_hashed(conn):
+    row = conn.execute(
+        sa.text(
+            "SELECT id, username, display_name, role, jurisdiction_code, department_code "
+            "FROM app_user WHERE username = 'admin'"
+        )
+    ).one()
+    tok, _ = issue_token(conn, User(*row), timedelta(minutes=5))
+    assert (
+        conn.execute(sa.text("SELECT count(*) FROM api_token WHERE token_hash = :t"), {"t": tok}).scalar()
+        == 0
+    )
+
+
+def test_demo_passwords_are_refused_outside_demo_mode(conn):
+    with pytest.raises(DefaultSecretError):
+        refuse_demo_passwords(conn)
+    conn.execute(sa.text("UPDATE app_user SET password_hash = NULL"))
+    refuse_demo_passwords(conn)  # no demo secret left: start-up may proceed
+
+
+def test_app_refuses_to_start_with_demo_passwords_when_not_in_demo_mode(settings):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with pytest.raises(DefaultSecretError):
+        with TestClient(create_app(settings.model_copy(update={"demo_mode": False}))):
+            pass
