@@ -52,7 +52,8 @@ test: lint
 	$(BIN)/pytest
 
 bench: setup
-	$(BIN)/pytest tests/bench -p no:randomly --benchmark-only --benchmark-json=var/bench/latest.json -s
+	@mkdir -p var/bench
+	$(BIN)/pytest tests/bench --benchmark-json=var/bench/latest.json -s
 
 clean:
 	-$(BIN)/onegrid db stop

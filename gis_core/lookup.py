@@ -18,6 +18,8 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
+from gis_core.models import Community, District, Grid, Street, Worker, WorkerGrid
+
 log = logging.getLogger(__name__)
 
 
@@ -53,23 +55,41 @@ class Location:
     grid_id: int = 0
 
 
-_GRIDS_SQL = """
-SELECT g.id, g.code, g.name, g.kind, ST_AsBinary(g.geom) AS wkb,
-       c.code AS c_code, c.name AS c_name, c.kind AS c_kind,
-       s.code AS s_code, s.name AS s_name, s.kind AS s_kind,
-       d.code AS d_code, d.name AS d_name
-FROM grid g
-JOIN community c ON c.id = g.community_id
-JOIN street s ON s.id = c.street_id
-JOIN district d ON d.id = s.district_id
-ORDER BY g.code
-"""
-_WORKERS_SQL = """
-SELECT wg.grid_id, w.id, w.code, w.name, w.phone, wg.is_primary
-FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
-WHERE w.active
-ORDER BY wg.grid_id, NOT wg.is_primary, w.code
-"""
+def _grids_query() -> sa.Select:  # type: ignore[type-arg]
+    """Grids with their community, street and district, in code order."""
+    return (
+        sa.select(
+            Grid.id,
+            Grid.code,
+            Grid.name,
+            Grid.kind,
+            sa.func.ST_AsBinary(Grid.geom).label("wkb"),
+            Community.code.label("c_code"),
+            Community.name.label("c_name"),
+            Community.kind.label("c_kind"),
+            Street.code.label("s_code"),
+            Street.name.label("s_name"),
+            Street.kind.label("s_kind"),
+            District.code.label("d_code"),
+            District.name.label("d_name"),
+        )
+        .join(Community, Community.id == Grid.community_id)
+        .join(Street, Street.id == Community.street_id)
+        .join(District, District.id == Street.district_id)
+        .order_by(Grid.code)
+    )
+
+
+def _workers_query() -> sa.Select:  # type: ignore[type-arg]
+    """Active workers per grid, primary first."""
+    return (
+        sa.select(
+            WorkerGrid.grid_id, Worker.id, Worker.code, Worker.name, Worker.phone, WorkerGrid.is_primary
+        )
+        .join(Worker, Worker.id == WorkerGrid.worker_id)
+        .where(Worker.active)
+        .order_by(WorkerGrid.grid_id, sa.not_(WorkerGrid.is_primary), Worker.code)
+    )
 
 
 class GridIndex:
@@ -90,10 +110,10 @@ class GridIndex:
         """Read the grid layer and its workers (call inside one snapshot)."""
         revision = int(conn.execute(sa.text("SELECT revision FROM boundary_revision")).scalar_one())
         workers: dict[int, list[WorkerRef]] = {}
-        for r in conn.execute(sa.text(_WORKERS_SQL)):
+        for r in conn.execute(_workers_query()):
             workers.setdefault(r.grid_id, []).append(WorkerRef(r.id, r.code, r.name, r.phone, r.is_primary))
         locations, polygons = [], []
-        for r in conn.execute(sa.text(_GRIDS_SQL)):
+        for r in conn.execute(_grids_query()):
             locations.append(
                 Location(
                     district=Unit(r.d_code.strip(), r.d_name, "district"),

@@ -23,18 +23,19 @@ TEST_SCALE = 0.02
 TEST_SEED = 20261122
 
 
-def _server_settings() -> Settings:
-    return Settings()
-
-
 @pytest.fixture(scope="session")
 def db_url() -> Iterator[str]:
     """URL of a fresh, migrated database with the small demo district loaded."""
-    settings = _server_settings()
+    settings = Settings()
+    cluster = None
     if settings.embedded:
         from gis_core.embedded_db import EmbeddedCluster
 
-        EmbeddedCluster(settings).start()
+        cluster = EmbeddedCluster(settings)
+        if cluster.is_initialised() and cluster.is_running():
+            cluster = None  # someone else's (e.g. `make demo`): leave it running afterwards
+        else:
+            cluster.start()
     base = make_url(database_url(settings))
     name = f"onegrid_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -53,6 +54,8 @@ def db_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        if cluster is not None:
+            cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,70 @@
+"""Benchmark fixtures: the full-scale demo district in its own database, loaded once per run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from gis_core.db import database_url, migrate
+from gis_core.settings import PROJECT_ROOT, Settings
+
+RESULTS = PROJECT_ROOT / "var" / "bench" / "results.json"
+_results: dict[str, object] = {}
+
+
+def record(name: str, value: object) -> None:
+    """Keep a figure for var/bench/results.json (copied into docs/benchmarks.md by hand)."""
+    _results[name] = value
+    print(f"\n[bench] {name}: {value}")
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    RESULTS.write_text(json.dumps({"meta": meta, **_results}, indent=2, ensure_ascii=False))
+
+
+@pytest.fixture(scope="session")
+def bench_url() -> str:
+    """A database `onegrid_bench` with the full demo district, freshly loaded (timed)."""
+    settings = Settings()
+    if settings.embedded:
+        from gis_core.embedded_db import EmbeddedCluster
+
+        EmbeddedCluster(settings).start()
+    base = make_url(database_url(settings))
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text('DROP DATABASE IF EXISTS "onegrid_bench" WITH (FORCE)'))
+        c.execute(sa.text('CREATE DATABASE "onegrid_bench"'))
+    admin.dispose()
+    url = base.set(database="onegrid_bench").render_as_string(hide_password=False)
+    migrate(url)
+    from gis_core.demo_load import load_demo
+
+    engine = sa.create_engine(url)
+    t0 = time.monotonic()
+    manifest = load_demo(engine, scale=1.0, progress=print)
+    record("full_demo_load_seconds", round(time.monotonic() - t0, 1))
+    record("full_demo_counts", manifest["counts"])
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def bench_engine(bench_url):
+    eng = sa.create_engine(bench_url)
+    yield eng
+    eng.dispose()

@@ -1,0 +1,142 @@
+"""Foundation benchmarks: full demo load, its figures, point lookup in process and over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import numpy as np
+import sqlalchemy as sa
+
+from gis_core.lookup import GridIndex
+from tests.bench.conftest import record
+
+
+def pct(samples_ns: list[int], q: float) -> float:
+    return round(float(np.percentile(np.array(samples_ns) / 1e6, q)), 4)
+
+
+def test_full_scale_counts_match_the_real_district(bench_engine):
+    with bench_engine.connect() as c:
+        q = lambda sql: c.execute(sa.text(sql)).scalar()  # noqa: E731
+        assert q("SELECT count(*) FROM street WHERE kind = 'street'") == 4
+        assert q("SELECT count(*) FROM street WHERE kind = 'town'") == 1
+        assert q("SELECT count(*) FROM community") == 45
+        assert q("SELECT count(*) FROM grid") == 1035
+        assert abs(q("SELECT ST_Area(geom::geography) FROM district") / 1e6 - 91.6) < 0.05
+        assert abs(q("SELECT count(*) FROM person") - 220_000) < 220_000 * 0.02
+        assert q("SELECT count(*) FROM worker") == 1065
+        assert 2_500 <= q("SELECT count(*) FROM camera") <= 3_000
+        assert q("SELECT count(DISTINCT preset_group) FROM camera") == 12
+        assert q("SELECT count(*) FROM cold_chain_site WHERE category = 'cold_chain_firm'") == 91
+        assert q("SELECT count(*) FROM incident") >= 20_000
+        assert q("SELECT count(DISTINCT left(category_code, 2)) FROM incident") == 16
+        assert q("SELECT count(*) FROM track_point") > 3_000_000
+        kinds = dict(c.execute(sa.text("SELECT kind, count(*) FROM grid GROUP BY kind")).all())
+        record("full_demo_grid_kinds", kinds)
+        assert set(kinds) == {"urban", "rural", "enterprise", "school"}
+
+
+def _points(engine, n=10_000, seed=11):
+    with engine.connect() as c:
+        minx, miny, maxx, maxy = c.execute(
+            sa.text("SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM district")
+        ).one()
+    rng = np.random.default_rng(seed)
+    return list(zip(rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n), strict=True))
+
+
+def test_lookup_in_process(bench_engine, benchmark):
+    with bench_engine.connect() as c:
+        t0 = time.perf_counter()
+        index = GridIndex.load(c)
+        record("lookup_index_build_ms", round((time.perf_counter() - t0) * 1000, 1))
+    pts = _points(bench_engine)
+    samples = []
+    for lon, lat in pts:
+        t = time.perf_counter_ns()
+        index.locate(lon, lat)
+        samples.append(time.perf_counter_ns() - t)
+    record("lookup_in_process_ms", {"p50": pct(samples, 50), "p99": pct(samples, 99), "n": len(samples)})
+    it = iter(pts * 100)
+    benchmark(lambda: index.locate(*next(it)))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_lookup_over_http(bench_url, bench_engine, benchmark):
+    port = _free_port()
+    env = {**os.environ, "ONEGRID_DATABASE_URL": bench_url}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        with httpx.Client(base_url=base) as client:
+            tok = client.post(
+                "/api/v1/auth/token", data={"username": "commander", "password": "onegrid-demo"}
+            )
+            client.headers["Authorization"] = f"Bearer {tok.json()['access_token']}"
+            pts = _points(bench_engine, 2_000)
+            samples, codes = [], []
+            for lon, lat in pts:
+                t = time.perf_counter_ns()
+                r = client.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
+                samples.append(time.perf_counter_ns() - t)
+                codes.append(r.status_code)
+            assert set(codes) <= {200, 404} and codes.count(200) > 500
+            record(
+                "lookup_http_ms",
+                {
+                    "p50": pct(samples, 50),
+                    "p99": pct(samples, 99),
+                    "n": len(samples),
+                    "clients": 1,
+                    "workers": 1,
+                },
+            )
+            it = iter(pts * 50)
+            benchmark(
+                lambda: client.get("/api/v1/lookup", params=dict(zip(("lon", "lat"), next(it), strict=True)))
+            )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_full_scale_topology_is_clean(bench_engine):
+    from gis_core.topology import check_topology
+
+    with bench_engine.connect() as c:
+        t0 = time.perf_counter()
+        defects = check_topology(c)
+        record("topology_check_full_seconds", round(time.perf_counter() - t0, 2))
+    assert defects == []
