@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import auth, catalogue, health, lookup
+from api.routers import auth, catalogue, health, incidents, lookup
 from gis_core.db import make_engine
 from gis_core.lookup import BoundaryListener, GridIndexCache
 from gis_core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+
+async def _escalation_loop(engine: sa.Engine, interval_s: float) -> None:
+    """Escalate overdue incidents every `interval_s` seconds (0 disables)."""
+    from gis_core.incidents.escalation import escalate_overdue
+
+    def tick() -> None:
+        with engine.begin() as conn:
+            done = escalate_overdue(conn, datetime.now(UTC))
+        if done:
+            log.info("escalated %d overdue incidents", len(done))
+
+    while interval_s > 0:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(tick)
+        except Exception:  # noqa: BLE001 - a failed tick must not stop the scheduler
+            log.exception("escalation tick failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,9 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.grid_cache = cache
         app.state.listener = listener
+        scheduler = asyncio.create_task(_escalation_loop(engine, settings.escalation_interval_s))
         try:
             yield
         finally:
+            scheduler.cancel()
             listener.stop()
             listener.join(timeout=3)
             engine.dispose()
@@ -50,6 +73,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for router in (health.router, auth.router, lookup.router, catalogue.router):
+    for router in (health.router, auth.router, lookup.router, catalogue.router, incidents.router):
         app.include_router(router)
     return app

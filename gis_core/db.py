@@ -54,6 +54,16 @@ def sql_file(name: str) -> str:
     return resources.files("gis_core.sql").joinpath(name).read_text(encoding="utf-8")
 
 
+def execute_sql_file(connection: sa.Connection, name: str) -> None:
+    """Run a packaged `.sql` file on `connection`, inside its transaction.
+
+    It goes through the driver directly: the SQL holds format() patterns and casts that
+    SQLAlchemy's text() would read as bind parameters.
+    """
+    with connection.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(sql_file(name))
+
+
 def alembic_config(url: str):  # type: ignore[no-untyped-def]
     """An Alembic config pointing at OneGrid's packaged migrations."""
     from alembic.config import Config

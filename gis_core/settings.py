@@ -43,6 +43,17 @@ class Settings(BaseSettings):
         default=1.0, description="Gaps and overlaps smaller than this (m²) are floating-point dust."
     )
 
+    photo_dir: Path = Field(default=PROJECT_ROOT / "var" / "photos", description="Content-addressed photos.")
+    photo_max_bytes: int = Field(default=8 * 1024 * 1024, description="Largest accepted photo upload.")
+    photo_max_pixels: int = Field(default=40_000_000, description="Largest accepted photo (pixels).")
+    photo_max_count: int = 9
+    boundary_flag_m: float = Field(default=30.0, description="Reports this close to a grid edge are flagged.")
+    duplicate_radius_m: float = 50.0
+    duplicate_days: int = 7
+    escalation_interval_s: float = Field(
+        default=60.0, description="How often overdue incidents are escalated."
+    )
+
     @property
     def embedded(self) -> bool:
         """True when OneGrid manages its own local cluster (no DATABASE_URL given)."""

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
@@ -66,70 +62,29 @@ def test_lookup_in_process(bench_engine, benchmark):
     benchmark(lambda: index.locate(*next(it)))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_lookup_over_http(bench_url, bench_engine, benchmark):
-    port = _free_port()
-    env = {**os.environ, "ONEGRID_DATABASE_URL": bench_url}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-        with httpx.Client(base_url=base) as client:
-            tok = client.post(
-                "/api/v1/auth/token", data={"username": "commander", "password": "onegrid-demo"}
-            )
-            client.headers["Authorization"] = f"Bearer {tok.json()['access_token']}"
-            pts = _points(bench_engine, 2_000)
-            samples, codes = [], []
-            for lon, lat in pts:
-                t = time.perf_counter_ns()
-                r = client.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
-                samples.append(time.perf_counter_ns() - t)
-                codes.append(r.status_code)
-            assert set(codes) <= {200, 404} and codes.count(200) > 500
-            record(
-                "lookup_http_ms",
-                {
-                    "p50": pct(samples, 50),
-                    "p99": pct(samples, 99),
-                    "n": len(samples),
-                    "clients": 1,
-                    "workers": 1,
-                },
-            )
-            it = iter(pts * 50)
-            benchmark(
-                lambda: client.get("/api/v1/lookup", params=dict(zip(("lon", "lat"), next(it), strict=True)))
-            )
-    finally:
-        server.terminate()
-        server.wait(10)
+    from gis_core.settings import Settings
+    from tests.live import live_server
+
+    with live_server(Settings(database_url=bench_url)) as base, httpx.Client(base_url=base) as client:
+        tok = client.post("/api/v1/auth/token", data={"username": "commander", "password": "onegrid-demo"})
+        client.headers["Authorization"] = f"Bearer {tok.json()['access_token']}"
+        pts = _points(bench_engine, 2_000)
+        samples, codes = [], []
+        for lon, lat in pts:
+            t = time.perf_counter_ns()
+            r = client.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
+            samples.append(time.perf_counter_ns() - t)
+            codes.append(r.status_code)
+        assert set(codes) <= {200, 404} and codes.count(200) > 500
+        record(
+            "lookup_http_ms",
+            {"p50": pct(samples, 50), "p99": pct(samples, 99), "n": len(samples), "clients": 1, "workers": 1},
+        )
+        it = iter(pts * 50)
+        benchmark(
+            lambda: client.get("/api/v1/lookup", params=dict(zip(("lon", "lat"), next(it), strict=True)))
+        )
 
 
 def test_full_scale_topology_is_clean(bench_engine):

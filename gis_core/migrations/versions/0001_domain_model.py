@@ -7,7 +7,7 @@ Create Date: 2026-11-22
 
 from alembic import op
 
-from gis_core.db import sql_file
+from gis_core.db import execute_sql_file
 
 revision = "0001"
 down_revision = None
@@ -15,16 +15,9 @@ branch_labels = None
 depends_on = None
 
 
-def _run(name: str) -> None:
-    # Through the driver directly: the SQL holds format() patterns and casts that
-    # SQLAlchemy's text() would read as bind parameters.
-    with op.get_bind().connection.driver_connection.cursor() as cur:
-        cur.execute(sql_file(name))
-
-
 def upgrade() -> None:
-    _run("schema_0001.sql")
+    execute_sql_file(op.get_bind(), "schema_0001.sql")
 
 
 def downgrade() -> None:
-    _run("schema_0001_down.sql")
+    execute_sql_file(op.get_bind(), "schema_0001_down.sql")

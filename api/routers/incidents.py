@@ -1,0 +1,230 @@
+"""Snap-and-report over HTTP: submit, read, act on incidents; serve their public photos."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from api.deps import ConnDep, CurrentUser, GridIndexDep, SettingsDep
+from gis_core.errors import InvalidInput, NotFound
+from gis_core.incidents import queries, workflow
+from gis_core.incidents import submit as submitting
+from gis_core.photos import paths
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+@router.post(
+    "/incidents",
+    status_code=201,
+    summary="Submit a report (随手拍)",
+    responses={200: {"description": "A retry of an earlier submission: the stored incident"}},
+)
+async def submit_incident(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    conn: ConnDep,
+    index: GridIndexDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[
+        str, Header(alias="Idempotency-Key", description="Unique per report; reuse on retry")
+    ],
+    category: Annotated[str, Form(description="Catalogue item code, e.g. 0101")],
+    description: Annotated[str, Form(max_length=2000)] = "",
+    lon: Annotated[float | None, Form(allow_inf_nan=False)] = None,
+    lat: Annotated[float | None, Form(allow_inf_nan=False)] = None,
+    crs: Annotated[str | None, Form(description="EPSG:4326 (default), EPSG:4490, GCJ-02 or BD-09")] = None,
+    source: Annotated[str | None, Form(description="hotline or camera (command centre only)")] = None,
+    photos: Annotated[list[UploadFile], File(description="Up to 9 JPEG/PNG/WebP photos")] = [],  # noqa: B006
+) -> dict[str, Any]:
+    """Store a report once per Idempotency-Key: 201 when new, 200 with the same incident on a retry."""
+    limit = settings.photo_max_bytes
+    blobs = []
+    for i, f in enumerate(photos):
+        data = await f.read(limit + 1)  # never hold more than the limit (+1 to know it was exceeded)
+        blobs.append(data)
+        if len(data) > limit:
+            from gis_core.photos import PhotoTooLarge
+
+            raise PhotoTooLarge(
+                f"photo is over {limit:,} bytes", where=f"body.photos[{i}]", limit_bytes=limit
+            )
+    sub = submitting.Submission(
+        category=category, description=description, lon=lon, lat=lat, crs=crs, source=source, photos=blobs
+    )
+    # the database and Pillow work is blocking: keep it off the event loop
+    done = await run_in_threadpool(
+        submitting.submit, conn, index, settings, user, sub, idempotency_key, _now()
+    )
+    body = await run_in_threadpool(queries.get_incident, conn, user, done.id)
+    response.headers["Location"] = f"/api/v1/incidents/{done.id}"
+    response.headers["ETag"] = _etag(body["properties"]["version"])
+    if done.replayed:
+        response.status_code = 200
+        response.headers["Idempotency-Replayed"] = "true"
+    return body
+
+
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if not text:
+        return None
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError as exc:
+        raise InvalidInput(
+            "bbox must be four numbers: minLon,minLat,maxLon,maxLat", where="query.bbox"
+        ) from exc
+    if len(parts) != 4:
+        raise InvalidInput("bbox must be four numbers: minLon,minLat,maxLon,maxLat", where="query.bbox")
+    return parts  # type: ignore[return-value]
+
+
+def _filter(
+    state: str | None,
+    category: str | None,
+    area: str | None,
+    bbox: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    overdue: bool | None,
+    mine: bool,
+    limit: int = 100,
+    offset: int = 0,
+) -> queries.IncidentFilter:
+    return queries.IncidentFilter(
+        state=state.split(",") if state else None,
+        category=category,
+        area=area,
+        bbox=_bbox(bbox),
+        since=since,
+        until=until,
+        overdue=overdue,
+        mine=mine,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/incidents", summary="List incidents as GeoJSON")
+def list_incidents(
+    request: Request,
+    user: CurrentUser,
+    conn: ConnDep,
+    state: Annotated[str | None, Query(description="Comma-separated states")] = None,
+    category: Annotated[str | None, Query(description="Item code or 2-digit major class")] = None,
+    area: Annotated[str | None, Query(description="District/street/community (12) or grid (15) code")] = None,
+    bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (WGS84)")] = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+    overdue: bool | None = None,
+    mine: bool = False,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """A FeatureCollection page, newest first, with numberMatched and next/prev links."""
+    f = _filter(state, category, area, bbox, since, until, overdue, mine, limit, offset)
+    features, total = queries.list_incidents(conn, user, f)
+    links = []
+    if offset + limit < total:
+        links.append({"rel": "next", "href": str(request.url.include_query_params(offset=offset + limit))})
+    if offset > 0:
+        links.append(
+            {"rel": "prev", "href": str(request.url.include_query_params(offset=max(0, offset - limit)))}
+        )
+    return {
+        "type": "FeatureCollection",
+        "numberMatched": total,
+        "numberReturned": len(features),
+        "features": features,
+        "links": links,
+    }
+
+
+@router.get("/incidents/stats", summary="Counts, completion and satisfaction rates, median times")
+def incident_stats(
+    user: CurrentUser,
+    conn: ConnDep,
+    area: str | None = None,
+    category: str | None = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Statistics over the incidents the caller may read, for an area and period."""
+    return queries.stats(conn, user, _filter(None, category, area, None, since, until, None, False))
+
+
+@router.get("/incidents/{incident_id}", summary="One incident with timeline, photos and allowed actions")
+def get_incident(incident_id: int, user: CurrentUser, conn: ConnDep, response: Response) -> dict[str, Any]:
+    """The incident as a GeoJSON Feature; its ETag carries the version for If-Match."""
+    body = queries.get_incident(conn, user, incident_id)
+    response.headers["ETag"] = _etag(body["properties"]["version"])
+    return body
+
+
+class ActionIn(BaseModel):
+    """A workflow action and what it needs."""
+
+    action: str = Field(description=", ".join(workflow.ACTIONS))
+    version: int | None = Field(default=None, description="The version acted on (or send If-Match)")
+    note: str = Field(default="", max_length=2000)
+    rating: str | None = Field(default=None, description="rate: satisfied, basic or unsatisfied")
+    level: str | None = Field(default=None, description="dispatch: grid, community, street or district")
+    department: str | None = Field(default=None, description="dispatch: department code")
+    target_id: int | None = Field(default=None, description="merge: the incident this one duplicates")
+
+
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?v?(\d+)"?\s*$')
+
+
+@router.post("/incidents/{incident_id}/actions", summary="Take a workflow action")
+def act(
+    incident_id: int,
+    body: ActionIn,
+    user: CurrentUser,
+    conn: ConnDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> dict[str, Any]:
+    """Apply an action on the version the caller saw: 409 if stale or not allowed in this state."""
+    version = body.version
+    if if_match is not None:
+        m = _IF_MATCH.match(if_match)
+        if not m:
+            raise InvalidInput('If-Match must be an ETag such as "v3"', where="header.If-Match")
+        version = int(m.group(1))
+    workflow.act(conn, user, incident_id, body.action, version, body.model_dump(), _now())
+    out = queries.get_incident(conn, user, incident_id)
+    response.headers["ETag"] = _etag(out["properties"]["version"])
+    return out
+
+
+_PHOTO = re.compile(r"^([0-9a-f]{64})\.(jpg|thumb\.jpg)$")
+
+
+@router.get(
+    "/photos/{name}", summary="A report photo (EXIF stripped) or its thumbnail", response_class=FileResponse
+)
+def photo(name: str, user: CurrentUser, settings: SettingsDep) -> FileResponse:
+    """Public copies only; the uploaded originals (with EXIF) are never served."""
+    m = _PHOTO.match(name)
+    if not m:
+        raise NotFound("no such photo", where="path.name")
+    where = paths(settings.photo_dir, m.group(1))["thumb" if m.group(2) == "thumb.jpg" else "public"]
+    if not where.exists():
+        raise NotFound("no such photo", where="path.name")
+    return FileResponse(where, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})

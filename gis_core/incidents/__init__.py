@@ -1,0 +1,1 @@
+"""Snap-and-report incidents: submission, routing, the closed-loop workflow, SLA escalation."""

@@ -1,0 +1,278 @@
+"""Reading incidents: filtered GeoJSON pages, one incident with its timeline, and statistics.
+
+Rows a user may read follow their role: citizens their own reports, grid workers their
+grids (and their own reports), officers their street or community, department handlers what
+is dispatched to their department, the command centre, admins and planners everything.
+(Issue 6 moves this into row-level security; until then it is this one WHERE clause.)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from gis_core.auth import User
+from gis_core.errors import InvalidInput, NotFound
+from gis_core.incidents.workflow import ACTIVE_STATES, allowed_actions, snapshot, worker_grids
+
+STATES = (
+    "reported",
+    "accepted",
+    "dispatched",
+    "in_progress",
+    "suspended",
+    "resolved",
+    "closed",
+    "rejected",
+    "merged",
+)
+MAX_LIMIT = 1000
+
+
+def scope_clause(user: User, params: dict[str, Any]) -> str:
+    """SQL condition (on alias i) limiting incidents to what `user` may read."""
+    params["scope_uid"] = user.id
+    if user.role in ("commander", "admin", "planner"):
+        return "true"
+    if user.role == "citizen":
+        return "i.reporter_user_id = :scope_uid"
+    if user.role == "grid_worker":
+        return (
+            "(i.reporter_user_id = :scope_uid OR i.grid_id IN (SELECT wg.grid_id FROM worker_grid wg "
+            "JOIN worker w ON w.id = wg.worker_id WHERE w.user_id = :scope_uid))"
+        )
+    if user.role == "department_handler":
+        params["scope_dept"] = user.department_code
+        return "i.department_code = :scope_dept"
+    params["scope_area"] = (user.jurisdiction_code or "").strip()
+    column = "s.code" if user.role == "street_officer" else "c.code"
+    return f"{column} = :scope_area"
+
+
+@dataclass
+class IncidentFilter:
+    """Filters of the incident list."""
+
+    state: list[str] | None = None
+    category: str | None = None  # item code, or a 2-digit major class
+    area: str | None = None  # any level's code: district, street, community (12) or grid (15)
+    bbox: tuple[float, float, float, float] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    overdue: bool | None = None
+    mine: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+_BASE = """
+FROM incident i
+LEFT JOIN grid g ON g.id = i.grid_id
+LEFT JOIN community c ON c.id = i.community_id
+LEFT JOIN street s ON s.id = i.street_id
+JOIN category cat ON cat.code = i.category_code
+"""
+_COLUMNS = """
+i.id, i.code, i.category_code, cat.name AS category_name, cat.major_name, i.description, i.source, i.state,
+i.level, i.department_code, i.reported_at, i.accepted_at, i.dispatched_at, i.resolved_at, i.closed_at,
+i.due_at, i.rating, i.near_boundary, i.adjacent_grid_codes, i.version, i.escalations, i.reopened,
+i.merged_into, g.code AS grid_code, c.code AS community_code, s.code AS street_code,
+(i.due_at IS NOT NULL AND i.due_at < now() AND i.state = ANY(:active)) AS overdue,
+ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
+"""
+
+
+def _where(user: User, f: IncidentFilter, params: dict[str, Any]) -> str:
+    conds = [scope_clause(user, params)]
+    params["active"] = list(ACTIVE_STATES)
+    if f.state:
+        bad = [s for s in f.state if s not in STATES]
+        if bad:
+            raise InvalidInput(f"unknown state {bad[0]!r}; one of {', '.join(STATES)}", where="query.state")
+        conds.append("i.state = ANY(:states)")
+        params["states"] = f.state
+    if f.category:
+        conds.append("(i.category_code = :cat OR left(i.category_code, 2) = :cat)")
+        params["cat"] = f.category
+    if f.area:
+        a = f.area.strip()
+        if not a.isdigit() or len(a) not in (12, 15):
+            raise InvalidInput(
+                "area must be a 12-digit unit code or a 15-digit grid code", where="query.area"
+            )
+        params["area"] = a
+        conds.append(
+            "(g.code = :area OR c.code = :area OR s.code = :area OR left(g.code, 6) || '000000' = :area)"
+        )
+    if f.bbox:
+        minx, miny, maxx, maxy = f.bbox
+        if minx > maxx or miny > maxy:
+            raise InvalidInput("bbox must be minLon,minLat,maxLon,maxLat with min ≤ max", where="query.bbox")
+        conds.append("i.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)")
+        params.update(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
+    if f.since:
+        conds.append("i.reported_at >= :since")
+        params["since"] = f.since
+    if f.until:
+        conds.append("i.reported_at < :until")
+        params["until"] = f.until
+    if f.overdue is not None:
+        conds.append(
+            ("" if f.overdue else "NOT ")
+            + "(i.due_at IS NOT NULL AND i.due_at < now() AND i.state = ANY(:active))"
+        )
+    if f.mine:
+        conds.append("i.reporter_user_id = :scope_uid")
+    return " AND ".join(conds)
+
+
+def feature(row: Any) -> dict[str, Any]:
+    """An incident row as a GeoJSON Feature (RFC 7946)."""
+    props = {k: v for k, v in row._mapping.items() if k not in ("lon", "lat")}
+    for k, v in props.items():
+        if isinstance(v, datetime):
+            props[k] = v.isoformat()
+    return {
+        "type": "Feature",
+        "id": row.id,
+        "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
+        "properties": props,
+    }
+
+
+def list_incidents(conn: sa.Connection, user: User, f: IncidentFilter) -> tuple[list[dict[str, Any]], int]:
+    """A page of incidents the user may read, newest first, and how many match in all."""
+    if not 1 <= f.limit <= MAX_LIMIT or f.offset < 0:
+        raise InvalidInput(f"limit must be 1..{MAX_LIMIT} and offset ≥ 0", where="query.limit")
+    params: dict[str, Any] = {"limit": f.limit, "offset": f.offset}
+    where = _where(user, f, params)
+    total = conn.execute(sa.text(f"SELECT count(*) {_BASE} WHERE {where}"), params).scalar_one()
+    rows = conn.execute(
+        sa.text(
+            f"SELECT {_COLUMNS} {_BASE} WHERE {where} "
+            "ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit OFFSET :offset"
+        ),
+        params,
+    ).all()
+    return [feature(r) for r in rows], int(total)
+
+
+def get_incident(conn: sa.Connection, user: User, incident_id: int) -> dict[str, Any]:
+    """One incident with timeline, photos, duplicate candidates and the caller's allowed actions."""
+    params: dict[str, Any] = {"id": incident_id}
+    where = _where(user, IncidentFilter(), params)
+    row = conn.execute(sa.text(f"SELECT {_COLUMNS} {_BASE} WHERE i.id = :id AND {where}"), params).first()
+    if row is None:
+        raise NotFound(f"incident {incident_id} does not exist or is not yours to see", where="path.id")
+    out = feature(row)
+    events = conn.execute(
+        sa.text(
+            "SELECT e.id, e.action, e.from_state, e.to_state, e.at, e.note, e.level, e.department_code, "
+            "e.data, "
+            "u.username AS actor FROM incident_event e LEFT JOIN app_user u ON u.id = e.actor_user_id "
+            "WHERE e.incident_id = :id ORDER BY e.at, e.id"
+        ),
+        {"id": incident_id},
+    ).all()
+    out["properties"]["timeline"] = [
+        {**{k: v for k, v in e._mapping.items() if k != "at"}, "at": e.at.isoformat()} for e in events
+    ]
+    photos = conn.execute(
+        sa.text(
+            "SELECT sha256, width, height, position FROM incident_photo WHERE incident_id = :id "
+            "ORDER BY position"
+        ),
+        {"id": incident_id},
+    ).all()
+    out["properties"]["photos"] = [
+        {
+            "url": f"/api/v1/photos/{p.sha256}.jpg",
+            "thumbnail": f"/api/v1/photos/{p.sha256}.thumb.jpg",
+            "width": p.width,
+            "height": p.height,
+        }
+        for p in photos
+    ]
+    dups = conn.execute(
+        sa.text(
+            "SELECT d.candidate_id AS id, o.code, o.state, round(d.distance_m::numeric, 1) AS distance_m "
+            "FROM incident_duplicate d JOIN incident o ON o.id = d.candidate_id WHERE d.incident_id = :id "
+            "ORDER BY d.distance_m"
+        ),
+        {"id": incident_id},
+    ).all()
+    out["properties"]["possible_duplicates"] = [
+        {"id": d.id, "code": d.code, "state": d.state, "distance_m": float(d.distance_m)} for d in dups
+    ]
+    inc = snapshot(conn, incident_id)
+    out["properties"]["allowed_actions"] = allowed_actions(user, inc, worker_grids(conn, user))
+    return out
+
+
+def stats(conn: sa.Connection, user: User, f: IncidentFilter) -> dict[str, Any]:
+    """Counts, 办结率, 满意率, median times and where incidents were closed, for a filter."""
+    params: dict[str, Any] = {}
+    where = _where(user, f, params)
+    row = conn.execute(
+        sa.text(f"""
+        SELECT count(*) AS total,
+               count(*) FILTER (WHERE i.state = 'closed') AS closed,
+               count(*) FILTER (WHERE i.state = 'rejected') AS rejected,
+               count(*) FILTER (WHERE i.state = 'merged') AS merged,
+               count(*) FILTER (WHERE i.due_at IS NOT NULL AND i.due_at < now() AND i.state = ANY(:active))
+                   AS overdue,
+               count(*) FILTER (WHERE i.rating IN ('satisfied', 'basic')) AS satisfied,
+               count(*) FILTER (WHERE i.rating IS NOT NULL) AS rated,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.accepted_at - i.reported_at))
+                   AS median_accept_s,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.resolved_at - i.reported_at))
+                   AS median_resolve_s,
+               count(*) FILTER (WHERE i.state = 'closed' AND i.closed_level = 'grid') AS closed_grid,
+               count(*) FILTER (WHERE i.state = 'closed' AND i.closed_level = 'community')
+                   AS closed_community,
+               count(*) FILTER (WHERE i.state = 'closed' AND i.closed_level = 'street') AS closed_street,
+               count(*) FILTER (WHERE i.state = 'closed' AND i.closed_level = 'district') AS closed_district
+        {_BASE} WHERE {where}"""),
+        params,
+    ).one()
+    by_state: dict[str, int] = dict(
+        conn.execute(
+            sa.text(f"SELECT i.state, count(*) {_BASE} WHERE {where} GROUP BY i.state"), params
+        ).all()
+    )
+    handled = row.total - row.rejected - row.merged
+
+    def ratio(a: int, b: int) -> float | None:
+        return round(a / b, 4) if b else None
+
+    return {
+        "total": row.total,
+        "by_state": by_state,
+        "overdue": row.overdue,
+        "completion_rate": ratio(row.closed, handled),
+        "satisfaction_rate": ratio(row.satisfied, row.rated),
+        "median_seconds_to_accept": row.median_accept_s,
+        "median_seconds_to_resolve": row.median_resolve_s,
+        "closed_at_level": {
+            "grid": row.closed_grid,
+            "community": row.closed_community,
+            "street": row.closed_street,
+            "district": row.closed_district,
+        },
+        "closed_within_street_share": ratio(
+            row.closed_grid + row.closed_community + row.closed_street, row.closed
+        ),
+        "definitions": {
+            "completion_rate": "closed / (all − rejected − merged)",
+            "satisfaction_rate": "(satisfied + basic) / rated",
+        },
+    }
+
+
+def to_json(obj: Any) -> str:
+    """JSON with datetimes as ISO strings."""
+    return json.dumps(obj, default=lambda o: o.isoformat() if isinstance(o, datetime) else str(o))

@@ -1,0 +1,341 @@
+"""The closed loop 受理 → 分流交办 → 联动处置 → 反馈评价 as a state machine with role checks.
+
+States: reported → accepted → dispatched → in_progress (⇄ suspended) → resolved → closed;
+rejected and merged end a report early; escalate moves an incident one level up
+(grid → community → street → district department); an 'unsatisfied' rating reopens it to
+its handler. Every action is one conditional UPDATE on (id, version, state), so of several
+concurrent actions on the same version exactly one wins, and one timeline row is appended.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from gis_core.auth import User
+from gis_core.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+LEVELS = ("grid", "community", "street", "district")
+#: Who handles at each level below the district (the district uses the category's department).
+LEVEL_OFFICE = {"grid": "grid_self", "community": "community_office", "street": "street_office"}
+#: District department when the category's own department is not a district one.
+DISTRICT_FALLBACK_DEPARTMENT = "urban_mgmt"
+OPEN_STATES = ("reported", "accepted", "dispatched", "in_progress", "suspended", "resolved")
+ACTIVE_STATES = ("reported", "accepted", "dispatched", "in_progress")  # a deadline is running
+COORDINATORS = ("commander", "street_officer", "community_officer")
+RATINGS = ("satisfied", "basic", "unsatisfied")
+
+
+@dataclass(frozen=True)
+class Action:
+    """A workflow action: the states it starts from and who may take it."""
+
+    name: str
+    sources: tuple[str, ...]
+    who: str  # coordinator | handler | escalator | rater
+    label: str
+
+
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in (
+        Action("accept", ("reported",), "coordinator", "受理"),
+        Action("reject", ("reported",), "coordinator", "不予受理"),
+        Action("merge", ("reported", "accepted"), "coordinator", "合并重复"),
+        Action("dispatch", ("accepted",), "coordinator", "分流交办"),
+        Action("start", ("dispatched",), "handler", "开始处置"),
+        Action("suspend", ("in_progress",), "handler", "挂起（待补充）"),
+        Action("resume", ("suspended",), "handler", "恢复处置"),
+        Action("resolve", ("in_progress",), "handler", "办结"),
+        Action("escalate", ("accepted", "dispatched", "in_progress"), "escalator", "上报上级"),
+        Action("rate", ("resolved",), "rater", "反馈评价"),
+    )
+}
+
+_SNAPSHOT = sa.text("""
+SELECT i.id, i.state, i.version, i.level, i.department_code, i.reporter_user_id, i.category_code,
+       i.due_at, i.suspended_at, i.reported_at,
+       g.code AS grid_code, c.code AS community_code, s.code AS street_code,
+       cat.accept_hours, cat.dispatch_hours, cat.handle_hours, cat.department_code AS cat_department,
+       d.level AS cat_department_level
+FROM incident i
+LEFT JOIN grid g ON g.id = i.grid_id
+LEFT JOIN community c ON c.id = i.community_id
+LEFT JOIN street s ON s.id = i.street_id
+JOIN category cat ON cat.code = i.category_code
+JOIN department d ON d.code = cat.department_code
+WHERE i.id = :id
+""")
+_WORKER_GRIDS = sa.text(
+    "SELECT g.code FROM worker w JOIN worker_grid wg ON wg.worker_id = w.id JOIN grid g ON g.id = wg.grid_id "
+    "WHERE w.user_id = :u AND w.active"
+)
+
+
+def snapshot(conn: sa.Connection, incident_id: int) -> sa.Row[Any]:
+    """The incident's workflow-relevant fields; NotFound when it does not exist."""
+    row = conn.execute(_SNAPSHOT, {"id": incident_id}).first()
+    if row is None:
+        raise NotFound(f"incident {incident_id} does not exist", where="path.id")
+    return row
+
+
+def worker_grids(conn: sa.Connection, user: User) -> frozenset[str]:
+    """Grid codes a grid-worker user is responsible for."""
+    if user.role != "grid_worker":
+        return frozenset()
+    return frozenset(conn.execute(_WORKER_GRIDS, {"u": user.id}).scalars())
+
+
+def _in_area(user: User, inc: sa.Row[Any]) -> bool:
+    """Whether the incident lies in an officer's street or community."""
+    code = user.jurisdiction_code or ""
+    if user.role == "street_officer":
+        return bool(inc.street_code) and inc.street_code.strip() == code
+    if user.role == "community_officer":
+        return bool(inc.community_code) and inc.community_code.strip() == code
+    return False
+
+
+def _is_coordinator(user: User, inc: sa.Row[Any]) -> bool:
+    return user.role == "commander" or (user.role in COORDINATORS and _in_area(user, inc))
+
+
+def _is_handler(user: User, inc: sa.Row[Any], grids: frozenset[str]) -> bool:
+    """Whether the user is the current assignee at the incident's level."""
+    if inc.level == "grid":
+        return user.role == "grid_worker" and inc.grid_code in grids
+    if inc.level == "community":
+        return user.role == "community_officer" and _in_area(user, inc)
+    if inc.level == "street":
+        return user.role == "street_officer" and _in_area(user, inc)
+    return user.role == "department_handler" and user.department_code == inc.department_code
+
+
+def may(user: User, action: Action, inc: sa.Row[Any], grids: frozenset[str]) -> bool:
+    """Whether `user` may take `action` on `inc`, state aside."""
+    if action.who == "coordinator":
+        return _is_coordinator(user, inc)
+    if action.who == "handler":
+        return _is_handler(user, inc, grids)
+    if action.who == "escalator":
+        return _is_coordinator(user, inc) or _is_handler(user, inc, grids)
+    return user.role == "commander" or (inc.reporter_user_id is not None and inc.reporter_user_id == user.id)
+
+
+def allowed_actions(user: User, inc: sa.Row[Any], grids: frozenset[str]) -> list[str]:
+    """The actions `user` may take on `inc` in its current state."""
+    return [a.name for a in ACTIONS.values() if inc.state in a.sources and may(user, a, inc, grids)]
+
+
+def district_department(inc: sa.Row[Any]) -> str:
+    """Who handles the incident at district level."""
+    return inc.cat_department if inc.cat_department_level == "district" else DISTRICT_FALLBACK_DEPARTMENT
+
+
+def department_for(level: str, inc: sa.Row[Any]) -> str:
+    """The handling department at `level`."""
+    return LEVEL_OFFICE.get(level) or district_department(inc)
+
+
+def _hours(h: Any) -> timedelta:
+    return timedelta(hours=float(h))
+
+
+def plan(
+    action: str, inc: sa.Row[Any], body: dict[str, Any], now: datetime, conn: sa.Connection
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The new state, the column changes and the timeline data of `action` on `inc`."""
+    ch: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    if action == "accept":
+        ch.update(accepted_at=now, due_at=now + _hours(inc.dispatch_hours))
+        return "accepted", ch, data
+    if action == "reject":
+        if not (body.get("note") or "").strip():
+            raise InvalidInput("a reason is required to reject a report", where="body.note")
+        ch.update(closed_at=now, due_at=None)
+        return "rejected", ch, data
+    if action == "merge":
+        target = body.get("target_id")
+        if not isinstance(target, int) or target == inc.id:
+            raise InvalidInput("merge needs target_id: another incident's id", where="body.target_id")
+        other = conn.execute(
+            sa.text("SELECT state, category_code FROM incident WHERE id = :t"), {"t": target}
+        ).first()
+        if other is None or other.state not in OPEN_STATES:
+            raise InvalidInput(f"incident {target} is not an open incident", where="body.target_id")
+        ch.update(merged_into=target, closed_at=now, due_at=None)
+        data["target_id"] = target
+        return "merged", ch, data
+    if action == "dispatch":
+        level = body.get("level") or inc.level
+        if level not in LEVELS:
+            raise InvalidInput(f"level must be one of {', '.join(LEVELS)}", where="body.level")
+        dept = body.get("department") or department_for(level, inc)
+        row = conn.execute(sa.text("SELECT level FROM department WHERE code = :d"), {"d": dept}).first()
+        if row is None or row.level != level:
+            raise InvalidInput(
+                f"department {dept!r} does not handle at {level} level", where="body.department"
+            )
+        ch.update(level=level, department_code=dept, dispatched_at=now, due_at=now + _hours(inc.handle_hours))
+        return "dispatched", ch, data
+    if action == "start":
+        return "in_progress", ch, data
+    if action == "suspend":
+        ch.update(suspended_at=now)
+        return "suspended", ch, data
+    if action == "resume":
+        paused = now - inc.suspended_at
+        ch.update(suspended_at=None, due_at=(inc.due_at + paused) if inc.due_at else None)
+        data["suspended_seconds"] = round(paused.total_seconds())
+        return "in_progress", ch, data
+    if action == "resolve":
+        ch.update(resolved_at=now, due_at=None)
+        return "resolved", ch, data
+    if action == "rate":
+        rating = body.get("rating")
+        if rating not in RATINGS:
+            raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", where="body.rating")
+        data["rating"] = rating
+        if rating == "unsatisfied":
+            ch.update(
+                rating=rating,
+                resolved_at=None,
+                due_at=now + _hours(inc.handle_hours),
+                reopened=sa.text("reopened + 1"),
+            )
+            return "dispatched", ch, data
+        ch.update(rating=rating, closed_at=now, closed_level=inc.level)
+        return "closed", ch, data
+    if action == "escalate":
+        i = LEVELS.index(inc.level)
+        if i == len(LEVELS) - 1:
+            raise Conflict(
+                "the incident is already handled at district level",
+                where="body.action",
+                current_state=inc.state,
+            )
+        level = LEVELS[i + 1]
+        stage_hours = {"reported": inc.accept_hours, "accepted": inc.dispatch_hours}.get(
+            inc.state, inc.handle_hours
+        )
+        ch.update(
+            level=level,
+            department_code=department_for(level, inc),
+            due_at=now + _hours(stage_hours),
+            escalations=sa.text("escalations + 1"),
+        )
+        data.update(from_level=inc.level, to_level=level)
+        # before dispatch the report keeps its stage; a handled one goes to the new handler
+        return (inc.state if inc.state in ("reported", "accepted") else "dispatched"), ch, data
+    raise InvalidInput(f"unknown action {action!r}", where="body.action")  # pragma: no cover
+
+
+def transition(
+    conn: sa.Connection,
+    inc: sa.Row[Any],
+    action: str,
+    to_state: str,
+    changes: dict[str, Any],
+    data: dict[str, Any],
+    actor_id: int | None,
+    note: str,
+    now: datetime,
+) -> int:
+    """Apply a planned transition if nobody changed the incident meanwhile; returns the new version."""
+    params: dict[str, Any] = {"id": inc.id, "v": inc.version, "s": inc.state, "to": to_state, "now": now}
+    sets = ["state = :to", "version = version + 1", "updated_at = :now"]
+    for col, val in changes.items():
+        if isinstance(val, sa.TextClause):
+            sets.append(f"{col} = {val.text}")
+        else:
+            sets.append(f"{col} = :c_{col}")
+            params[f"c_{col}"] = val
+    row = conn.execute(
+        sa.text(
+            f"UPDATE incident SET {', '.join(sets)} "  # noqa: S608 - column names come from plan()
+            "WHERE id = :id AND version = :v AND state = :s RETURNING version, level, department_code"
+        ),
+        params,
+    ).first()
+    if row is None:
+        raise Conflict(
+            "the incident changed since you read it; reload and retry",
+            where="header.If-Match",
+            current_state=conn.execute(
+                sa.text("SELECT state FROM incident WHERE id = :i"), {"i": inc.id}
+            ).scalar(),
+        )
+    conn.execute(
+        sa.text(
+            "INSERT INTO incident_event (incident_id, action, from_state, to_state, actor_user_id, at, note, "
+            "level, department_code, data) VALUES (:i, :a, :f, :t, :u, :at, :n, :l, :d, CAST(:data AS jsonb))"
+        ),
+        {
+            "i": inc.id,
+            "a": action,
+            "f": inc.state,
+            "t": to_state,
+            "u": actor_id,
+            "at": now,
+            "n": note,
+            "l": row.level,
+            "d": row.department_code,
+            "data": json.dumps(data, ensure_ascii=False),
+        },
+    )
+    return int(row.version)
+
+
+def act(
+    conn: sa.Connection,
+    user: User,
+    incident_id: int,
+    action: str,
+    version: int | None,
+    body: dict[str, Any],
+    now: datetime,
+) -> int:
+    """Take `action` on an incident as `user`, expecting it at `version`; returns the new version.
+
+    409 when the state does not allow the action (naming the state and what is allowed) or
+    the version is stale; 403 when the state allows it but the user may not.
+    """
+    if action not in ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}; one of {', '.join(ACTIONS)}", where="body.action")
+    if version is None:
+        raise InvalidInput(
+            "send the version you acted on, as If-Match or body.version", where="header.If-Match"
+        )
+    inc = snapshot(conn, incident_id)
+    grids = worker_grids(conn, user)
+    allowed = allowed_actions(user, inc, grids)
+    spec = ACTIONS[action]
+    if inc.state not in spec.sources:
+        raise Conflict(
+            f"cannot {action} an incident that is {inc.state}",
+            where="body.action",
+            current_state=inc.state,
+            allowed_actions=allowed,
+        )
+    if not may(user, spec, inc, grids):
+        raise Forbidden(
+            f"{user.role} {user.username!r} may not {action} this incident",
+            where="body.action",
+            current_state=inc.state,
+            allowed_actions=allowed,
+        )
+    if version != inc.version:
+        raise Conflict(
+            f"stale version {version}; the incident is at version {inc.version}",
+            where="header.If-Match",
+            current_state=inc.state,
+            current_version=inc.version,
+        )
+    to_state, changes, data = plan(action, inc, body, now, conn)
+    return transition(conn, inc, action, to_state, changes, data, user.id, str(body.get("note") or ""), now)

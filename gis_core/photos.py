@@ -1,0 +1,140 @@
+"""Report photos: checked with Pillow, bounded, turned upright, stored by content hash.
+
+Three files per photo under `photo_dir/ab/<sha256>`: `.orig` (the bytes as uploaded, never
+served), `.jpg` (upright, EXIF stripped: what people see) and `.thumb.jpg` (320 px). The
+original's EXIF GPS can stand in for a missing location.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from gis_core.errors import InvalidInput
+
+ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+PUBLIC_MAX_SIDE = 2560
+THUMB_SIDE = 320
+
+
+class PhotoTooLarge(InvalidInput):
+    """A photo over the byte or pixel limit."""
+
+    code = "photo-too-large"
+    title = "Photo too large"
+
+
+class NotAnImage(InvalidInput):
+    """An upload that is not a JPEG, PNG or WebP image."""
+
+    code = "not-an-image"
+    title = "Not an image"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A checked photo: its hash (the name it is stored under) and what it is."""
+
+    sha256: str
+    content_type: str
+    width: int
+    height: int
+    bytes: int
+    gps: tuple[float, float] | None  # (lon, lat) from EXIF, WGS84
+
+
+def digest(data: bytes) -> str:
+    """SHA-256 of `data`, hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _rational(v: object) -> float:
+    return float(v)  # type: ignore[arg-type]  # IFDRational and tuples of them
+
+
+def exif_gps(exif: Image.Exif) -> tuple[float, float] | None:
+    """(lon, lat) from an EXIF GPS IFD, or None when absent or malformed."""
+    gps = exif.get_ifd(0x8825)
+    try:
+        lat = sum(_rational(x) / 60**i for i, x in enumerate(gps[2]))
+        lon = sum(_rational(x) / 60**i for i, x in enumerate(gps[4]))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if str(gps.get(1, "N")).upper().startswith("S"):
+        lat = -lat
+    if str(gps.get(3, "E")).upper().startswith("W"):
+        lon = -lon
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90) or (lon == 0 and lat == 0):
+        return None
+    return lon, lat
+
+
+def inspect(data: bytes, max_bytes: int, max_pixels: int, where: str) -> tuple[Image.Image, Photo]:
+    """Check an upload and return it opened, with its description; raise a 4xx error otherwise."""
+    if len(data) > max_bytes:
+        raise PhotoTooLarge(
+            f"photo is {len(data):,} bytes; the limit is {max_bytes:,}", where=where, limit_bytes=max_bytes
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            probe.verify()
+        img = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise NotAnImage(f"not a readable image: {exc}", where=where) from exc
+    if img.format not in ACCEPTED_FORMATS:
+        raise NotAnImage(f"{img.format} is not accepted; send JPEG, PNG or WebP", where=where)
+    if img.width * img.height > max_pixels:
+        raise PhotoTooLarge(
+            f"photo is {img.width}×{img.height} pixels; the limit is {max_pixels:,}",
+            where=where,
+            limit_pixels=max_pixels,
+        )
+    photo = Photo(
+        digest(data), ACCEPTED_FORMATS[img.format], img.width, img.height, len(data), exif_gps(img.getexif())
+    )
+    return img, photo
+
+
+def _write_once(path: Path, payload: bytes) -> None:
+    """Write atomically unless the content-addressed file exists already."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(payload)
+    os.replace(tmp, path)
+
+
+def paths(store: Path, sha256: str) -> dict[str, Path]:
+    """Where the original, the public copy and the thumbnail of a photo live."""
+    base = store / sha256[:2] / sha256
+    return {
+        "orig": base.with_suffix(".orig"),
+        "public": base.with_suffix(".jpg"),
+        "thumb": base.with_suffix(".thumb.jpg"),
+    }
+
+
+def store_photo(data: bytes, img: Image.Image, photo: Photo, store: Path) -> None:
+    """Write the original, an upright EXIF-free public copy and a thumbnail."""
+    where = paths(store, photo.sha256)
+    if where["thumb"].exists():
+        return  # stored before: content addressing makes this a no-op
+    upright = ImageOps.exif_transpose(img).convert("RGB")
+    upright.thumbnail((PUBLIC_MAX_SIDE, PUBLIC_MAX_SIDE))
+    public = io.BytesIO()
+    upright.save(public, "JPEG", quality=85)  # no exif= argument: metadata is dropped
+    thumb_img = upright.copy()
+    thumb_img.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    thumb = io.BytesIO()
+    thumb_img.save(thumb, "JPEG", quality=75)
+    _write_once(where["orig"], data)
+    _write_once(where["public"], public.getvalue())
+    _write_once(where["thumb"], thumb.getvalue())
