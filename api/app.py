@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import auth, catalogue, health, incidents, lookup
+from api.routers import auth, catalogue, health, incidents, lookup, open311
 from gis_core.db import make_engine
 from gis_core.lookup import BoundaryListener, GridIndexCache
 from gis_core.settings import Settings, get_settings
@@ -73,6 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for router in (health.router, auth.router, lookup.router, catalogue.router, incidents.router):
+    for router in (
+        health.router,
+        auth.router,
+        lookup.router,
+        catalogue.router,
+        incidents.router,
+        open311.router,
+    ):
         app.include_router(router)
     return app
