@@ -9,8 +9,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # PostgreSQL 15 + PostGIS 3 + pgRouting for the embedded cluster; venv support for Debian's Python.
-APT_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting python3-venv python3-dev
+# Chromium (and a CJK font for its screenshots) for the browser tests. Node.js and npm for the
+# front-end libraries come from Debian only when no `npm` is on PATH (a NodeSource node bundles its own).
+APT_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting python3-venv python3-dev \
+	chromium fonts-wqy-microhei
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+NPM_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -23,6 +27,7 @@ help:
 
 system:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
@@ -35,7 +40,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-setup: system $(STAMP)
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@rm -f node_modules/.installed-*; touch $@
+
+setup: system $(STAMP) $(NPM_STAMP)
 
 demo: setup
 	$(BIN)/onegrid db start
@@ -57,4 +66,4 @@ bench: setup
 
 clean:
 	-$(BIN)/onegrid db stop
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules test-artifacts

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import auth, catalogue, health, incidents, lookup, open311
+from api.routers import auth, catalogue, health, incidents, lookup, open311, pages
 from gis_core.db import make_engine
 from gis_core.lookup import BoundaryListener, GridIndexCache
 from gis_core.settings import Settings, get_settings
@@ -80,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalogue.router,
         incidents.router,
         open311.router,
+        pages.router,
     ):
         app.include_router(router)
+    pages.mount_static(app)
     return app

@@ -1,0 +1,34 @@
+"""Web pages served by the app, with front-end libraries from node_modules (installed at set-up)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from gis_core.settings import PROJECT_ROOT
+
+WEB = PROJECT_ROOT / "web"
+NODE_MODULES = PROJECT_ROOT / "node_modules"
+#: URL prefix → folder inside node_modules, for each library a page imports.
+VENDOR = {"idb": "idb/build"}
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/report")
+def report_page() -> FileResponse:
+    """随手拍: the grid workers' and citizens' phone page."""
+    return FileResponse(WEB / "report" / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def mount_static(app: FastAPI) -> None:
+    """Serve our own page assets and the npm-installed libraries they import."""
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+    for name, folder in VENDOR.items():
+        path = NODE_MODULES / folder
+        if not Path(path).is_dir():
+            raise RuntimeError(f"{path} is missing: run `make setup` (npm ci) to install front-end libraries")
+        app.mount(f"/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
