@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from api import errors
+from api.middleware import ConcurrencyLimit
 from api.routers import auth, catalogue, health, incidents, lookup, open311, pages
 from gis_core.db import make_engine
 from gis_core.lookup import BoundaryListener, GridIndexCache
@@ -50,13 +51,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             with engine.connect() as conn:
                 refuse_demo_passwords(conn)
-        cache = GridIndexCache(engine)
-        listener = BoundaryListener(engine, cache)
+        # background work (LISTEN, index rebuilds, escalation) never competes with requests
+        # for pooled connections: it gets its own, opened as needed
+        background = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+        cache = GridIndexCache(background)
+        await asyncio.to_thread(cache.get)  # warm: the first requests need not build it
+        listener = BoundaryListener(background, cache)
         listener.start()
         app.state.engine = engine
         app.state.grid_cache = cache
         app.state.listener = listener
-        scheduler = asyncio.create_task(_escalation_loop(engine, settings.escalation_interval_s))
+        scheduler = asyncio.create_task(_escalation_loop(background, settings.escalation_interval_s))
         try:
             yield
         finally:
@@ -64,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener.stop()
             listener.join(timeout=3)
             engine.dispose()
+            background.dispose()
 
     app = FastAPI(
         title="OneGrid",
@@ -84,4 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     pages.mount_static(app)
+    app.add_middleware(ConcurrencyLimit, limit=settings.pool_size + settings.pool_max_overflow)
     return app

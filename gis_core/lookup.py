@@ -9,6 +9,7 @@ announces on the `onegrid_boundaries` channel (see `BoundaryListener`).
 from __future__ import annotations
 
 import logging
+import math
 import select
 import threading
 from dataclasses import dataclass, field
@@ -16,11 +17,15 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.affinity
 import sqlalchemy as sa
 
 from gis_core.models import Community, District, Grid, Street, Worker, WorkerGrid
 
 log = logging.getLogger(__name__)
+
+#: Metres per degree: of latitude (mean), and of longitude at the equator (scaled by cos φ).
+M_PER_DEG_LAT = 111_195.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,20 @@ class GridIndex:
             return None
         return self._locations[int(hits.min())]  # rows are ordered by grid code
 
+    def within(self, lon: float, lat: float, metres: float) -> list[Location]:
+        """Grids within `metres` of a WGS84 point, in code order.
+
+        The circle is drawn in a local equirectangular frame (an ellipse in lon/lat), which
+        over tens of metres is exact to well under a centimetre.
+        """
+        circle = shapely.affinity.scale(
+            shapely.Point(lon, lat).buffer(1.0, quad_segs=16),
+            xfact=metres / (M_PER_DEG_LAT * math.cos(math.radians(lat))),
+            yfact=metres / M_PER_DEG_LAT,
+        )
+        hits = self._tree.query(circle, predicate="intersects")
+        return [self._locations[int(i)] for i in sorted(hits)]
+
     def locate_many(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Index into the grid list for each point (-1 outside), vectorised."""
         pts = shapely.points(lon, lat)
@@ -150,12 +169,17 @@ class GridIndex:
 
 
 class GridIndexCache:
-    """The current GridIndex of a process, rebuilt when the boundary revision moves."""
+    """The current GridIndex of a process, rebuilt when the boundary revision moves.
+
+    Give it an engine apart from the request pool (see `api.app`): a rebuild triggered by a
+    request must not wait for a connection that requests are holding.
+    """
 
     def __init__(self, engine: sa.Engine):
         self._engine = engine
         self._index: GridIndex | None = None
         self._seen_revision = -1
+        self._dirty = False
         self._lock = threading.Lock()
 
     def note_revision(self, revision: int) -> None:
@@ -163,23 +187,23 @@ class GridIndexCache:
         self._seen_revision = max(self._seen_revision, revision)
 
     def invalidate(self) -> None:
-        """Force a rebuild on next use (e.g. after the listener reconnects)."""
-        self._seen_revision = max(self._seen_revision, (self._index.revision + 1) if self._index else 0)
+        """Force one rebuild on next use (e.g. after the listener reconnects)."""
+        self._dirty = True
 
     def get(self) -> GridIndex:
-        """The index, rebuilt first if a newer revision has been announced."""
+        """The index, rebuilt first if invalidated or a newer revision has been announced."""
         index = self._index
-        if index is not None and index.revision >= self._seen_revision:
+        if index is not None and not self._dirty and index.revision >= self._seen_revision:
             return index
         with self._lock:
             index = self._index
-            if index is None or index.revision < self._seen_revision:
+            if index is None or self._dirty or index.revision < self._seen_revision:
+                self._dirty = False  # before loading: an invalidation during the load re-dirties it
                 with self._engine.connect() as conn:
                     conn = conn.execution_options(isolation_level="REPEATABLE READ")
                     with conn.begin():
                         index = GridIndex.load(conn)
                 self._index = index
-                self._seen_revision = max(self._seen_revision, index.revision)
                 log.info("grid index rebuilt: %d grids at revision %d", len(index), index.revision)
             return index
 

@@ -9,8 +9,10 @@ run fails: database tests never skip.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -60,8 +62,12 @@ def db_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(db_url: str) -> Settings:
-    """Settings pointing at the test database."""
-    return Settings(database_url=db_url)
+    """Settings pointing at the test database; escalation is driven by the tests' own clock."""
+    return Settings(
+        database_url=db_url,
+        escalation_interval_s=0,
+        photo_dir=Path(tempfile.mkdtemp(prefix="onegrid-photos-")),
+    )
 
 
 @pytest.fixture(scope="session")

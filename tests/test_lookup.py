@@ -178,3 +178,34 @@ def test_app_listener_hears_boundary_notifications(client, engine):
     while cache._seen_revision < before + 5 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert cache._seen_revision == before + 5
+
+
+def test_within_matches_postgis_geography_distance(index, engine, random_points):
+    lons, lats = random_points
+    checked = 0
+    with engine.connect() as c:
+        for lon, lat in list(zip(lons, lats))[:150]:
+            got = [loc.grid.code for loc in index.within(float(lon), float(lat), 30.0)]
+            # independent: exact geodesic distance in PostGIS, away from the 30 m threshold itself
+            rows = c.execute(
+                sa.text(
+                    "SELECT code, ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography) d "
+                    "FROM grid WHERE ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, 31) "
+                    "ORDER BY code"
+                ),
+                {"x": float(lon), "y": float(lat)},
+            ).all()
+            sure = [r.code for r in rows if r.d < 29.5]
+            maybe = {r.code for r in rows}
+            assert set(sure) <= set(got) <= maybe
+            checked += len(got) > 1
+    assert checked > 0  # some points really were near an edge
+
+
+def test_invalidate_rebuilds_once_then_serves_the_same_index(engine):
+    cache = GridIndexCache(engine)
+    first = cache.get()
+    cache.invalidate()
+    second = cache.get()
+    assert second is not first
+    assert cache.get() is second and cache.get() is second  # no rebuild per call

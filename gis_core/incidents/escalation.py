@@ -18,7 +18,11 @@ ADVISORY_LOCK = 0x0E6D  # "onegrid escalation"
 
 
 def escalate_overdue(conn: sa.Connection, now: datetime, limit: int = 500) -> list[int]:
-    """Escalate what is overdue at `now`; returns the escalated incident ids (empty if locked out)."""
+    """Handle what is overdue at `now`: escalate it, or at district level warn and stop its clock.
+
+    Returns the ids handled (empty when another process holds the lock or nothing is due);
+    call again until empty to drain a backlog larger than `limit`.
+    """
     if not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK}).scalar():
         return []
     due = (
@@ -39,6 +43,7 @@ def escalate_overdue(conn: sa.Connection, now: datetime, limit: int = 500) -> li
         if inc.level == "district":
             # nowhere higher to go: the red warning is the escalation; stop re-checking it
             conn.execute(sa.text("UPDATE incident SET due_at = NULL WHERE id = :i"), {"i": inc.id})
+            done.append(int(inc.id))
             continue
         to_state, changes, data = plan("escalate", inc, {}, now, conn)
         data["reason"] = "overdue"

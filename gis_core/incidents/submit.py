@@ -158,16 +158,12 @@ def submit(
     )
     for data, (img, photo) in zip(s.photos, checked, strict=True):
         store_photo(data, img, photo, settings.photo_dir)
-    adjacent = (
-        conn.execute(
-            sa.text(
-                "SELECT array_agg(code ORDER BY code) FROM grid WHERE code <> :own "
-                "AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, :d)"
-            ),
-            {"own": place.grid.code, "x": lon, "y": lat, "d": settings.boundary_flag_m},
-        ).scalar()
-        or []
-    )
+    # the units across a nearby grid edge, from the in-process index: this is a hot path
+    adjacent = [
+        loc.grid.code
+        for loc in index.within(lon, lat, settings.boundary_flag_m)
+        if loc.grid.code != place.grid.code
+    ]
     level = cat.handling_level
     row = conn.execute(
         sa.text("""
@@ -253,6 +249,7 @@ def _link_duplicates(
         SELECT n.id, o.id, ST_Distance(n.geom::geography, o.geom::geography)
         FROM incident n JOIN incident o ON o.id <> n.id AND o.category_code = :cat
          AND o.state = ANY(:open) AND o.reported_at >= :since
+         AND o.geom && ST_Expand(n.geom, :deg)  -- an index-friendly box first, exact metres next
          AND ST_DWithin(n.geom::geography, o.geom::geography, :r)
         WHERE n.id = :id"""),
         {
@@ -260,6 +257,7 @@ def _link_duplicates(
             "open": ["reported", "accepted", "dispatched", "in_progress", "suspended"],
             "since": now - timedelta(days=settings.duplicate_days),
             "r": settings.duplicate_radius_m,
+            "deg": settings.duplicate_radius_m / 70_000,  # ≥ r metres in both axes below 50° N
             "id": incident_id,
         },
     )
