@@ -17,7 +17,7 @@ def test_report_survives_offline_and_a_lost_response(settings, engine, tmp_path)
         ).one()
         before = c.execute(sa.text("SELECT count(*) FROM incident")).scalar()
     photo = tmp_path / "photo.jpg"
-    photo.write_bytes(jpeg(120, 90))
+    photo.write_bytes(jpeg(2400, 1800))  # shrunk to 1600 px on the phone before it is queued
     errors = []
     with (
         live_server(settings) as base,
@@ -75,7 +75,8 @@ def test_report_survives_offline_and_a_lost_response(settings, engine, tmp_path)
         rows = c.execute(
             sa.text(
                 "SELECT i.id, i.code, g.code AS grid, i.source, i.description, u.username, "
-                "(SELECT count(*) FROM incident_photo p WHERE p.incident_id = i.id) AS photos "
+                "(SELECT count(*) FROM incident_photo p WHERE p.incident_id = i.id) AS photos, "
+                "(SELECT max(width) || 'x' || max(height) FROM incident_photo p WHERE p.incident_id = i.id) AS size "
                 "FROM incident i JOIN grid g ON g.id = i.grid_id JOIN app_user u ON u.id = i.reporter_user_id "
                 "WHERE i.idempotency_key = :k"
             ),
@@ -86,6 +87,7 @@ def test_report_survives_offline_and_a_lost_response(settings, engine, tmp_path)
     row = rows[0]
     assert (row.grid, row.source, row.username, row.photos) == (grid, "grid_worker", "gridworker", 1)
     assert row.description == "小区门口垃圾堆放"
+    assert row.size == "1600x1200"
     assert row.code in shown and "已上报" in shown
     assert errors == [] or all(
         "ERR_INTERNET_DISCONNECTED" in e or "Failed to fetch" in e or "ERR_CONNECTION_RESET" in e

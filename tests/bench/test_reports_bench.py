@@ -1,0 +1,45 @@
+"""Sustained report submission on the full district: 200 clients, routing, one photo each."""
+
+import httpx
+import numpy as np
+import sqlalchemy as sa
+
+from gis_core.settings import Settings
+from tests.bench.conftest import record
+from tests.live import live_server
+from tests.load import run_load
+from tests.photos import jpeg
+
+
+def test_reports_per_second(bench_url, bench_engine, tmp_path):
+    with bench_engine.connect() as c:
+        points = [
+            tuple(p)
+            for p in c.execute(
+                sa.text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid) s")
+            ).all()
+        ]
+    photo = jpeg(640, 480)
+    settings = Settings(database_url=bench_url, photo_dir=tmp_path / "photos")
+    for workers in (1, 2):
+        with live_server(settings, workers=workers) as base:
+            token = httpx.post(
+                f"{base}/api/v1/auth/token", data={"username": "gridworker", "password": "onegrid-demo"}
+            ).json()["access_token"]
+            r = run_load(base, token, points, photo, clients=200, reports_per_client=5, seed=workers)
+        assert r.failures == [] and r.acknowledged == r.keys
+        lat = np.array(r.latencies_ms)
+        record(
+            f"reports_{workers}_workers",
+            {
+                "clients": 200,
+                "reports": len(r.keys),
+                "requests": r.requests,
+                "seconds": round(r.seconds, 1),
+                "stored_reports_per_s": round(r.created / r.seconds, 1),
+                "requests_per_s": round(r.requests / r.seconds, 1),
+                "latency_ms_p50": round(float(np.percentile(lat, 50)), 1),
+                "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
+                "photo_bytes": len(photo),
+            },
+        )
