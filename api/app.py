@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from api import errors
-from api.middleware import ConcurrencyLimit
+from api.middleware import Admission
 from api.routers import auth, catalogue, health, incidents, lookup, open311, pages
 from gis_core.db import make_engine
 from gis_core.lookup import BoundaryListener, GridIndexCache
@@ -90,5 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     pages.mount_static(app)
-    app.add_middleware(ConcurrencyLimit, limit=settings.pool_size + settings.pool_max_overflow)
+    # 9 photos at the limit plus form fields
+    max_body = settings.photo_max_count * settings.photo_max_bytes + 1024 * 1024
+    app.add_middleware(Admission, limit=settings.pool_size + settings.pool_max_overflow, max_body=max_body)
     return app

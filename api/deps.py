@@ -7,6 +7,7 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 
 from gis_core.auth import User, user_for_token
@@ -17,8 +18,8 @@ from gis_core.settings import Settings
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_settings_dep(request: Request) -> Settings:
-    """The app's settings."""
+async def get_settings_dep(request: Request) -> Settings:
+    """The app's settings (async: no threadpool hop for an attribute read)."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
@@ -28,9 +29,10 @@ def get_conn(request: Request) -> Iterator[sa.Connection]:
         yield conn
 
 
-def get_grid_index(request: Request) -> GridIndex:
-    """The process's current grid index."""
-    return request.app.state.grid_cache.get()  # type: ignore[no-any-return]
+async def get_grid_index(request: Request) -> GridIndex:
+    """The process's current grid index; a rebuild (after a boundary change) runs in a thread."""
+    cache = request.app.state.grid_cache
+    return cache.current() or await run_in_threadpool(cache.get)  # type: ignore[no-any-return]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -67,23 +67,6 @@ def _where(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        # refuse oversized bodies before reading them: 9 photos at the limit plus form fields
-        settings = request.app.state.settings
-        limit = settings.photo_max_count * settings.photo_max_bytes + 1024 * 1024
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            return problem(
-                413,
-                "request-too-large",
-                "Request too large",
-                f"the body is {int(length):,} bytes; the limit is {limit:,}",
-                request,
-                where="header.Content-Length",
-            )
-        return await call_next(request)
-
     @app.exception_handler(e.OneGridError)
     async def _domain(request: Request, exc: e.OneGridError) -> JSONResponse:
         status = status_of(exc)

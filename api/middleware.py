@@ -1,4 +1,4 @@
-"""Admission control: at most as many requests in flight as the pool has connections.
+"""Admission control: oversized bodies refused up front; no more requests in flight than connections.
 
 FastAPI runs sync dependencies and endpoints in a threadpool. Past the pool size, requests
 would sit in threads waiting for a connection while the requests that hold connections wait
@@ -10,23 +10,46 @@ from __future__ import annotations
 
 import asyncio
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 #: Paths that never touch the database (static files), which need no slot.
 UNLIMITED_PREFIXES = ("/static/", "/vendor/")
 
 
-class ConcurrencyLimit:
-    """Let at most `limit` HTTP requests run at once; the rest wait their turn."""
+class Admission:
+    """Refuse bodies over `max_body` bytes (413 problem); let at most `limit` requests run at once.
 
-    def __init__(self, app: ASGIApp, limit: int):
+    A pure ASGI middleware: Starlette's BaseHTTPMiddleware re-streams every response and
+    cost a measurable share of each request.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, max_body: int):
         self.app = app
         self.limit = limit
+        self.max_body = max_body
         self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
         if scope["type"] != "http" or scope["path"].startswith(UNLIMITED_PREFIXES):
             await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_body:
+            detail = f"the body is {int(length):,} bytes; the limit is {self.max_body:,}"
+            response = JSONResponse(
+                {
+                    "type": "/problems/request-too-large",
+                    "title": "Request too large",
+                    "status": 413,
+                    "detail": detail,
+                    "instance": scope["path"],
+                    "where": "header.Content-Length",
+                },
+                status_code=413,
+                media_type="application/problem+json",
+            )
+            await response(scope, receive, send)
             return
         if self._slots is None:  # created on the serving loop
             self._slots = asyncio.Semaphore(self.limit)

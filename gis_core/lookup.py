@@ -190,6 +190,13 @@ class GridIndexCache:
         """Force one rebuild on next use (e.g. after the listener reconnects)."""
         self._dirty = True
 
+    def current(self) -> GridIndex | None:
+        """The index if it is up to date, without blocking; None when it needs a rebuild."""
+        index = self._index
+        if index is not None and not self._dirty and index.revision >= self._seen_revision:
+            return index
+        return None
+
     def get(self) -> GridIndex:
         """The index, rebuilt first if invalidated or a newer revision has been announced."""
         index = self._index

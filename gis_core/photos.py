@@ -122,11 +122,61 @@ def paths(store: Path, sha256: str) -> dict[str, Path]:
     }
 
 
+#: JPEG segments a public copy keeps: JFIF (APP0), ICC profile (APP2), Adobe colour transform (APP14).
+_KEEP_APP = {0xE0, 0xE2, 0xEE}
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes | None:
+    """The JPEG without EXIF, XMP, IPTC and comments, byte for byte otherwise; None if unusual.
+
+    Metadata lives in APPn and COM segments before the first scan; everything from the
+    start-of-scan marker on is image data and is copied untouched.
+    """
+    if data[:2] != b"\xff\xd8":
+        return None
+    out = bytearray(b"\xff\xd8")
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xDA:  # start of scan: the rest is image data
+            out += data[i:]
+            return bytes(out)
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2:
+            return None
+        metadata = (0xE0 <= marker <= 0xEF and marker not in _KEEP_APP) or marker == 0xFE
+        if not metadata:
+            out += data[i : i + 2 + length]
+        i += 2 + length
+    return None
+
+
 def store_photo(data: bytes, img: Image.Image, photo: Photo, store: Path) -> None:
     """Write the original, an upright EXIF-free public copy and a thumbnail."""
     where = paths(store, photo.sha256)
     if where["thumb"].exists():
         return  # stored before: content addressing makes this a no-op
+    upright_already = img.getexif().get(0x0112, 1) == 1
+    if img.format == "JPEG" and upright_already and max(img.size) <= PUBLIC_MAX_SIDE:
+        # the usual case from the phone page: drop the metadata losslessly, decode only for the
+        # thumbnail, and at 1/8 scale where libjpeg can
+        stripped = strip_jpeg_metadata(data)
+        if stripped is not None:
+            k = THUMB_SIDE / max(img.size)  # ask for the thumbnail's own shape: draft needs both sides
+            img.draft("RGB", (max(1, round(img.width * k)), max(1, round(img.height * k))))
+            small = img.convert("RGB")
+            small.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+            thumb = io.BytesIO()
+            small.save(thumb, "JPEG", quality=75)
+            _write_once(where["orig"], data)
+            _write_once(where["public"], stripped)
+            _write_once(where["thumb"], thumb.getvalue())
+            return
     if img.format == "JPEG":
         # let libjpeg decode at 1/2, 1/4 or 1/8 scale straight away: a 12 MP phone photo is
         # never kept above PUBLIC_MAX_SIDE, and a full decode costs ten times the CPU

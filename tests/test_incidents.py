@@ -41,7 +41,9 @@ def test_submit_routes_by_place_and_category(client, auth, engine, spot):
     assert p["state"] == "reported" and p["level"] == "grid" and p["department_code"] == "grid_self"
     assert p["source"] == "citizen" and p["version"] == 1 and r.headers["ETag"] == '"v1"'
     assert r.headers["Location"] == f"/api/v1/incidents/{r.json()['id']}"
-    assert [e["action"] for e in p["timeline"]] == ["report"]
+    full = client.get(r.headers["Location"], headers=auth()).json()["properties"]
+    assert [e["action"] for e in full["timeline"]] == ["report"]
+    assert "timeline" not in p  # the submit answer is the summary; the full record is at Location
     with engine.connect() as c:
         due, rep = c.execute(
             sa.text("SELECT due_at, reported_at FROM incident WHERE id = :i"), {"i": r.json()["id"]}
@@ -54,7 +56,7 @@ def test_photos_are_stored_upright_without_exif_with_thumbnail(client, auth, spo
     x, y, _ = spot
     raw = jpeg(80, 40, gps=(x, y), orientation=6)
     r = post(client, auth, lon=x, lat=y, files=[("photos", ("a.jpg", raw, "image/jpeg"))])
-    photo = r.json()["properties"]["photos"][0]
+    photo = client.get(r.headers["Location"], headers=auth()).json()["properties"]["photos"][0]
     pub = client.get(photo["url"], headers=auth())
     assert pub.status_code == 200 and pub.headers["content-type"] == "image/jpeg"
     img = Image.open(io.BytesIO(pub.content))
@@ -223,13 +225,16 @@ def test_report_near_a_grid_edge_is_flagged_with_both_sides(client, auth, engine
 def test_nearby_open_report_of_the_same_category_is_a_possible_duplicate(client, auth, spot):
     x, y, _ = spot
     first = post(client, auth, lon=x, lat=y, category="0302").json()
-    second = post(client, auth, lon=x + 0.0001, lat=y, category="0302").json()
-    dups = second["properties"]["possible_duplicates"]
+    second = post(client, auth, lon=x + 0.0001, lat=y, category="0302")
+    dups = client.get(second.headers["Location"], headers=auth()).json()["properties"]["possible_duplicates"]
     assert first["id"] in [d["id"] for d in dups]
     d = next(d for d in dups if d["id"] == first["id"])
     assert 5 < d["distance_m"] < 15
-    other = post(client, auth, lon=x, lat=y, category="1001").json()
-    assert first["id"] not in [d["id"] for d in other["properties"]["possible_duplicates"]]
+    other = post(client, auth, lon=x, lat=y, category="1001")
+    other_dups = client.get(other.headers["Location"], headers=auth()).json()["properties"][
+        "possible_duplicates"
+    ]
+    assert first["id"] not in [d["id"] for d in other_dups]
 
 
 def test_list_filters_paging_and_scope(client, auth, spot):
@@ -299,3 +304,22 @@ def test_stats_agree_with_an_independent_count(client, auth, engine):
     assert s["median_seconds_to_accept"] > 0
     street = client.get("/api/v1/incidents/stats", headers=auth("street")).json()
     assert 0 < street["total"] < total
+
+
+def test_upright_jpeg_loses_its_metadata_but_not_a_pixel(client, auth, spot):
+    x, y, _ = spot
+    raw = jpeg(200, 150, gps=(x, y))  # EXIF with GPS and Make, no rotation
+    r = post(client, auth, lon=x, lat=y, files=[("photos", ("a.jpg", raw, "image/jpeg"))])
+    photo = client.get(r.headers["Location"], headers=auth()).json()["properties"]["photos"][0]
+    public = client.get(photo["url"], headers=auth()).content
+    assert b"Exif" not in public and b"TestPhone" not in public
+    assert Image.open(io.BytesIO(public)).tobytes() == Image.open(io.BytesIO(raw)).tobytes()
+    thumb = Image.open(io.BytesIO(client.get(photo["thumbnail"], headers=auth()).content))
+    assert max(thumb.size) <= 320
+
+
+def test_strip_refuses_what_is_not_a_plain_jpeg():
+    from gis_core.photos import strip_jpeg_metadata
+
+    assert strip_jpeg_metadata(b"\x89PNG\r\n") is None
+    assert strip_jpeg_metadata(b"\xff\xd8\x00\x00\x00") is None

@@ -52,7 +52,11 @@ async def submit_incident(
     source: Annotated[str | None, Form(description="hotline or camera (command centre only)")] = None,
     photos: Annotated[list[UploadFile], File(description="Up to 9 JPEG/PNG/WebP photos")] = [],  # noqa: B006
 ) -> dict[str, Any]:
-    """Store a report once per Idempotency-Key: 201 when new, 200 with the same incident on a retry."""
+    """Store a report once per Idempotency-Key: 201 when new, 200 with the same incident on a retry.
+
+    The body is the incident's own fields (as in a list); GET the Location for its timeline,
+    photos and possible duplicates.
+    """
     limit = settings.photo_max_bytes
     blobs = []
     for i, f in enumerate(photos):
@@ -71,7 +75,8 @@ async def submit_incident(
     done = await run_in_threadpool(
         submitting.submit, conn, index, settings, user, sub, idempotency_key, _now()
     )
-    body = await run_in_threadpool(queries.get_incident, conn, user, done.id)
+    # the incident's own fields; its timeline, photos and duplicates are one GET away (Location)
+    body = await run_in_threadpool(queries.summary, conn, user, done.id)
     response.headers["Location"] = f"/api/v1/incidents/{done.id}"
     response.headers["ETag"] = _etag(body["properties"]["version"])
     if done.replayed:

@@ -161,14 +161,19 @@ def list_incidents(conn: sa.Connection, user: User, f: IncidentFilter) -> tuple[
     return [feature(r) for r in rows], int(total)
 
 
-def get_incident(conn: sa.Connection, user: User, incident_id: int) -> dict[str, Any]:
-    """One incident with timeline, photos, duplicate candidates and the caller's allowed actions."""
+def summary(conn: sa.Connection, user: User, incident_id: int) -> dict[str, Any]:
+    """One incident's own fields as a GeoJSON Feature (one query; what a list item holds)."""
     params: dict[str, Any] = {"id": incident_id}
     where = _where(user, IncidentFilter(), params)
     row = conn.execute(sa.text(f"SELECT {_COLUMNS} {_BASE} WHERE i.id = :id AND {where}"), params).first()
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist or is not yours to see", where="path.id")
-    out = feature(row)
+    return feature(row)
+
+
+def get_incident(conn: sa.Connection, user: User, incident_id: int) -> dict[str, Any]:
+    """One incident with timeline, photos, duplicate candidates and the caller's allowed actions."""
+    out = summary(conn, user, incident_id)
     events = conn.execute(
         sa.text(
             "SELECT e.id, e.action, e.from_state, e.to_state, e.at, e.note, e.level, e.department_code, "
