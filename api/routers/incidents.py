@@ -15,7 +15,7 @@ from api.deps import ConnDep, CurrentUser, GridIndexDep, SettingsDep
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.incidents import queries, workflow
 from gis_core.incidents import submit as submitting
-from gis_core.photos import paths
+from gis_core.photos import PhotoTooLarge, paths
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -63,8 +63,6 @@ async def submit_incident(
         data = await f.read(limit + 1)  # never hold more than the limit (+1 to know it was exceeded)
         blobs.append(data)
         if len(data) > limit:
-            from gis_core.photos import PhotoTooLarge
-
             raise PhotoTooLarge(
                 f"photo is over {limit:,} bytes", where=f"body.photos[{i}]", limit_bytes=limit
             )
