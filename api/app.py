@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.middleware import Admission
-from api.routers import auth, catalogue, health, incidents, lookup, open311, pages
+from api.routers import auth, catalogue, health, incidents, lookup, open311, pages, tiles
 from gis_core.db import make_engine
 from gis_core.lookup import BoundaryListener, GridIndexCache
 from gis_core.settings import Settings, get_settings
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         incidents.router,
         open311.router,
         pages.router,
+        tiles.router,
     ):
         app.include_router(router)
     pages.mount_static(app)

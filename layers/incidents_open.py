@@ -1,0 +1,17 @@
+"""未办结事件: open incidents."""
+
+from gis_core.layers import Layer
+
+LAYER = Layer(
+    id="incidents_open",
+    title_zh="在办事件",
+    title_en="Open incidents",
+    table="incident",
+    geometry_type="point",
+    fields=("code", "category_code", "state", "level"),
+    where="t.state IN ('reported', 'accepted', 'dispatched', 'in_progress', 'suspended', 'resolved')",
+    minzoom=12,
+    maxzoom=20,
+    paint={"circle-color": "#e74c3c", "circle-radius": 5},
+    legend=({"label_zh": "在办事件", "label_en": "Open incident", "color": "#e74c3c"},),
+)
