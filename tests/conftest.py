@@ -97,6 +97,23 @@ def manifest(engine: sa.Engine) -> dict:
 
 
 @pytest.fixture(scope="session")
+def spot(engine: sa.Engine) -> tuple[float, float, str]:
+    """(lon, lat, grid code): a point well inside the grid worker's grid (the first grid).
+
+    The demo's street and community officers' areas contain it too, so every role's
+    jurisdiction covers reports filed there.
+    """
+    with engine.connect() as c:
+        x, y, code = c.execute(
+            sa.text(
+                "SELECT ST_X(p), ST_Y(p), code FROM (SELECT ST_PointOnSurface(ST_Buffer(geom, -0.0004)) p, code "
+                "FROM grid ORDER BY code LIMIT 1) s"
+            )
+        ).one()
+    return x, y, code
+
+
+@pytest.fixture(scope="session")
 def client(settings: Settings):
     """A TestClient on the app, lifespan included."""
     from fastapi.testclient import TestClient

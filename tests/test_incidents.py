@@ -11,19 +11,6 @@ from tests.conftest import assert_problem
 from tests.photos import jpeg
 
 
-@pytest.fixture(scope="module")
-def spot(engine):
-    """An interior point of the grid worker's grid (the first grid), far from its edges."""
-    with engine.connect() as c:
-        x, y, code = c.execute(
-            sa.text(
-                "SELECT ST_X(p), ST_Y(p), code FROM (SELECT ST_PointOnSurface(ST_Buffer(geom, -0.0004)) p, code "
-                "FROM grid ORDER BY code LIMIT 1) s"
-            )
-        ).one()
-    return x, y, code
-
-
 def post(client, auth, user="citizen", key=None, files=None, **fields):
     data = {"category": "0101", "description": "垃圾堆放", **{k: str(v) for k, v in fields.items()}}
     headers = {**auth(user), "Idempotency-Key": key or str(uuid.uuid4())}

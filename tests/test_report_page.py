@@ -7,14 +7,9 @@ from tests.live import live_server
 from tests.photos import jpeg
 
 
-def test_report_survives_offline_and_a_lost_response(settings, engine, tmp_path):
+def test_report_survives_offline_and_a_lost_response(settings, engine, tmp_path, spot):
+    lon, lat, grid = spot
     with engine.connect() as c:
-        lon, lat, grid = c.execute(
-            sa.text(
-                "SELECT ST_X(p), ST_Y(p), code FROM (SELECT ST_PointOnSurface(ST_Buffer(geom, -0.0004)) p, code "
-                "FROM grid ORDER BY code LIMIT 1) s"
-            )
-        ).one()
         before = c.execute(sa.text("SELECT count(*) FROM incident")).scalar()
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg(2400, 1800))  # shrunk to 1600 px on the phone before it is queued

@@ -53,17 +53,6 @@ MAY = {
 BODY = {"reject": {"note": "不属实"}, "rate": {"rating": "satisfied"}}
 
 
-@pytest.fixture(scope="module")
-def spot(engine):
-    with engine.connect() as c:
-        return c.execute(
-            sa.text(
-                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Buffer(geom, -0.0004)) p FROM grid "
-                "ORDER BY code LIMIT 1) s"
-            )
-        ).one()
-
-
 def new_incident(client, auth, spot, user="citizen", category="0101"):
     r = client.post(
         "/api/v1/incidents",
