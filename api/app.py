@@ -13,10 +13,13 @@ from fastapi import FastAPI
 
 from api import errors
 from api.middleware import Admission
-from api.routers import auth, catalogue, health, incidents, lookup, open311, pages, tiles
+from api.routers import auth, catalogue, features, health, incidents, lookup, open311, pages, tiles
+from gis_core.auth import TokenCache
 from gis_core.db import make_engine
-from gis_core.lookup import BoundaryListener, GridIndexCache
+from gis_core.lookup import GridIndexCache
+from gis_core.notify import Listener
 from gis_core.settings import Settings, get_settings
+from gis_core.tile_cache import TileCache
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +59,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
         cache = GridIndexCache(background)
         await asyncio.to_thread(cache.get)  # warm: the first requests need not build it
-        listener = BoundaryListener(background, cache)
+        tile_cache = TileCache(settings.tile_cache_entries)
+        token_cache = TokenCache(settings.token_cache_seconds)
+
+        def reconnected() -> None:  # notices sent while we were away are lost
+            cache.invalidate()
+            tile_cache.clear()
+            token_cache.clear()
+
+        listener = Listener(
+            background,
+            {
+                "onegrid_boundaries": lambda payload: cache.note_revision(int(payload or 0)),
+                "onegrid_tiles": tile_cache.on_notice,
+                "onegrid_tokens": token_cache.forget,
+            },
+            on_connect=reconnected,
+        )
         listener.start()
         app.state.engine = engine
+        # token checks that miss the token cache use their own small pool (see api.deps)
+        app.state.auth_engine = make_engine(settings=settings, pool_size=2, max_overflow=8)
         app.state.grid_cache = cache
+        app.state.tile_cache = tile_cache
+        app.state.token_cache = token_cache
         app.state.listener = listener
         scheduler = asyncio.create_task(_escalation_loop(background, settings.escalation_interval_s))
         try:
@@ -69,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener.stop()
             listener.join(timeout=3)
             engine.dispose()
+            app.state.auth_engine.dispose()
             background.dispose()
 
     app = FastAPI(
@@ -88,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         open311.router,
         pages.router,
         tiles.router,
+        features.router,
+        features.spatial,
     ):
         app.include_router(router)
     pages.mount_static(app)

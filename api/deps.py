@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -10,7 +12,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 
-from gis_core.auth import User, user_for_token
+from gis_core.auth import User, token_user_and_expiry
 from gis_core.errors import AuthError, Forbidden
 from gis_core.lookup import GridIndex
 from gis_core.settings import Settings
@@ -40,11 +42,27 @@ ConnDep = Annotated[sa.Connection, Depends(get_conn)]
 GridIndexDep = Annotated[GridIndex, Depends(get_grid_index)]
 
 
-def get_current_user(conn: ConnDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
-    """The user behind the bearer token; 401 problem when missing or dead."""
+def _user_from_db(engine: sa.Engine, token: str) -> tuple[User, datetime]:
+    with engine.connect() as conn:
+        return token_user_and_expiry(conn, token)
+
+
+async def get_current_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    """The user behind the bearer token; 401 problem when missing or dead.
+
+    Answered from the process's token cache when it can be, so that reads which need no
+    database (a cached tile) make no trip to it; otherwise from the small auth pool, never
+    from the request pool, so that no request ever waits for a second pooled connection.
+    """
     if not token:
         raise AuthError("a bearer token is required", where="header.Authorization")
-    return user_for_token(conn, token)
+    state = request.app.state
+    now = time.monotonic()
+    user = state.token_cache.get(token, now)
+    if user is None:
+        user, expires = await run_in_threadpool(_user_from_db, state.auth_engine, token)
+        state.token_cache.put(token, user, expires, now)
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -61,7 +61,7 @@ _LOGIN_SQL = sa.text(
     "u.password_hash, u.active FROM app_user u WHERE u.username = :u"
 )
 _TOKEN_SQL = sa.text(
-    "SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction_code, u.department_code "
+    "SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction_code, u.department_code, t.expires_at "
     "FROM api_token t JOIN app_user u ON u.id = t.user_id "
     "WHERE t.token_hash = :h AND t.revoked_at IS NULL AND t.expires_at > now() AND u.active"
 )
@@ -80,7 +80,8 @@ def authenticate(conn: sa.Connection, username: str, password: str) -> User:
     return User(row.id, row.username, row.display_name, row.role, row.jurisdiction_code, row.department_code)
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """The SHA-256 hex digest under which a token is stored."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -90,22 +91,64 @@ def issue_token(conn: sa.Connection, user: User, ttl: timedelta) -> tuple[str, d
     expires = datetime.now(UTC) + ttl
     conn.execute(
         sa.text("INSERT INTO api_token (token_hash, user_id, expires_at) VALUES (:h, :u, :e)"),
-        {"h": _digest(token), "u": user.id, "e": expires},
+        {"h": token_digest(token), "u": user.id, "e": expires},
     )
     return token, expires
 
 
 def user_for_token(conn: sa.Connection, token: str) -> User:
     """The user a live (unexpired, unrevoked) token belongs to; AuthError otherwise."""
-    row = conn.execute(_TOKEN_SQL, {"h": _digest(token)}).first()
+    return token_user_and_expiry(conn, token)[0]
+
+
+def token_user_and_expiry(conn: sa.Connection, token: str) -> tuple[User, datetime]:
+    """The user a live token belongs to and when the token expires; AuthError otherwise."""
+    row = conn.execute(_TOKEN_SQL, {"h": token_digest(token)}).first()
     if row is None:
         raise AuthError("token is invalid, expired or revoked")
-    return User(*row)
+    return User(*row[:-1]), row[-1]
 
 
 def revoke_token(conn: sa.Connection, token: str) -> None:
-    """Revoke a token so it no longer authenticates."""
+    """Revoke a token so it no longer authenticates; every server process is told to forget it."""
     conn.execute(
         sa.text("UPDATE api_token SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL"),
-        {"h": _digest(token)},
+        {"h": token_digest(token)},
     )
+    conn.execute(sa.text("SELECT pg_notify('onegrid_tokens', :h)"), {"h": token_digest(token)})
+
+
+class TokenCache:
+    """Users of recently seen tokens, so that cheap reads (cached tiles) need no database trip.
+
+    An entry lives `ttl_s` seconds at most, and never past the token's expiry. A revocation
+    (NOTIFY on `onegrid_tokens`) drops it at once in every process; a deactivated account
+    or a changed role takes effect within `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float = 30.0, max_entries: int = 10_000):
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[User, float]] = {}
+
+    def get(self, token: str, now: float) -> User | None:
+        """The cached user of `token`, if still fresh."""
+        found = self._entries.get(token_digest(token))
+        if found is None or found[1] <= now:
+            return None
+        return found[0]
+
+    def put(self, token: str, user: User, expires_at: datetime, now: float) -> None:
+        """Remember `token`'s user until `ttl_s` from `now` or the token's expiry."""
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        left = (expires_at - datetime.now(UTC)).total_seconds()
+        self._entries[token_digest(token)] = (user, now + min(self.ttl_s, left))
+
+    def clear(self) -> None:
+        """Forget every token (revocations may have been missed)."""
+        self._entries.clear()
+
+    def forget(self, digest: str) -> None:
+        """Drop the token with this SHA-256 digest (a revocation notice)."""
+        self._entries.pop(digest, None)

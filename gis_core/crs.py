@@ -218,3 +218,25 @@ def from_wgs84(lon, lat, crs: CrsSpec | str | int | None = None):  # type: ignor
 def valid_lonlat(lon: float, lat: float) -> bool:
     """Whether a geographic coordinate is finite and inside [-180,180]×[-90,90]."""
     return math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
+
+
+def input_point(lon: float, lat: float, crs: str | None, where: str = "query") -> tuple[float, float]:
+    """A request's point in `crs` → WGS84 lon/lat, or a 400 problem naming what is wrong.
+
+    Geographic input must be a real lon/lat pair; projected input must land on the globe.
+    """
+    from gis_core.errors import InvalidInput, UnknownCRSError
+
+    try:
+        spec = parse_crs(crs)
+    except UnknownCRS as exc:
+        raise UnknownCRSError(str(exc), where=f"{where}.crs") from exc
+    geographic = spec.kind != "epsg" or spec.epsg in (WGS84, CGCS2000)
+    if geographic and not valid_lonlat(lon, lat):
+        raise InvalidInput(f"({lon}, {lat}) is not a longitude/latitude pair", where=f"{where}.lon,lat")
+    wlon, wlat = to_wgs84(lon, lat, spec)
+    if not valid_lonlat(wlon, wlat):
+        raise InvalidInput(
+            f"({lon}, {lat}) in {spec.label} is outside the CRS's area", where=f"{where}.lon,lat"
+        )
+    return float(wlon), float(wlat)

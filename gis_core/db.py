@@ -25,13 +25,18 @@ def database_url(settings: Settings | None = None) -> str:
     return EmbeddedCluster(settings).url()
 
 
-def make_engine(url: str | None = None, settings: Settings | None = None) -> sa.Engine:
-    """An engine with the pool sizes and statement timeout of the settings."""
+def make_engine(
+    url: str | None = None,
+    settings: Settings | None = None,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+) -> sa.Engine:
+    """An engine with the pool sizes (default: the settings') and statement timeout of the settings."""
     settings = settings or get_settings()
     return sa.create_engine(
         url or database_url(settings),
-        pool_size=settings.pool_size,
-        max_overflow=settings.pool_max_overflow,
+        pool_size=settings.pool_size if pool_size is None else pool_size,
+        max_overflow=settings.pool_max_overflow if max_overflow is None else max_overflow,
         pool_pre_ping=True,
         connect_args={"options": f"-c statement_timeout={settings.statement_timeout_ms}"},
     )

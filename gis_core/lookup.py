@@ -3,17 +3,15 @@
 Every report, GPS fix and wall click asks this, so it is answered from an in-memory
 STRtree of grid polygons rather than a database round trip. PostGIS stays the source
 of truth: the index is rebuilt when the `boundary_revision` moves, which the database
-announces on the `onegrid_boundaries` channel (see `BoundaryListener`).
+announces on the `onegrid_boundaries` channel (heard by `gis_core.notify.Listener`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import select
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import shapely
@@ -221,42 +219,3 @@ class GridIndexCache:
                 int(conn.execute(sa.text("SELECT revision FROM boundary_revision")).scalar_one())
             )
         return self.get()
-
-
-class BoundaryListener(threading.Thread):
-    """LISTENs on `onegrid_boundaries` and tells the cache; reconnects after failures."""
-
-    def __init__(self, engine: sa.Engine, cache: GridIndexCache):
-        super().__init__(name="onegrid-boundary-listener", daemon=True)
-        self._engine = engine
-        self._cache = cache
-        self._stopping = threading.Event()
-        self.listening = threading.Event()
-
-    def stop(self) -> None:
-        """Ask the thread to end (within a second)."""
-        self._stopping.set()
-
-    def run(self) -> None:  # noqa: D102
-        while not self._stopping.is_set():
-            try:
-                raw = self._engine.raw_connection()
-                try:
-                    dbapi: Any = raw.driver_connection
-                    dbapi.autocommit = True
-                    with dbapi.cursor() as cur:
-                        cur.execute("LISTEN onegrid_boundaries")
-                    self._cache.invalidate()  # anything may have changed while we were away
-                    self.listening.set()
-                    while not self._stopping.is_set():
-                        if select.select([dbapi], [], [], 1.0)[0]:
-                            dbapi.poll()
-                            while dbapi.notifies:
-                                note = dbapi.notifies.pop(0)
-                                self._cache.note_revision(int(note.payload or 0))
-                finally:
-                    self.listening.clear()
-                    raw.invalidate()
-            except Exception:  # noqa: BLE001 - keep listening through database restarts
-                log.warning("boundary listener lost its connection; retrying", exc_info=True)
-                self._stopping.wait(1.0)

@@ -133,3 +133,5 @@ class Camera(Base):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
     community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"))
     street_id: Mapped[int | None] = mapped_column(ForeignKey("street.id"))
+    #: the field-of-view wedge, derived from geom, bearing, fov and range by a trigger
+    fov_geom: Mapped[WKBElement] = _area("POLYGON")

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         default=60.0, description="How often overdue incidents are escalated."
     )
 
+    token_cache_seconds: float = Field(
+        default=30.0, description="How long a checked token is trusted without asking the database."
+    )
+    tile_cache_entries: int = Field(default=20_000, description="Rendered tiles kept per server process.")
+    tile_timeout_ms: int = Field(default=5_000, description="Statement timeout of one tile's SQL.")
+
     @property
     def embedded(self) -> bool:
         """True when OneGrid manages its own local cluster (no DATABASE_URL given)."""

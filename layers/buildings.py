@@ -7,6 +7,7 @@ LAYER = Layer(
     title_zh="楼栋",
     title_en="Buildings",
     table="building",
+    cache=True,
     geometry_type="polygon",
     fields=("code", "address", "use", "floors"),
     minzoom=14,

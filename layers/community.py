@@ -7,6 +7,7 @@ LAYER = Layer(
     title_zh="社区",
     title_en="Communities and villages",
     table="community",
+    cache=True,
     geometry_type="polygon",
     fields=("code", "name", "kind"),
     minzoom=10,

@@ -7,6 +7,7 @@ LAYER = Layer(
     title_zh="区界",
     title_en="District",
     table="district",
+    cache=True,
     geometry_type="polygon",
     fields=("code", "name"),
     minzoom=6,

@@ -7,6 +7,7 @@ LAYER = Layer(
     title_zh="网格",
     title_en="Grid cells",
     table="grid",
+    cache=True,
     geometry_type="polygon",
     fields=("code", "name", "kind"),
     minzoom=10,

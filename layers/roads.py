@@ -7,6 +7,7 @@ LAYER = Layer(
     title_zh="道路",
     title_en="Roads",
     table="road",
+    cache=True,
     geometry_type="line",
     fields=("name", "kind"),
     minzoom=11,

@@ -7,6 +7,7 @@ LAYER = Layer(
     title_zh="街道",
     title_en="Streets and towns",
     table="street",
+    cache=True,
     geometry_type="polygon",
     fields=("code", "name", "kind"),
     minzoom=8,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.deps import ConnDep, CurrentUser, SettingsDep, oauth2_scheme
-from gis_core.auth import authenticate, issue_token, revoke_token
+from gis_core.auth import authenticate, issue_token, revoke_token, token_digest
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -46,9 +46,11 @@ def token(
 
 
 @router.post("/logout", status_code=204, summary="Revoke the current token")
-def logout(user: CurrentUser, conn: ConnDep, token: Annotated[str, Depends(oauth2_scheme)]) -> None:
-    """Revoke the bearer token used for this request."""
-    revoke_token(conn, token)
+def logout(user: CurrentUser, request: Request, token: Annotated[str, Depends(oauth2_scheme)]) -> None:
+    """Revoke the bearer token used for this request, committed before the answer goes out."""
+    with request.app.state.auth_engine.begin() as conn:
+        revoke_token(conn, token)
+    request.app.state.token_cache.forget(token_digest(token))
 
 
 @router.get("/me", response_model=Me, summary="Who am I")

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, GridIndexDep
-from gis_core.crs import UnknownCRS, parse_crs, to_wgs84, valid_lonlat
-from gis_core.errors import InvalidInput, OutsideDistrict, UnknownCRSError
+from gis_core.crs import input_point
+from gis_core.errors import OutsideDistrict
 from gis_core.pii import mask_phone
 
 router = APIRouter(prefix="/api/v1", tags=["lookup"])
@@ -66,16 +66,7 @@ def lookup(
     ] = "EPSG:4326",
 ) -> LookupOut:
     """Resolve a point; 404 problem outside the district, 400 for bad coordinates or CRS."""
-    try:
-        spec = parse_crs(crs)
-    except UnknownCRS as exc:
-        raise UnknownCRSError(str(exc), where="query.crs") from exc
-    geographic = spec.kind != "epsg" or spec.epsg in (4326, 4490)
-    if geographic and not valid_lonlat(lon, lat):
-        raise InvalidInput(f"({lon}, {lat}) is not a longitude/latitude pair", where="query.lon,lat")
-    wlon, wlat = to_wgs84(lon, lat, spec)
-    if not valid_lonlat(wlon, wlat):
-        raise InvalidInput(f"({lon}, {lat}) in {spec.label} is outside the CRS's area", where="query.lon,lat")
+    wlon, wlat = input_point(lon, lat, crs)
     found = index.locate(wlon, wlat)
     if found is None:
         raise OutsideDistrict(

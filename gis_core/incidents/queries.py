@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from gis_core.auth import User
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.incidents.workflow import ACTIVE_STATES, allowed_actions, snapshot, worker_grids
+from gis_core.scope import jurisdiction_clause
 
 STATES = (
     "reported",
@@ -33,24 +34,18 @@ STATES = (
 MAX_LIMIT = 1000
 
 
-def scope_clause(user: User, params: dict[str, Any]) -> str:
-    """SQL condition (on alias i) limiting incidents to what `user` may read."""
+def scope_clause(user: User, params: dict[str, Any], alias: str = "i") -> str:
+    """SQL condition (on `alias`) limiting incidents to what `user` may read."""
     params["scope_uid"] = user.id
-    if user.role in ("commander", "admin", "planner"):
-        return "true"
     if user.role == "citizen":
-        return "i.reporter_user_id = :scope_uid"
-    if user.role == "grid_worker":
-        return (
-            "(i.reporter_user_id = :scope_uid OR i.grid_id IN (SELECT wg.grid_id FROM worker_grid wg "
-            "JOIN worker w ON w.id = wg.worker_id WHERE w.user_id = :scope_uid))"
-        )
+        return f"{alias}.reporter_user_id = :scope_uid"
     if user.role == "department_handler":
         params["scope_dept"] = user.department_code
-        return "i.department_code = :scope_dept"
-    params["scope_area"] = (user.jurisdiction_code or "").strip()
-    column = "s.code" if user.role == "street_officer" else "c.code"
-    return f"{column} = :scope_area"
+        return f"{alias}.department_code = :scope_dept"
+    area = jurisdiction_clause(user, alias, params)
+    if user.role == "grid_worker":
+        return f"({alias}.reporter_user_id = :scope_uid OR {area})"
+    return area
 
 
 @dataclass

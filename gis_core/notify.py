@@ -1,0 +1,71 @@
+"""One thread per process that LISTENs on PostgreSQL channels and hands each notice to its handler.
+
+The database announces what in-process state depends on (grid boundaries for the lookup
+index, changed extents for the tile cache, revoked tokens): every server worker hears it,
+however many there are. After a lost connection the thread reconnects and calls
+`on_connect`, because notices sent meanwhile are gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+
+class Listener(threading.Thread):
+    """LISTENs on the channels of `handlers`; reconnects after failures."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        handlers: dict[str, Callable[[str], None]],
+        on_connect: Callable[[], None] = lambda: None,
+    ):
+        super().__init__(name="onegrid-listener", daemon=True)
+        self._engine = engine
+        self._handlers = handlers
+        self._on_connect = on_connect
+        self._stopping = threading.Event()
+        self.listening = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the thread to end (within a second)."""
+        self._stopping.set()
+
+    def _dispatch(self, channel: str, payload: str) -> None:
+        try:
+            self._handlers[channel](payload)
+        except Exception:  # noqa: BLE001 - one bad notice must not stop the others
+            log.exception("handling a notice on %s failed", channel)
+
+    def run(self) -> None:  # noqa: D102
+        while not self._stopping.is_set():
+            try:
+                raw = self._engine.raw_connection()
+                try:
+                    dbapi: Any = raw.driver_connection
+                    dbapi.autocommit = True
+                    with dbapi.cursor() as cur:
+                        for channel in self._handlers:
+                            cur.execute(f'LISTEN "{channel}"')
+                    self._on_connect()  # anything may have changed while we were away
+                    self.listening.set()
+                    while not self._stopping.is_set():
+                        if select.select([dbapi], [], [], 1.0)[0]:
+                            dbapi.poll()
+                            while dbapi.notifies:
+                                note = dbapi.notifies.pop(0)
+                                self._dispatch(note.channel, note.payload)
+                finally:
+                    self.listening.clear()
+                    raw.invalidate()
+            except Exception:  # noqa: BLE001 - keep listening through database restarts
+                log.warning("listener lost its connection; retrying", exc_info=True)
+                self._stopping.wait(1.0)

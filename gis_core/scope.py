@@ -1,0 +1,58 @@
+"""Which anchored rows a user may read, as SQL conditions on any table with grid/community/street ids.
+
+Every anchored table carries `grid_id`, `community_id` and `street_id` (derived from its
+geometry), so one rule serves incidents, persons, warnings, workers' positions and every
+layer: the command centre, admins and planners read the whole district, a street or
+community officer their area, a grid worker their grids. Values are always bound parameters.
+(Issue 6 moves this into row-level security; until then these conditions are the one place.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gis_core.auth import User
+from gis_core.errors import InvalidInput
+
+#: Roles that read the whole district.
+DISTRICT_WIDE = frozenset({"admin", "commander", "planner"})
+
+
+def jurisdiction_clause(user: User, alias: str, params: dict[str, Any]) -> str:
+    """SQL condition on `alias` limiting anchored rows to `user`'s jurisdiction.
+
+    Department handlers and citizens have no area: they read no anchored rows through this
+    rule (incidents add their own, see `gis_core.incidents.queries.scope_clause`).
+    """
+    if user.role in DISTRICT_WIDE:
+        return "true"
+    params["scope_uid"] = user.id
+    if user.role == "grid_worker":
+        return (
+            f"{alias}.grid_id IN (SELECT wg.grid_id FROM worker_grid wg "
+            "JOIN worker w ON w.id = wg.worker_id WHERE w.user_id = :scope_uid)"
+        )
+    if user.role in ("street_officer", "community_officer"):
+        params["scope_area"] = (user.jurisdiction_code or "").strip()
+        level = "street" if user.role == "street_officer" else "community"
+        return f"{alias}.{level}_id = (SELECT id FROM {level} WHERE code = :scope_area)"
+    return "false"
+
+
+def area_clause(code: str, geom: str, params: dict[str, Any], where: str = "query.area") -> str:
+    """SQL condition: the geometry expression `geom` intersects the unit with `code`, at any level.
+
+    A 12-digit code names the district, a street/town or a community/village; a 15-digit
+    code a grid. Spatial, so it serves anchored tables and the hierarchy layers alike.
+    """
+    code = code.strip()
+    if not code.isdigit() or len(code) not in (12, 15):
+        raise InvalidInput("area must be a 12-digit unit code or a 15-digit grid code", where=where)
+    params["area_code"] = code
+    unit = (
+        "SELECT geom FROM district WHERE code = :area_code UNION ALL "
+        "SELECT geom FROM street WHERE code = :area_code UNION ALL "
+        "SELECT geom FROM community WHERE code = :area_code UNION ALL "
+        "SELECT geom FROM grid WHERE code = :area_code"
+    )
+    return f"EXISTS (SELECT 1 FROM ({unit}) u WHERE ST_Intersects({geom}, u.geom))"
