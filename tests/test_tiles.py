@@ -1,49 +1,11 @@
 """Vector tiles decoded with mapbox-vector-tile and checked against the source rows."""
 
-import math
-
-import mapbox_vector_tile
 import pytest
 import shapely
 import sqlalchemy as sa
-from pyproj import Transformer
 
 from tests.conftest import assert_problem
-
-HALF = 20037508.342789244
-TO_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
-
-
-def tile_of(lon, lat, z):
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return x, y
-
-
-def bounds(z, x, y):
-    size = 2 * HALF / 2**z
-    minx, maxy = -HALF + x * size, HALF - y * size
-    return minx, maxy - size, minx + size, maxy
-
-
-def decode(data, z, x, y):
-    """Decoded layers with geometries back in EPSG:3857."""
-    minx, miny, maxx, maxy = bounds(z, x, y)
-    size = maxx - minx
-    out = mapbox_vector_tile.decode(data, default_options={"y_coord_down": True})
-    for layer in out.values():
-        ext = layer["extent"]
-        for f in layer["features"]:
-            g = shapely.geometry.shape(f["geometry"])
-            f["shape"] = shapely.transform(
-                g, lambda c, e=ext: [[minx + px / e * size, maxy - py / e * size] for px, py in c]
-            )
-    return out
-
-
-def to_3857(geom):
-    return shapely.transform(geom, lambda c: list(zip(*TO_3857.transform(c[:, 0], c[:, 1]))))
+from tests.mvt import bounds, decode, tile_of, to_3857
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +106,250 @@ def test_tilejson(client):
     cams = client.get("/tiles/cameras.json").json()["vector_layers"][0]["fields"]
     assert cams["online"] == "Boolean" and cams["bearing_deg"] == "Number"
     assert_problem(client.get("/tiles/nope.json"), 404)
+
+
+# ---------------------------------------------------------------- clustering, roles, wedges, gzip
+
+
+def test_low_zoom_points_are_clustered_and_every_point_is_counted(client, auth, engine):
+    cams = source(engine, "camera")
+    lon, lat = cams[0][1].x, cams[0][1].y
+    for z in (10, 12, 13):
+        x, y = tile_of(lon, lat, z)
+        tile = decode(client.get(f"/tiles/cameras/{z}/{x}/{y}.pbf", headers=auth()).content, z, x, y)[
+            "cameras"
+        ]
+        box = shapely.box(*bounds(z, x, y))
+        inside = sum(1 for _, g, _ in cams if box.contains(to_3857(g)))
+        counted = sum(f["properties"]["count"] for f in tile["features"] if box.contains(f["shape"]))
+        assert counted == inside > 0, z
+        assert all(set(f["properties"]) == {"count"} for f in tile["features"])
+
+
+def test_clusters_count_only_rows_the_reader_may_see(client, auth, engine, spot):
+    lon, lat, _ = spot
+    r = client.post(
+        "/api/v1/incidents",
+        headers={**auth("citizen"), "Idempotency-Key": "tile-cluster-citizen"},
+        data={"category": "0101", "description": "路面破损", "lon": str(lon), "lat": str(lat)},
+    )
+    assert r.status_code in (200, 201), r.text
+    z = 10  # one tile holds the whole district
+    x, y = tile_of(lon, lat, z)
+    box = shapely.box(*bounds(z, x, y))
+
+    def total(user):
+        tile = decode(
+            client.get(f"/tiles/incidents_open/{z}/{x}/{y}.pbf", headers=auth(user)).content, z, x, y
+        )
+        return sum(f["properties"]["count"] for f in tile.get("incidents_open", {"features": []})["features"])
+
+    with engine.connect() as c:
+        rows = c.execute(
+            sa.text(
+                "SELECT reporter_user_id = (SELECT id FROM app_user WHERE username = 'citizen') AS mine, ST_AsBinary(geom) "
+                "FROM incident WHERE state IN ('reported','accepted','dispatched','in_progress','suspended','resolved')"
+            )
+        ).all()
+    pts = [(mine, to_3857(shapely.from_wkb(bytes(g)))) for mine, g in rows]
+    buffered = box.buffer((box.bounds[2] - box.bounds[0]) * 64 / 4096, join_style="mitre")
+    assert total("citizen") == sum(1 for mine, p in pts if mine and buffered.contains(p)) >= 1
+    assert total("commander") == sum(1 for _, p in pts if buffered.contains(p)) > total("citizen")
+
+
+@pytest.fixture
+def resident(engine, spot):
+    """A resident planted in the grid worker's grid (the demo at test scale may have none there)."""
+    lon, lat, _ = spot
+    with engine.begin() as c:
+        pid = c.execute(
+            sa.text(
+                "INSERT INTO person (household_no, name, id_number, phone, gender, birth_date, residency, geom) "
+                "VALUES ('HTEST', '欧阳明月', '210602198807154321', '13900001111', 'F', '1988-07-15', 'resident', "
+                "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id"
+            ),
+            {"lon": lon, "lat": lat},
+        ).scalar()
+    yield pid
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM person WHERE id = :id"), {"id": pid})
+
+
+def test_fields_rows_and_personal_data_in_tiles_follow_the_role(client, auth, engine, resident):
+    with engine.connect() as c:
+        own = c.execute(
+            sa.text(
+                "SELECT p.id, p.name, p.id_number, ST_X(p.geom), ST_Y(p.geom) FROM person p "
+                "WHERE p.grid_id IN (SELECT wg.grid_id FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id "
+                "JOIN app_user u ON u.id = w.user_id WHERE u.username = 'gridworker') ORDER BY p.id LIMIT 1"
+            )
+        ).one()
+        allowed = set(
+            c.execute(
+                sa.text(
+                    "SELECT p.id FROM person p WHERE p.grid_id IN (SELECT wg.grid_id FROM worker_grid wg "
+                    "JOIN worker w ON w.id = wg.worker_id JOIN app_user u ON u.id = w.user_id "
+                    "WHERE u.username = 'gridworker')"
+                )
+            ).scalars()
+        )
+    z = 18
+    x, y = tile_of(own[3], own[4], z)
+    url = f"/tiles/persons/{z}/{x}/{y}.pbf"
+
+    def feats(user):
+        r = client.get(url, headers=auth(user))
+        return {f["id"]: f["properties"] for f in decode(r.content, z, x, y)["persons"]["features"]}
+
+    commander, planner, worker = feats("commander"), feats("planner"), feats("gridworker")
+    assert commander[own[0]]["name"] == own[1] and commander[own[0]]["id_number"] == own[2]
+    assert planner[own[0]]["id_number"] == own[2][:4] + "*" * 10 + own[2][-4:]
+    assert planner[own[0]]["name"] == own[1][0] + "*" * (len(own[1]) - 1)
+    assert own[0] in worker and set(worker) <= allowed and worker[own[0]]["name"] == own[1]
+    assert set(planner) == set(commander)
+    assert_problem(client.get(url, headers=auth("citizen")), 403)
+    cams = source(engine, "camera")
+    cx, cy = tile_of(cams[0][1].x, cams[0][1].y, 16)
+    staff = decode(client.get(f"/tiles/cameras/16/{cx}/{cy}.pbf", headers=auth()).content, 16, cx, cy)
+    public = decode(
+        client.get(f"/tiles/cameras/16/{cx}/{cy}.pbf", headers=auth("citizen")).content, 16, cx, cy
+    )
+    assert "source_system" in staff["cameras"]["features"][0]["properties"]
+    assert "source_system" not in public["cameras"]["features"][0]["properties"]
+
+
+def test_camera_wedge_points_along_the_bearing(client, auth, engine):
+    from pyproj import Geod
+
+    with engine.connect() as c:
+        cid, lon, lat, bearing, fov, rng = c.execute(
+            sa.text(
+                "SELECT id, ST_X(geom), ST_Y(geom), bearing_deg, fov_deg, range_m FROM camera WHERE fov_deg < 180 LIMIT 1"
+            )
+        ).one()
+    geod = Geod(ellps="WGS84")
+    ahead = geod.fwd(lon, lat, bearing, rng / 2)[:2]
+    behind = geod.fwd(lon, lat, bearing + 180, rng / 2)[:2]
+    beside = geod.fwd(lon, lat, bearing + fov / 2 + 20, rng / 2)[:2]
+    z = 18
+    x, y = tile_of(lon, lat, z)
+    tile = decode(client.get(f"/tiles/camera_fov/{z}/{x}/{y}.pbf", headers=auth()).content, z, x, y)
+    wedge = {f["id"]: f["shape"] for f in tile["camera_fov"]["features"]}[cid]
+    assert wedge.contains(to_3857(shapely.Point(ahead)))
+    assert not wedge.contains(to_3857(shapely.Point(behind)))
+    assert not wedge.contains(to_3857(shapely.Point(beside)))
+
+
+def test_tiles_are_gzipped_for_clients_that_accept_it(client, auth, grid_point):
+    x, y = tile_of(*grid_point, 14)
+    r = client.get(f"/tiles/grid/14/{x}/{y}.pbf", headers={**auth(), "Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and decode(r.content, 14, x, y)["grid"]["features"]
+    plain = client.get(f"/tiles/grid/14/{x}/{y}.pbf", headers={**auth(), "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == r.content
+
+
+def test_sql_masks_equal_the_python_masks(engine):
+    from gis_core.pii import mask_id_number, mask_name, mask_phone
+
+    samples = ["", "12345", "13812341234", "210602199001011234", "张三丰", "欧阳", "A"]
+    with engine.connect() as c:
+        for s in samples:
+            got = c.execute(
+                sa.text("SELECT mask_phone(:s), mask_id_number(:s), mask_name(:s)"), {"s": s}
+            ).one()
+            assert tuple(got) == (mask_phone(s), mask_id_number(s), mask_name(s)), s
+
+
+# ---------------------------------------------------------------- caching that follows the data
+
+
+def _cached_keys(client):
+    return set(client.app.state.tile_cache._entries)
+
+
+def test_an_edit_is_in_the_next_fetch_and_unrelated_tiles_stay_cached(client, auth, engine):
+    cache = client.app.state.tile_cache
+    cams = source(engine, "camera", "id, online")
+    (cid, geom, row), far = cams[0], max(cams[1:], key=lambda c: c[1].distance(cams[0][1]))
+    near_tiles = [(z, *tile_of(geom.x, geom.y, z)) for z in (10, 13, 16, 18)]
+    fz, fx, fy = 16, *tile_of(far[1].x, far[1].y, 16)
+    assert (fx, fy) != tile_of(geom.x, geom.y, 16)
+    for z, x, y in [*near_tiles, (fz, fx, fy)]:
+        assert client.get(f"/tiles/cameras/{z}/{x}/{y}.pbf", headers=auth()).status_code == 200
+    keys = {k for k in _cached_keys(client) if k[0] == ("cameras",)}
+    assert {(k[1], k[2], k[3]) for k in keys} >= {*near_tiles, (fz, fx, fy)}
+    hits = cache.hits
+    client.get(f"/tiles/cameras/16/{near_tiles[2][1]}/{near_tiles[2][2]}.pbf", headers=auth())
+    assert cache.hits == hits + 1  # served from the cache before the edit
+
+    cache.changed.clear()
+    try:
+        with engine.begin() as c:
+            c.execute(sa.text("UPDATE camera SET online = NOT online WHERE id = :id"), {"id": cid})
+        assert cache.changed.wait(5), "no change notice arrived"
+        left = {(k[1], k[2], k[3]) for k in _cached_keys(client) if k[0] == ("cameras",)}
+        assert not set(near_tiles) & left  # every zoom's tile over the camera is gone
+        assert (fz, fx, fy) in left  # the unrelated tile stays
+        z, x, y = near_tiles[2]
+        feats = {
+            f["id"]: f
+            for f in decode(client.get(f"/tiles/cameras/{z}/{x}/{y}.pbf", headers=auth()).content, z, x, y)[
+                "cameras"
+            ]["features"]
+        }
+        assert feats[cid]["properties"]["online"] is (not row.online)
+        hits = cache.hits
+        client.get(f"/tiles/cameras/{fz}/{fx}/{fy}.pbf", headers=auth())
+        assert cache.hits == hits + 1
+    finally:
+        with engine.begin() as c:
+            c.execute(sa.text("UPDATE camera SET online = :o WHERE id = :id"), {"o": row.online, "id": cid})
+
+
+def test_a_boundary_edit_reaches_the_next_grid_tile(client, auth, engine, grid_point):
+    z = 15
+    x, y = tile_of(*grid_point, z)
+    url = f"/tiles/grid/{z}/{x}/{y}.pbf"
+    before = decode(client.get(url, headers=auth()).content, z, x, y)["grid"]["features"]
+    gid = before[0]["id"]
+    cache = client.app.state.tile_cache
+    cache.changed.clear()
+    with engine.begin() as c:
+        old = c.execute(
+            sa.text("UPDATE grid SET name = name || '（测试）' WHERE id = :id RETURNING name"), {"id": gid}
+        ).scalar()
+    try:
+        assert cache.changed.wait(5)
+        after = {
+            f["id"]: f for f in decode(client.get(url, headers=auth()).content, z, x, y)["grid"]["features"]
+        }
+        assert after[gid]["properties"]["name"] == old
+    finally:
+        with engine.begin() as c:
+            c.execute(
+                sa.text("UPDATE grid SET name = replace(name, '（测试）', '') WHERE id = :id"), {"id": gid}
+            )
+
+
+def test_a_new_incident_is_in_the_next_tile(client, auth, spot):
+    lon, lat, _ = spot
+    z = 16
+    x, y = tile_of(lon, lat, z)
+    url = f"/tiles/incidents_open/{z}/{x}/{y}.pbf"
+
+    def ids():
+        r = client.get(url, headers=auth())
+        return (
+            set()
+            if r.status_code == 204
+            else {f["id"] for f in decode(r.content, z, x, y)["incidents_open"]["features"]}
+        )
+
+    before = ids()
+    r = client.post(
+        "/api/v1/incidents",
+        headers={**auth("gridworker"), "Idempotency-Key": "tile-next-fetch"},
+        data={"category": "0101", "description": "井盖缺失", "lon": str(lon), "lat": str(lat)},
+    )
+    assert r.status_code == 201, r.text
+    assert ids() - before == {r.json()["id"]}

@@ -136,7 +136,10 @@ def _item_query(request: Request, layer: Layer, user: Any, limit: int, offset: i
             raise InvalidInput(
                 f"unknown parameter {name!r}; filterable fields: {', '.join(visible)}", where=f"query.{name}"
             )
-        props[name] = params[name]
+        values = params.getlist(name)
+        if len(values) != 1 or not values[0]:
+            raise InvalidInput(f"give {name!r} exactly one non-empty value", where=f"query.{name}")
+        props[name] = values[0]
     return features.ItemQuery(
         bbox=features.parse_bbox(params["bbox"]) if "bbox" in params else None,
         interval=features.parse_datetime(params["datetime"]) if "datetime" in params else None,

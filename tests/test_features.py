@@ -1,0 +1,335 @@
+"""OGC API Features and the spatial queries, checked against independent computations."""
+
+import numpy as np
+import pytest
+import shapely
+import sqlalchemy as sa
+from pyproj import Geod
+
+from gis_core.crs import wgs84_to_gcj02
+from tests.conftest import assert_problem
+
+GEOD = Geod(ellps="WGS84")
+
+
+def rows(engine, sql, **params):
+    with engine.connect() as c:
+        return c.execute(sa.text(sql), params).all()
+
+
+def all_pages(client, url, headers):
+    """Follow `next` links to the end; returns every feature and the pages' numberMatched."""
+    feats, matched = [], set()
+    while url:
+        body = client.get(url, headers=headers).json()
+        feats += body["features"]
+        matched.add(body["numberMatched"])
+        url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+    return feats, matched
+
+
+def test_landing_conformance_and_collections(client, auth):
+    landing = client.get("/").json()
+    rels = {link["rel"] for link in landing["links"]}
+    assert {"self", "service-desc", "conformance", "data"} <= rels
+    assert (
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
+        in client.get("/conformance").json()["conformsTo"]
+    )
+    ids = {c["id"] for c in client.get("/collections", headers=auth()).json()["collections"]}
+    assert {
+        "district",
+        "street",
+        "community",
+        "grid",
+        "roads",
+        "buildings",
+        "cameras",
+        "persons",
+        "workers",
+    } <= ids
+    citizen = {c["id"] for c in client.get("/collections", headers=auth("citizen")).json()["collections"]}
+    assert "persons" not in citizen and "workers" not in citizen and "grid" in citizen
+    grid = client.get("/collections/grid", headers=auth()).json()
+    assert grid["itemType"] == "feature" and any(link["rel"] == "items" for link in grid["links"])
+    assert_problem(client.get("/collections/nope", headers=auth()), 404)
+    assert_problem(client.get("/collections/persons", headers=auth("citizen")), 403)
+
+
+def test_paging_visits_every_feature_once(client, auth, engine):
+    (n,) = rows(engine, "SELECT count(*) FROM building")[0]
+    feats, matched = all_pages(client, "/collections/buildings/items?limit=37", auth())
+    assert matched == {n} and len(feats) == n == len({f["id"] for f in feats})
+    page = client.get("/collections/buildings/items?limit=37&offset=37", headers=auth()).json()
+    assert page["numberReturned"] == 37 and {link["rel"] for link in page["links"]} >= {"next", "prev"}
+    assert (
+        client.get("/collections/buildings/items?limit=5", headers=auth()).headers["content-type"]
+        == "application/geo+json"
+    )
+
+
+def test_bbox_property_filter_and_sortby_agree_with_the_source(client, auth, engine):
+    src = rows(engine, "SELECT id, kind, ST_AsBinary(geom) FROM grid")
+    (minx, miny, maxx, maxy) = shapely.from_wkb(bytes(src[0][2])).bounds
+    bbox = (minx - 0.01, miny - 0.01, maxx + 0.01, maxy + 0.01)
+    want = {
+        i
+        for i, kind, g in src
+        if kind == "urban" and shapely.from_wkb(bytes(g)).intersects(shapely.box(*bbox))
+    }
+    url = f"/collections/grid/items?bbox={','.join(map(str, bbox))}&kind=urban&sortby=-code&limit=1000"
+    body = client.get(url, headers=auth()).json()
+    assert {f["id"] for f in body["features"]} == want and want
+    codes = [f["properties"]["code"] for f in body["features"]]
+    assert codes == sorted(codes, reverse=True)
+
+
+def test_datetime_interval_filters_on_the_layer_time(client, auth, engine):
+    src = rows(
+        engine,
+        "SELECT id FROM incident WHERE state IN ('reported','accepted','dispatched','in_progress','suspended','resolved') "
+        "AND reported_at >= '2026-06-01T00:00:00Z' AND reported_at <= '2026-09-01T00:00:00Z'",
+    )
+    feats, _ = all_pages(
+        client,
+        "/collections/incidents_open/items?datetime=2026-06-01T00:00:00Z/2026-09-01T00:00:00Z&limit=500",
+        auth(),
+    )
+    assert {f["id"] for f in feats} == {r[0] for r in src}
+    _, matched = all_pages(
+        client, "/collections/incidents_open/items?datetime=../2000-01-01T00:00:00Z", auth()
+    )
+    assert matched == {0}
+
+
+def test_one_item_and_gcj02_output(client, auth, engine):
+    (gid, x, y) = rows(engine, "SELECT id, ST_X(geom), ST_Y(geom) FROM camera ORDER BY id LIMIT 1")[0]
+    f = client.get(f"/collections/cameras/items/{gid}", headers=auth()).json()
+    assert f["id"] == gid and f["geometry"]["coordinates"] == pytest.approx([x, y], abs=1e-7)
+    g = client.get(f"/collections/cameras/items/{gid}?crs=GCJ-02", headers=auth()).json()
+    assert g["geometry"]["coordinates"] == pytest.approx(list(wgs84_to_gcj02(x, y)), abs=1e-7)
+    assert_problem(client.get("/collections/cameras/items/999999999", headers=auth()), 404)
+
+
+def test_personal_data_and_rows_follow_the_role(client, auth, engine):
+    (pid, name, idn, phone) = rows(
+        engine, "SELECT id, name, id_number, phone FROM person ORDER BY id LIMIT 1"
+    )[0]
+    full = client.get(f"/collections/persons/items/{pid}", headers=auth("commander")).json()["properties"]
+    masked = client.get(f"/collections/persons/items/{pid}", headers=auth("planner")).json()["properties"]
+    assert (full["name"], full["id_number"], full["phone"]) == (name, idn, phone)
+    assert (
+        masked["id_number"] == idn[:4] + "**********" + idn[-4:]
+        and masked["name"][0] == name[0] != masked["name"]
+    )
+    assert masked["phone"] != phone and masked["phone"][-4:] == phone[-4:]
+    (n,) = rows(
+        engine,
+        "SELECT count(*) FROM person WHERE community_id = (SELECT id FROM community WHERE code = "
+        "(SELECT jurisdiction_code FROM app_user WHERE username = 'community'))",
+    )[0]
+    assert (
+        client.get("/collections/persons/items?limit=1", headers=auth("community")).json()["numberMatched"]
+        == n
+    )
+    assert_problem(client.get("/collections/persons/items", headers=auth("citizen")), 403)
+
+
+@pytest.mark.parametrize(
+    "query,where",
+    [
+        ("bbox=124.5,40.1,124.3,40.2", "query.bbox"),
+        ("bbox=1,2,3", "query.bbox"),
+        ("bbox=200,0,201,1", "query.bbox"),
+        ("limit=1000000000", "query.limit"),
+        ("limit=0", "query.limit"),
+        ("kind=", "query.kind"),
+        ("kind=urban&kind=rural", "query.kind"),
+        ("filter=kind%3D'urban'", "query.filter"),
+        ("colour=red", "query.colour"),
+        ("datetime=yesterday", "query.datetime"),
+        ("datetime=2026-01-01T00:00:00", "query.datetime"),
+        ("datetime=2026-02-01T00:00:00Z/2026-01-01T00:00:00Z", "query.datetime"),
+        ("sortby=-nonexistent", "query.sortby"),
+        ("crs=EPSG:999999", "query.crs"),
+    ],
+)
+def test_bad_item_queries_are_problems(client, auth, query, where):
+    body = assert_problem(
+        client.get(f"/collections/grid/items?{query}", headers=auth()), 422 if "limit" in query else 400
+    )
+    assert body["where"] == where
+    assert_problem(
+        client.get("/collections/cameras/items?datetime=2026-01-01T00:00:00Z", headers=auth()), 400
+    )
+
+
+# ---------------------------------------------------------------- spatial queries
+
+
+@pytest.fixture(scope="module")
+def cameras(engine):
+    return rows(engine, "SELECT id, ST_X(geom), ST_Y(geom) FROM camera")
+
+
+def geodesic_m(lon, lat, pts):
+    lons, lats = np.array([p[1] for p in pts]), np.array([p[2] for p in pts])
+    return GEOD.inv(np.full_like(lons, lon), np.full_like(lats, lat), lons, lats)[2]
+
+
+def test_radius_matches_geodesic_distances(client, auth, cameras, spot):
+    lon, lat, _ = spot
+    dist = geodesic_m(lon, lat, cameras)
+    radius = float(np.sort(dist)[len(dist) // 3]) + 0.5  # about a third of the cameras
+    body = client.get(
+        f"/api/v1/spatial/cameras/radius?lon={lon}&lat={lat}&radius={radius}&limit=10000", headers=auth()
+    ).json()
+    want = {c[0] for c, d in zip(cameras, dist) if d <= radius}
+    assert {f["id"] for f in body["features"]} == want and body["numberMatched"] == len(want)
+    got = [f["properties"]["distance_m"] for f in body["features"]]
+    assert got == sorted(got)
+    by_id = dict(zip([c[0] for c in cameras], dist))
+    assert all(abs(f["properties"]["distance_m"] - by_id[f["id"]]) < 0.01 for f in body["features"])
+
+
+def test_nearest_matches_brute_force(client, auth, cameras, spot):
+    lon, lat, _ = spot
+    dist = geodesic_m(lon, lat, cameras)
+    want = [cameras[i][0] for i in np.argsort(dist)[:7]]
+    body = client.get(f"/api/v1/spatial/cameras/nearest?lon={lon}&lat={lat}&n=7", headers=auth()).json()
+    assert [f["id"] for f in body["features"]] == want
+
+
+def test_nearest_accepts_gcj02_input(client, auth, cameras, spot):
+    lon, lat, _ = spot
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    a = client.get(f"/api/v1/spatial/cameras/nearest?lon={lon}&lat={lat}&n=3", headers=auth()).json()
+    b = client.get(
+        f"/api/v1/spatial/cameras/nearest?lon={glon}&lat={glat}&n=3&crs=GCJ-02", headers=auth()
+    ).json()
+    assert [f["id"] for f in a["features"]] == [f["id"] for f in b["features"]]
+
+
+def test_polygon_matches_shapely(client, auth, engine, spot):
+    lon, lat, _ = spot
+    poly = shapely.Point(lon, lat).buffer(0.01, quad_segs=4)
+    src = rows(engine, "SELECT id, ST_AsBinary(geom) FROM building")
+    want = {i for i, g in src if shapely.from_wkb(bytes(g)).intersects(poly)}
+    body = client.post(
+        "/api/v1/spatial/buildings/polygon",
+        headers=auth(),
+        json={"geometry": shapely.geometry.mapping(poly), "limit": 10000},
+    ).json()
+    assert {f["id"] for f in body["features"]} == want
+
+
+def test_area_code_at_every_level(client, auth, engine):
+    for table in ("street", "community", "grid"):
+        code, unit = rows(engine, f"SELECT code, ST_AsBinary(geom) FROM {table} ORDER BY code LIMIT 1")[0]
+        unit = shapely.from_wkb(bytes(unit))
+        src = rows(engine, "SELECT id, ST_X(geom), ST_Y(geom) FROM camera")
+        want = {i for i, x, y in src if unit.intersects(shapely.Point(x, y))}
+        body = client.get(
+            f"/api/v1/spatial/cameras/area?code={code.strip()}&limit=10000", headers=auth()
+        ).json()
+        assert {f["id"] for f in body["features"]} == want, table
+
+
+def test_spatial_queries_honour_role_rows_and_masks(client, auth, engine, spot):
+    lon, lat, _ = spot
+    commander = client.get(f"/api/v1/spatial/persons/nearest?lon={lon}&lat={lat}&n=5", headers=auth()).json()
+    planner = client.get(
+        f"/api/v1/spatial/persons/nearest?lon={lon}&lat={lat}&n=5", headers=auth("planner")
+    ).json()
+    assert [f["id"] for f in commander["features"]] == [f["id"] for f in planner["features"]]
+    for c, p in zip(commander["features"], planner["features"]):
+        assert p["properties"]["id_number"] != c["properties"]["id_number"]
+        assert "*" in p["properties"]["name"] and "*" not in c["properties"]["name"]
+    allowed = {
+        r[0]
+        for r in rows(
+            engine,
+            "SELECT p.id FROM person p JOIN worker_grid wg ON wg.grid_id = p.grid_id JOIN worker w ON w.id = wg.worker_id "
+            "JOIN app_user u ON u.id = w.user_id WHERE u.username = 'gridworker'",
+        )
+    }
+    worker = client.get(
+        f"/api/v1/spatial/persons/radius?lon={lon}&lat={lat}&radius=50000&limit=10000",
+        headers=auth("gridworker"),
+    ).json()
+    assert {f["id"] for f in worker["features"]} == allowed
+    assert_problem(
+        client.get(f"/api/v1/spatial/persons/nearest?lon={lon}&lat={lat}", headers=auth("citizen")), 403
+    )
+
+
+@pytest.mark.parametrize(
+    "method,path,body,status,where",
+    [
+        ("get", "/api/v1/spatial/cameras/radius?lon=124.38&lat=95&radius=100", None, 400, "query.lon,lat"),
+        ("get", "/api/v1/spatial/cameras/radius?lon=abc&lat=40&radius=100", None, 422, "query.lon"),
+        ("get", "/api/v1/spatial/cameras/radius?lon=124.38&lat=40.14&radius=-5", None, 422, "query.radius"),
+        ("get", "/api/v1/spatial/cameras/radius?lon=124.38&lat=40.14", None, 422, "query.radius"),
+        (
+            "get",
+            "/api/v1/spatial/cameras/nearest?lon=124.38&lat=40.14&crs=EPSG:999999",
+            None,
+            400,
+            "query.crs",
+        ),
+        ("get", "/api/v1/spatial/cameras/nearest?lon=124.38&lat=40.14&n=0", None, 422, "query.n"),
+        ("get", "/api/v1/spatial/cameras/area?code=12345", None, 400, "query.code"),
+        ("get", "/api/v1/spatial/cameras/area?code=999999999999", None, 404, "query.code"),
+        ("get", "/api/v1/spatial/nope/nearest?lon=124.38&lat=40.14", None, 404, "path.layer"),
+        (
+            "post",
+            "/api/v1/spatial/grid/polygon",
+            {
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[124.37, 40.13], [124.39, 40.15], [124.39, 40.13], [124.37, 40.15], [124.37, 40.13]]
+                    ],
+                }
+            },
+            400,
+            "body.geometry",
+        ),
+        (
+            "post",
+            "/api/v1/spatial/grid/polygon",
+            {"geometry": {"type": "Point", "coordinates": [124.38, 40.14]}},
+            400,
+            "body.geometry",
+        ),
+        (
+            "post",
+            "/api/v1/spatial/grid/polygon",
+            {"geometry": {"type": "Polygon", "coordinates": [[[1, 2]]]}},
+            400,
+            "body.geometry",
+        ),
+        (
+            "post",
+            "/api/v1/spatial/grid/polygon",
+            {"geometry": {"type": "Polygon", "coordinates": [[[124, 40], [300, 40], [124, 41], [124, 40]]]}},
+            400,
+            "body.geometry",
+        ),
+        ("post", "/api/v1/spatial/grid/polygon", {"nothing": 1}, 422, "body.geometry"),
+    ],
+)
+def test_bad_spatial_queries_are_problems(client, auth, method, path, body, status, where):
+    r = getattr(client, method)(path, headers=auth(), **({"json": body} if body is not None else {}))
+    assert assert_problem(r, status)["where"] == where
+
+
+def test_a_self_intersection_is_located(client, auth):
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [
+            [[124.37, 40.13], [124.39, 40.15], [124.39, 40.13], [124.37, 40.15], [124.37, 40.13]]
+        ],
+    }
+    body = client.post("/api/v1/spatial/grid/polygon", headers=auth(), json={"geometry": bowtie}).json()
+    assert body["reason"].startswith("Self-intersection[124.38 40.14")
