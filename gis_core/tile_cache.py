@@ -30,7 +30,7 @@ class CachedTile:
     @classmethod
     def of(cls, data: bytes) -> CachedTile:
         """Wrap freshly rendered MVT bytes."""
-        return cls(gzip.compress(data, compresslevel=5) if data else b"", etag(data), len(data))
+        return cls(gzip.compress(data, compresslevel=6) if data else b"", etag(data), len(data))
 
     def body(self) -> bytes:
         """The uncompressed MVT bytes."""

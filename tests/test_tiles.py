@@ -353,3 +353,29 @@ def test_a_new_incident_is_in_the_next_tile(client, auth, spot):
     )
     assert r.status_code == 201, r.text
     assert ids() - before == {r.json()["id"]}
+
+
+def test_wall_style_is_built_from_the_layers_the_reader_may_see(client, auth):
+    from gis_core.layers import readable_layers, registry
+
+    style = client.get("/styles/wall.json", headers=auth()).json()
+    assert style["version"] == 8 and style["layers"][0]["type"] == "background"
+    drawn = style["layers"][1:]
+    assert {layer["id"] for layer in drawn} == set(registry()) == set(style["sources"])
+    kinds = [layer["type"] for layer in drawn]
+    assert kinds == sorted(kinds, key=["fill", "line", "circle"].index)  # fills, then lines, then points
+    for layer in drawn:
+        src = style["sources"][layer["source"]]
+        assert (
+            src["tiles"][0].endswith(f"/tiles/{layer['id']}/{{z}}/{{x}}/{{y}}.pbf")
+            and layer["source-layer"] == layer["id"]
+        )
+        assert layer["paint"] == registry()[layer["id"]].paint
+    assert not any(
+        "http" in u and "testserver" not in u for s in style["sources"].values() for u in s["tiles"]
+    )
+    citizen = client.get("/styles/wall.json", headers=auth("citizen")).json()
+    from gis_core.auth import User
+
+    visible = {layer.id for layer in readable_layers(User(0, "c", "c", "citizen", None, None))}
+    assert {layer["id"] for layer in citizen["layers"][1:]} == visible and "persons" not in visible
