@@ -104,8 +104,10 @@ def _layer_sql(layer: Layer, i: int, user: User, z: int, params: dict[str, Any])
         )
     tol = layer.tolerance(z) if layer.geometry_type != "point" else 0.0
     if tol > 0:
-        # web-mercator metres are ~1.3 ground metres here: tolerances stay on the safe side
-        geom = f"ST_SimplifyPreserveTopology({geom}, :tol{i})"
+        # Douglas-Peucker keeping collapsed rings: ~3x cheaper than ST_SimplifyPreserveTopology,
+        # and ST_AsMVTGeom makes the result valid; tolerances stay under a display pixel
+        # (web-mercator metres are ~1.3 ground metres here, so they err on the safe side)
+        geom = f"ST_Simplify({geom}, :tol{i}, true)"
         params[f"tol{i}"] = tol
     cols = "".join(f", {expr} AS {quote_ident(name)}" for name, expr in layer.columns(user))
     return (
