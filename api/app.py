@@ -80,6 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         # token checks that miss the token cache use their own small pool (see api.deps)
         app.state.auth_engine = make_engine(settings=settings, pool_size=2, max_overflow=8)
+        # tiles are one read each: autocommit, and the tile timeout set when a connection opens
+        app.state.tile_engine = make_engine(
+            settings=settings, statement_timeout_ms=settings.tile_timeout_ms, autocommit=True
+        )
         app.state.grid_cache = cache
         app.state.tile_cache = tile_cache
         app.state.token_cache = token_cache
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener.join(timeout=3)
             engine.dispose()
             app.state.auth_engine.dispose()
+            app.state.tile_engine.dispose()
             background.dispose()
 
     app = FastAPI(

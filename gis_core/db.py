@@ -30,15 +30,22 @@ def make_engine(
     settings: Settings | None = None,
     pool_size: int | None = None,
     max_overflow: int | None = None,
+    statement_timeout_ms: int | None = None,
+    autocommit: bool = False,
 ) -> sa.Engine:
-    """An engine with the pool sizes (default: the settings') and statement timeout of the settings."""
+    """An engine with the pool sizes and statement timeout of the settings, unless given here.
+
+    `autocommit` suits single-statement reads (tiles): no BEGIN and COMMIT round trips.
+    """
     settings = settings or get_settings()
+    timeout = settings.statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
     return sa.create_engine(
         url or database_url(settings),
         pool_size=settings.pool_size if pool_size is None else pool_size,
         max_overflow=settings.pool_max_overflow if max_overflow is None else max_overflow,
         pool_pre_ping=True,
-        connect_args={"options": f"-c statement_timeout={settings.statement_timeout_ms}"},
+        connect_args={"options": f"-c statement_timeout={timeout}"},
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
 
 

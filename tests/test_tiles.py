@@ -379,3 +379,9 @@ def test_wall_style_is_built_from_the_layers_the_reader_may_see(client, auth):
 
     visible = {layer.id for layer in readable_layers(User(0, "c", "c", "citizen", None, None))}
     assert {layer["id"] for layer in citizen["layers"][1:]} == visible and "persons" not in visible
+
+
+def test_tile_connections_carry_the_tile_statement_timeout(client, settings):
+    with client.app.state.tile_engine.connect() as c:
+        assert c.execute(sa.text("SHOW statement_timeout")).scalar() == f"{settings.tile_timeout_ms // 1000}s"
+        assert c.connection.driver_connection.autocommit is True  # no BEGIN/COMMIT round trips

@@ -27,8 +27,8 @@ def _render(request: Request, req: tiles.TileRequest, user: User) -> CachedTile:
     state = request.app.state
     key = tiles.cache_key(req, user)
     generation = state.tile_cache.generation
-    with state.engine.begin() as conn:
-        tile = CachedTile.of(tiles.render(conn, req, user, state.settings.tile_timeout_ms))
+    with state.tile_engine.connect() as conn:  # autocommit, tile statement timeout (see api.app)
+        tile = CachedTile.of(tiles.render(conn, req, user))
     if key is not None:
         state.tile_cache.put(key, tile, {t for layer in req.layers for t in layer.watched}, generation)
     return tile
