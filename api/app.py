@@ -80,9 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         # token checks that miss the token cache use their own small pool (see api.deps)
         app.state.auth_engine = make_engine(settings=settings, pool_size=2, max_overflow=8)
-        # tiles are one read each: autocommit, and the tile timeout set when a connection opens
+        # tiles are one read each: autocommit, the tile timeout set when a connection opens,
+        # no ping per checkout (a map client retries the rare tile lost to a restart)
         app.state.tile_engine = make_engine(
-            settings=settings, statement_timeout_ms=settings.tile_timeout_ms, autocommit=True
+            settings=settings, statement_timeout_ms=settings.tile_timeout_ms, autocommit=True, pre_ping=False
         )
         app.state.grid_cache = cache
         app.state.tile_cache = tile_cache

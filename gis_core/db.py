@@ -32,10 +32,14 @@ def make_engine(
     max_overflow: int | None = None,
     statement_timeout_ms: int | None = None,
     autocommit: bool = False,
+    pre_ping: bool = True,
 ) -> sa.Engine:
     """An engine with the pool sizes and statement timeout of the settings, unless given here.
 
     `autocommit` suits single-statement reads (tiles): no BEGIN and COMMIT round trips.
+    Without `pre_ping` a checkout costs no `SELECT 1` round trip; a connection gone stale
+    after a database restart then fails one request (503, Retry-After) and SQLAlchemy
+    discards the pool's older connections.
     """
     settings = settings or get_settings()
     timeout = settings.statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
@@ -43,7 +47,7 @@ def make_engine(
         url or database_url(settings),
         pool_size=settings.pool_size if pool_size is None else pool_size,
         max_overflow=settings.pool_max_overflow if max_overflow is None else max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args={"options": f"-c statement_timeout={timeout}"},
         **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )

@@ -385,3 +385,20 @@ def test_tile_connections_carry_the_tile_statement_timeout(client, settings):
     with client.app.state.tile_engine.connect() as c:
         assert c.execute(sa.text("SHOW statement_timeout")).scalar() == f"{settings.tile_timeout_ms // 1000}s"
         assert c.connection.driver_connection.autocommit is True  # no BEGIN/COMMIT round trips
+
+
+def test_a_tile_connection_lost_to_a_restart_costs_one_retryable_503(client, auth, engine, spot):
+    lon, lat, _ = spot
+    x, y = tile_of(lon, lat, 16)
+    url = f"/tiles/incidents_open/16/{x}/{y}.pbf"  # not server-cached: it always reaches the database
+    assert client.get(url, headers=auth()).status_code in (200, 204)
+    pool = client.app.state.tile_engine
+    held = [pool.connect() for _ in range(pool.pool.checkedin())]
+    pids = [c.execute(sa.text("SELECT pg_backend_pid()")).scalar() for c in held]
+    for c in held:
+        c.close()
+    with engine.begin() as c:
+        c.execute(sa.text("SELECT pg_terminate_backend(p) FROM unnest(CAST(:p AS int[])) p"), {"p": pids})
+    lost = client.get(url, headers=auth())
+    assert assert_problem(lost, 503) and lost.headers["retry-after"]
+    assert client.get(url, headers=auth()).status_code in (200, 204)
