@@ -402,3 +402,17 @@ def test_a_tile_connection_lost_to_a_restart_costs_one_retryable_503(client, aut
     lost = client.get(url, headers=auth())
     assert assert_problem(lost, 503) and lost.headers["retry-after"]
     assert client.get(url, headers=auth()).status_code in (200, 204)
+
+
+@pytest.mark.parametrize("user", ["commander", "citizen"])
+def test_wall_style_passes_maplibres_own_validator(client, auth, tmp_path, user):
+    import json
+    import subprocess
+
+    from gis_core.settings import PROJECT_ROOT
+
+    path = tmp_path / "wall.json"
+    path.write_text(json.dumps(client.get("/styles/wall.json", headers=auth(user)).json()))
+    validator = PROJECT_ROOT / "node_modules" / ".bin" / "gl-style-validate"
+    out = subprocess.run([str(validator), str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr
