@@ -60,8 +60,9 @@ async def get_current_user(request: Request, token: Annotated[str | None, Depend
     now = time.monotonic()
     user = state.token_cache.get(token, now)
     if user is None:
+        generation = state.token_cache.generation
         user, expires = await run_in_threadpool(_user_from_db, state.auth_engine, token)
-        state.token_cache.put(token, user, expires, now)
+        state.token_cache.put(token, user, expires, now, generation)
     return user
 
 

@@ -130,6 +130,12 @@ class TokenCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._entries: dict[str, tuple[User, float]] = {}
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every forget or clear; a check records it before asking the database."""
+        return self._generation
 
     def get(self, token: str, now: float) -> User | None:
         """The cached user of `token`, if still fresh."""
@@ -138,8 +144,13 @@ class TokenCache:
             return None
         return found[0]
 
-    def put(self, token: str, user: User, expires_at: datetime, now: float) -> None:
-        """Remember `token`'s user until `ttl_s` from `now` or the token's expiry."""
+    def put(self, token: str, user: User, expires_at: datetime, now: float, generation: int) -> None:
+        """Remember `token`'s user until `ttl_s` from `now` or the token's expiry.
+
+        Not when a revocation arrived since `generation`: the database answer may predate it.
+        """
+        if generation != self._generation:
+            return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         left = (expires_at - datetime.now(UTC)).total_seconds()
@@ -147,8 +158,10 @@ class TokenCache:
 
     def clear(self) -> None:
         """Forget every token (revocations may have been missed)."""
+        self._generation += 1
         self._entries.clear()
 
     def forget(self, digest: str) -> None:
         """Drop the token with this SHA-256 digest (a revocation notice)."""
+        self._generation += 1
         self._entries.pop(digest, None)

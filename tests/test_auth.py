@@ -105,3 +105,38 @@ def test_app_refuses_to_start_with_demo_passwords_when_not_in_demo_mode(settings
     with pytest.raises(DefaultSecretError):
         with TestClient(create_app(settings.model_copy(update={"demo_mode": False}))):
             pass
+
+
+def test_a_revocation_elsewhere_reaches_this_process_at_once(client, engine):
+    """Checked tokens are cached in process; a revocation by any process is announced and honoured."""
+    import time
+
+    from gis_core.auth import revoke_token
+
+    tok = client.post("/api/v1/auth/token", data={"username": "planner", "password": DEMO_PASSWORD}).json()[
+        "access_token"
+    ]
+    h = {"Authorization": f"Bearer {tok}"}
+    assert client.get("/api/v1/auth/me", headers=h).status_code == 200  # now cached
+    with engine.begin() as c:  # another process (a second worker, an admin tool) revokes it
+        revoke_token(c, tok)
+    deadline = time.monotonic() + 5
+    while client.get("/api/v1/auth/me", headers=h).status_code == 200:
+        assert time.monotonic() < deadline, "the revoked token was still accepted after 5 s"
+        time.sleep(0.02)
+    assert_problem(client.get("/api/v1/auth/me", headers=h), 401)
+
+
+def test_a_check_racing_a_revocation_is_not_cached():
+    from datetime import UTC, datetime, timedelta
+
+    from gis_core.auth import TokenCache, User, token_digest
+
+    cache = TokenCache(ttl_s=30)
+    user = User(1, "u", "u", "planner", None, None)
+    generation = cache.generation  # a check starts and asks the database...
+    cache.forget(token_digest("t"))  # ...while the revocation notice arrives
+    cache.put("t", user, datetime.now(UTC) + timedelta(hours=1), 0.0, generation)
+    assert cache.get("t", 1.0) is None
+    cache.put("t", user, datetime.now(UTC) + timedelta(hours=1), 0.0, cache.generation)
+    assert cache.get("t", 1.0) == user and cache.get("t", 31.0) is None  # and entries expire
