@@ -152,7 +152,7 @@ class Layer:
     def view_key(self, user: User) -> tuple[Any, ...]:
         """What makes two readers' tiles of this layer differ: their columns and their rows."""
         cols = tuple(expr for _, expr in self.columns(user))
-        if self.rows == "all" or user.role in DISTRICT_WIDE and self.rows == "jurisdiction":
+        if self.rows == "all" or (self.rows == "jurisdiction" and user.role in DISTRICT_WIDE):
             return (cols,)
         return (cols, user.role, user.id)
 
