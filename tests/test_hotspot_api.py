@@ -1,0 +1,103 @@
+"""GET /api/v1/hotspots: the planted hotspots are found, counts and z-scores check out independently."""
+
+import numpy as np
+import pytest
+import shapely
+import sqlalchemy as sa
+from libpysal.weights import WSP, fill_diagonal
+
+from gis_core.hotspots import queen_weights
+from tests.conftest import assert_problem
+
+
+def iso(text):
+    """The manifest's PostgreSQL timestamps (`… 16:00:00+00`) as RFC 3339."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(text).isoformat()
+
+
+def ask(client, auth, user="commander", **params):
+    r = client.get("/api/v1/hotspots", params=params, headers=auth(user))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_every_planted_hotspot_is_hot_at_99_percent(client, auth, manifest):
+    assert manifest["hotspots"]
+    for h in manifest["hotspots"]:
+        body = ask(
+            client,
+            auth,
+            unit="hex",
+            hex_size=250,
+            category=h["category"],
+            **{"from": iso(h["from"]), "to": iso(h["to"])},
+        )
+        centre = shapely.Point(h["lon"], h["lat"])
+        cell = next(f for f in body["features"] if shapely.geometry.shape(f["geometry"]).contains(centre))
+        assert cell["properties"]["bin"] == 3 and cell["properties"]["kind"] == "hot", (
+            h["label"],
+            cell["properties"],
+        )
+        assert cell["properties"]["confidence"] == 0.99
+
+
+def test_grid_counts_equal_sql_and_z_equals_esda_on_the_same_weights(client, auth, engine):
+    from esda.getisord import G_Local
+
+    period = {"from": "2026-01-01T00:00:00Z", "to": "2026-07-01T00:00:00Z"}
+    body = ask(client, auth, unit="grid", category="01", **period)
+    with engine.connect() as c:
+        want = dict(
+            c.execute(
+                sa.text(
+                    "SELECT g.code, count(i.id) FROM grid g LEFT JOIN incident i ON i.grid_id = g.id "
+                    "AND left(i.category_code, 2) = '01' AND i.reported_at >= :a AND i.reported_at < :b GROUP BY g.code"
+                ),
+                {"a": period["from"], "b": period["to"]},
+            ).all()
+        )
+    feats = body["features"]
+    assert {f["id"]: f["properties"]["count"] for f in feats} == want
+    assert body["total"] == sum(want.values()) > 0 and "queen" in body["weights"]["description"]
+    y = np.array([f["properties"]["count"] for f in feats], dtype=float)
+    geoms = np.array([shapely.geometry.shape(f["geometry"]) for f in feats])
+    w = fill_diagonal(WSP(queen_weights(geoms)).to_W(silence_warnings=True), 1.0)
+    ref = G_Local(y, w, transform="B", star=None, permutations=0)
+    assert np.max(np.abs(np.array([f["properties"]["z"] for f in feats]) - ref.Zs)) < 1e-9
+
+
+def test_counts_are_limited_to_the_readers_area(client, auth, engine):
+    period = {"from": "2025-11-01T00:00:00Z", "to": "2026-11-30T00:00:00Z"}
+    body = ask(client, auth, "street", **period)
+    with engine.connect() as c:
+        n = c.execute(
+            sa.text(
+                "SELECT count(*) FROM incident i JOIN street s ON s.id = i.street_id WHERE s.code = "
+                "(SELECT jurisdiction_code FROM app_user WHERE username = 'street') "
+                "AND i.reported_at >= :a AND i.reported_at < :b"
+            ),
+            {"a": period["from"], "b": period["to"]},
+        ).scalar()
+    assert body["total"] == n < ask(client, auth, **period)["total"]
+
+
+@pytest.mark.parametrize(
+    "params,status,where",
+    [
+        ({"unit": "triangle"}, 422, "query.unit"),
+        ({"unit": "hex", "hex_size": 10}, 422, "query.hex_size"),
+        ({"category": "abc"}, 422, "query.category"),
+        ({"from": "2026-05-01T00:00:00Z", "to": "2026-04-01T00:00:00Z"}, 400, "query.to"),
+        ({"from": "yesterday"}, 422, "query.from"),
+    ],
+)
+def test_bad_hotspot_queries_are_problems(client, auth, params, status, where):
+    r = client.get("/api/v1/hotspots", params=params, headers=auth())
+    assert assert_problem(r, status)["where"] == where
+
+
+def test_citizens_and_grid_workers_may_not_ask(client, auth):
+    assert_problem(client.get("/api/v1/hotspots", headers=auth("citizen")), 403)
+    assert_problem(client.get("/api/v1/hotspots", headers=auth("gridworker")), 403)
