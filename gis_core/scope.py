@@ -39,16 +39,21 @@ def jurisdiction_clause(user: User, alias: str, params: dict[str, Any]) -> str:
     return "false"
 
 
+def check_area_code(code: str, where: str = "query.area") -> str:
+    """`code` stripped, if it is a 12-digit unit code or a 15-digit grid code; 400 problem otherwise."""
+    code = code.strip()
+    if not code.isdigit() or len(code) not in (12, 15):
+        raise InvalidInput("area must be a 12-digit unit code or a 15-digit grid code", where=where)
+    return code
+
+
 def area_clause(code: str, geom: str, params: dict[str, Any], where: str = "query.area") -> str:
     """SQL condition: the geometry expression `geom` intersects the unit with `code`, at any level.
 
     A 12-digit code names the district, a street/town or a community/village; a 15-digit
     code a grid. Spatial, so it serves anchored tables and the hierarchy layers alike.
     """
-    code = code.strip()
-    if not code.isdigit() or len(code) not in (12, 15):
-        raise InvalidInput("area must be a 12-digit unit code or a 15-digit grid code", where=where)
-    params["area_code"] = code
+    params["area_code"] = check_area_code(code, where)
     unit = (
         "SELECT geom FROM district WHERE code = :area_code UNION ALL "
         "SELECT geom FROM street WHERE code = :area_code UNION ALL "

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ConnDep, CurrentUser, GridIndexDep, SettingsDep
 from gis_core.errors import InvalidInput, NotFound
+from gis_core.features import parse_bbox
 from gis_core.incidents import queries, workflow
 from gis_core.incidents import submit as submitting
 from gis_core.photos import PhotoTooLarge, paths
@@ -83,20 +84,6 @@ async def submit_incident(
     return body
 
 
-def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    if not text:
-        return None
-    try:
-        parts = tuple(float(p) for p in text.split(","))
-    except ValueError as exc:
-        raise InvalidInput(
-            "bbox must be four numbers: minLon,minLat,maxLon,maxLat", where="query.bbox"
-        ) from exc
-    if len(parts) != 4:
-        raise InvalidInput("bbox must be four numbers: minLon,minLat,maxLon,maxLat", where="query.bbox")
-    return parts  # type: ignore[return-value]
-
-
 def _filter(
     state: str | None,
     category: str | None,
@@ -113,7 +100,7 @@ def _filter(
         state=state.split(",") if state else None,
         category=category,
         area=area,
-        bbox=_bbox(bbox),
+        bbox=parse_bbox(bbox) if bbox else None,
         since=since,
         until=until,
         overdue=overdue,

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from gis_core.auth import User
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.incidents.workflow import ACTIVE_STATES, allowed_actions, snapshot, worker_grids
-from gis_core.scope import jurisdiction_clause
+from gis_core.scope import check_area_code, jurisdiction_clause
 
 STATES = (
     "reported",
@@ -94,12 +94,7 @@ def _where(user: User, f: IncidentFilter, params: dict[str, Any]) -> str:
         conds.append("(i.category_code = :cat OR left(i.category_code, 2) = :cat)")
         params["cat"] = f.category
     if f.area:
-        a = f.area.strip()
-        if not a.isdigit() or len(a) not in (12, 15):
-            raise InvalidInput(
-                "area must be a 12-digit unit code or a 15-digit grid code", where="query.area"
-            )
-        params["area"] = a
+        params["area"] = check_area_code(f.area)
         conds.append(
             "(g.code = :area OR c.code = :area OR s.code = :area OR left(g.code, 6) || '000000' = :area)"
         )
