@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from gis_core.auth import User
 from gis_core.errors import InvalidInput
 from gis_core.hotspots import gi_star, queen_weights, with_self
-from gis_core.incidents.queries import scope_clause
+from gis_core.incidents.queries import IncidentFilter, where_clause
 
 UNITS = ("grid", "hex")
 WEIGHTS = "queen contiguity (boundaries that touch), each unit its own neighbour, binary (Getis-Ord Gi*)"
@@ -40,12 +40,7 @@ def _incident_filter(user: User, q: HotspotQuery, params: dict[str, Any]) -> str
         raise InvalidInput("the period must end after it starts", where="query.to")
     if q.unit not in UNITS:
         raise InvalidInput(f"unit is one of {', '.join(UNITS)}", where="query.unit")
-    params.update(since=q.since, until=q.until)
-    conds = [scope_clause(user, params), "i.reported_at >= :since", "i.reported_at < :until"]
-    if q.category:
-        conds.append("(i.category_code = :cat OR left(i.category_code, 2) = :cat)")
-        params["cat"] = q.category
-    return " AND ".join(conds)
+    return where_clause(user, IncidentFilter(category=q.category, since=q.since, until=q.until), params)
 
 
 def _grid_counts(conn: sa.Connection, user: User, q: HotspotQuery) -> tuple[list[dict[str, Any]], np.ndarray]:

@@ -81,7 +81,8 @@ ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
 """
 
 
-def _where(user: User, f: IncidentFilter, params: dict[str, Any]) -> str:
+def where_clause(user: User, f: IncidentFilter, params: dict[str, Any]) -> str:
+    """SQL condition on alias i (g, c, s joined for `f.area`): what `user` may read and `f` asks."""
     conds = [scope_clause(user, params)]
     params["active"] = list(ACTIVE_STATES)
     if f.state:
@@ -139,7 +140,7 @@ def list_incidents(conn: sa.Connection, user: User, f: IncidentFilter) -> tuple[
     if not 1 <= f.limit <= MAX_LIMIT or f.offset < 0:
         raise InvalidInput(f"limit must be 1..{MAX_LIMIT} and offset ≥ 0", where="query.limit")
     params: dict[str, Any] = {"limit": f.limit, "offset": f.offset}
-    where = _where(user, f, params)
+    where = where_clause(user, f, params)
     total = conn.execute(sa.text(f"SELECT count(*) {_BASE} WHERE {where}"), params).scalar_one()
     rows = conn.execute(
         sa.text(
@@ -154,7 +155,7 @@ def list_incidents(conn: sa.Connection, user: User, f: IncidentFilter) -> tuple[
 def summary(conn: sa.Connection, user: User, incident_id: int) -> dict[str, Any]:
     """One incident's own fields as a GeoJSON Feature (one query; what a list item holds)."""
     params: dict[str, Any] = {"id": incident_id}
-    where = _where(user, IncidentFilter(), params)
+    where = where_clause(user, IncidentFilter(), params)
     row = conn.execute(sa.text(f"SELECT {_COLUMNS} {_BASE} WHERE i.id = :id AND {where}"), params).first()
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist or is not yours to see", where="path.id")
@@ -211,7 +212,7 @@ def get_incident(conn: sa.Connection, user: User, incident_id: int) -> dict[str,
 def stats(conn: sa.Connection, user: User, f: IncidentFilter) -> dict[str, Any]:
     """Counts, 办结率, 满意率, median times and where incidents were closed, for a filter."""
     params: dict[str, Any] = {}
-    where = _where(user, f, params)
+    where = where_clause(user, f, params)
     row = conn.execute(
         sa.text(f"""
         SELECT count(*) AS total,
