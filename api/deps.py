@@ -47,15 +47,13 @@ def _user_from_db(engine: sa.Engine, token: str) -> tuple[User, datetime]:
         return token_user_and_expiry(conn, token)
 
 
-async def get_current_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
-    """The user behind the bearer token; 401 problem when missing or dead.
+async def user_of_token(request: Request, token: str) -> User:
+    """The user behind a live token; AuthError otherwise.
 
     Answered from the process's token cache when it can be, so that reads which need no
     database (a cached tile) make no trip to it; otherwise from the small auth pool, never
     from the request pool, so that no request ever waits for a second pooled connection.
     """
-    if not token:
-        raise AuthError("a bearer token is required", where="header.Authorization")
     state = request.app.state
     now = time.monotonic()
     user = state.token_cache.get(token, now)
@@ -64,6 +62,13 @@ async def get_current_user(request: Request, token: Annotated[str | None, Depend
         user, expires = await run_in_threadpool(_user_from_db, state.auth_engine, token)
         state.token_cache.put(token, user, expires, now, generation)
     return user
+
+
+async def get_current_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    """The user behind the bearer token; 401 problem when missing or dead."""
+    if not token:
+        raise AuthError("a bearer token is required", where="header.Authorization")
+    return await user_of_token(request, token)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

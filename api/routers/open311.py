@@ -21,9 +21,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from api.deps import ConnDep, GridIndexDep, SettingsDep, oauth2_scheme
+from api.deps import ConnDep, GridIndexDep, SettingsDep, oauth2_scheme, user_of_token
 from api.errors import status_of
-from gis_core.auth import User, user_for_token
+from gis_core.auth import User
 from gis_core.errors import AuthError, InvalidInput, NotFound, OneGridError
 from gis_core.incidents import queries
 from gis_core.incidents import submit as submitting
@@ -61,9 +61,7 @@ class Open311Route(APIRoute):
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
 
 
-async def open311_user(
-    request: Request, conn: ConnDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> User:
+async def open311_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
     """The caller, from `api_key` (query string, or form body on POST) or a bearer token."""
     key = request.query_params.get("api_key")
     if not key and request.method == "POST":
@@ -72,7 +70,7 @@ async def open311_user(
     key = key or token
     if not key:
         raise AuthError("api_key is required")
-    return await run_in_threadpool(user_for_token, conn, key)
+    return await user_of_token(request, key)
 
 
 Open311User = Annotated[User, Depends(open311_user)]
