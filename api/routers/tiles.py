@@ -22,10 +22,9 @@ MVT = "application/vnd.mapbox-vector-tile"
 _NUMBERS = ("integer", "bigint", "smallint", "real", "double precision", "numeric")
 
 
-def _render(request: Request, req: tiles.TileRequest, user: User) -> CachedTile:
-    """Render a tile from the database and keep it when all its layers are cacheable."""
+def _render(request: Request, req: tiles.TileRequest, user: User, key: tuple[Any, ...] | None) -> CachedTile:
+    """Render a tile from the database and keep it under `key` (None: a layer is not cached)."""
     state = request.app.state
-    key = tiles.cache_key(req, user)
     generation = state.tile_cache.generation
     with state.tile_engine.connect() as conn:  # autocommit, tile statement timeout (see api.app)
         tile = CachedTile.of(tiles.render(conn, req, user))
@@ -57,7 +56,7 @@ async def tile(
     req = tiles.tile_request(layers, z, x, y, user)
     key = tiles.cache_key(req, user)
     found: CachedTile | None = request.app.state.tile_cache.get(key) if key is not None else None
-    tile = found if found is not None else await run_in_threadpool(_render, request, req, user)
+    tile = found if found is not None else await run_in_threadpool(_render, request, req, user, key)
     headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization, Accept-Encoding"}
     if not tile.size:
         return Response(status_code=204, headers=headers)
