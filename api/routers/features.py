@@ -32,6 +32,13 @@ Limit = Annotated[int, Query(ge=1, le=features.MAX_LIMIT, description="Page size
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Features to skip")]
 
 
+def _readable(layer_id: str, user: Any, where: str = "path.layer") -> Layer:
+    """The layer, if the caller may read it (404 unknown, 403 not theirs)."""
+    layer = get_layer(layer_id, where=where)
+    layer.check_readable(user)
+    return layer
+
+
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
@@ -119,8 +126,7 @@ def collections(request: Request, user: CurrentUser, conn: ConnDep) -> dict[str,
 @router.get("/collections/{collectionId}", summary="One collection")
 def collection(collectionId: str, request: Request, user: CurrentUser, conn: ConnDep) -> dict[str, Any]:  # noqa: N803
     """One layer's collection description."""
-    layer = get_layer(collectionId, where="path.collectionId")
-    layer.check_readable(user)
+    layer = _readable(collectionId, user, where="path.collectionId")
     return _collection(layer, _base(request), _district_bbox(conn))
 
 
@@ -193,8 +199,7 @@ def collection_items(
     crs: Annotated[str | None, Query(description="Output CRS: CRS84 (default) or GCJ-02")] = None,
 ) -> JSONResponse:
     """A page of features; any other parameter named like a field filters on equality."""
-    layer = get_layer(collectionId, where="path.collectionId")
-    layer.check_readable(user)
+    layer = _readable(collectionId, user, where="path.collectionId")
     q = _item_query(request, layer, user, limit, offset)
     feats, matched = features.items(conn, layer, user, q, _output_crs(crs))
     return _geojson(_page(request, feats, matched, limit, offset))
@@ -215,7 +220,7 @@ def collection_item(
     crs: Annotated[str | None, Query(description="Output CRS: CRS84 (default) or GCJ-02")] = None,
 ) -> JSONResponse:
     """One feature by id."""
-    layer = get_layer(collectionId, where="path.collectionId")
+    layer = _readable(collectionId, user, where="path.collectionId")
     feat = features.item(conn, layer, user, featureId, _output_crs(crs))
     base = _base(request)
     feat["links"] = [
@@ -230,12 +235,6 @@ def collection_item(
 Lon = Annotated[float, Query(description="Longitude (or x) in `crs`", allow_inf_nan=False)]
 Lat = Annotated[float, Query(description="Latitude (or y) in `crs`", allow_inf_nan=False)]
 InCrs = Annotated[str, Query(description="CRS of lon/lat: EPSG:4326 (default), GCJ-02, BD-09, any EPSG")]
-
-
-def _readable(layer_id: str, user: Any) -> Layer:
-    layer = get_layer(layer_id)
-    layer.check_readable(user)
-    return layer
 
 
 @spatial.get("/{layer}/radius", summary="Features within a radius in metres, nearest first")

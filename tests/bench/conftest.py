@@ -68,3 +68,18 @@ def bench_engine(bench_url):
     eng = sa.create_engine(bench_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def bench_commander(bench_engine):
+    """The demo commander (all rows, unmasked), as the domain functions take a user."""
+    from gis_core.auth import User
+
+    with bench_engine.connect() as c:
+        row = c.execute(
+            sa.text(
+                "SELECT id, username, display_name, role, jurisdiction_code, department_code FROM app_user "
+                "WHERE username = 'commander'"
+            )
+        ).one()
+    return User(*row)

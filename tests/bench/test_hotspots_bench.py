@@ -7,22 +7,14 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from gis_core.auth import User
 from gis_core.incidents.hotspots import HotspotQuery, hotspots
 from gis_core.settings import Settings
 from tests.bench.conftest import record
 
 
-def test_a_year_of_hotspots_over_grids_and_hexagons(bench_engine):
+def test_a_year_of_hotspots_over_grids_and_hexagons(bench_engine, bench_commander):
+    commander = bench_commander
     with bench_engine.connect() as c:
-        commander = User(
-            *c.execute(
-                sa.text(
-                    "SELECT id, username, display_name, role, jurisdiction_code, department_code FROM app_user "
-                    "WHERE username = 'commander'"
-                )
-            ).one()
-        )
         manifest = c.execute(sa.text("SELECT manifest FROM demo_manifest")).scalar_one()
         until = datetime(2026, 11, 23, tzinfo=UTC)
         since = until.replace(year=2025)

@@ -27,7 +27,6 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from gis_core.auth import User
 from gis_core.layers import get_layer
 from gis_core.settings import PROJECT_ROOT, Settings
 from gis_core.tiles import tile_request, tile_sql
@@ -162,7 +161,8 @@ def start(cmd: list[str], env: dict[str, str], health: str) -> subprocess.Popen:
     return proc
 
 
-def test_tiles_side_by_side_with_tipg(bench_url, bench_views, tmp_path):
+def test_tiles_side_by_side_with_tipg(bench_url, bench_views, bench_commander, tmp_path):
+    commander = bench_commander
     engine = bench_views
     if not (TIPG_VENV / "bin" / "uvicorn").exists():
         subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
@@ -178,14 +178,6 @@ def test_tiles_side_by_side_with_tipg(bench_url, bench_views, tmp_path):
     with engine.connect() as c:
         district = shapely.from_wkb(
             bytes(c.execute(sa.text("SELECT ST_AsBinary(geom) FROM district")).scalar())
-        )
-        commander = User(
-            *c.execute(
-                sa.text(
-                    "SELECT id, username, display_name, role, jurisdiction_code, department_code FROM app_user "
-                    "WHERE username = 'commander'"
-                )
-            ).one()
         )
     plan = {
         (layer, z): tiles_over(district, z, TILES_PER_ZOOM)
