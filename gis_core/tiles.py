@@ -130,15 +130,13 @@ def tile_sql(req: TileRequest, user: User) -> tuple[str, dict[str, Any]]:
     return sql, params
 
 
-def render(conn: sa.Connection, req: TileRequest, user: User, timeout_ms: int | None = None) -> bytes:
+def render(conn: sa.Connection, req: TileRequest, user: User) -> bytes:
     """The MVT bytes of a tile for `user` (empty when no feature falls in it).
 
-    `timeout_ms` sets a statement timeout for this transaction; the server's tile pool
-    instead opens its connections with the tile timeout, saving a round trip per tile.
+    The statement timeout is the connection's: the server's tile pool opens its connections
+    with the tile timeout, so a tile costs one round trip.
     """
     sql, params = tile_sql(req, user)
-    if timeout_ms is not None:
-        conn.execute(sa.text("SELECT set_config('statement_timeout', :t, true)"), {"t": str(timeout_ms)})
     data = conn.execute(sa.text(sql), params).scalar()
     return bytes(data or b"")
 

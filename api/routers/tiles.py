@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -65,7 +64,7 @@ async def tile(
         return Response(status_code=304, headers=headers)
     if "gzip" in accept_encoding:
         return Response(tile.gz, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
-    return Response(gzip.decompress(tile.gz), media_type=MVT, headers=headers)
+    return Response(tile.body(), media_type=MVT, headers=headers)
 
 
 def _tilejson_type(pg_type: str) -> str:
