@@ -13,7 +13,19 @@ from fastapi import FastAPI
 
 from api import errors
 from api.middleware import Admission
-from api.routers import auth, catalogue, features, health, hotspots, incidents, lookup, open311, pages, tiles
+from api.routers import (
+    auth,
+    catalogue,
+    features,
+    health,
+    hotspots,
+    incidents,
+    lookup,
+    open311,
+    pages,
+    tiles,
+    tracks,
+)
 from gis_core.auth import TokenCache
 from gis_core.db import make_engine
 from gis_core.lookup import GridIndexCache
@@ -121,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         features.router,
         features.spatial,
         hotspots.router,
+        tracks.router,
     ):
         app.include_router(router)
     pages.mount_static(app)

@@ -26,7 +26,7 @@ _STATUS: dict[type[e.OneGridError], int] = {
     e.OutsideDistrict: 404,
     e.Conflict: 409,
     e.ServiceUnavailable: 503,
-    photos.PhotoTooLarge: 413,
+    e.TooLarge: 413,
     photos.NotAnImage: 415,
 }
 

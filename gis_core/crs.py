@@ -225,18 +225,40 @@ def input_point(lon: float, lat: float, crs: str | None, where: str = "query") -
 
     Geographic input must be a real lon/lat pair; projected input must land on the globe.
     """
+    wlon, wlat = input_points(np.array([lon]), np.array([lat]), crs, where, indexed=False)
+    return float(wlon[0]), float(wlat[0])
+
+
+def input_points(
+    lon: np.ndarray, lat: np.ndarray, crs: str | None, where: str = "body", indexed: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Many request points in `crs` → WGS84 arrays; a 400 problem names the first bad one.
+
+    With `indexed`, the problem's location is `where[i]` for the i-th point.
+    """
     from gis_core.errors import InvalidInput, UnknownCRSError
 
     try:
         spec = parse_crs(crs)
     except UnknownCRS as exc:
         raise UnknownCRSError(str(exc), where=f"{where}.crs") from exc
+
+    def bad(ok: np.ndarray, message: str) -> None:
+        if not ok.all():
+            k = int(np.argmin(ok))
+            at = f"{where}[{k}]" if indexed else where
+            raise InvalidInput(f"({lon[k]}, {lat[k]}) {message}", where=f"{at}.lon,lat")
+
+    def lonlat_ok(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)  # type: ignore[no-any-return]
+
     geographic = spec.kind != "epsg" or spec.epsg in (WGS84, CGCS2000)
-    if geographic and not valid_lonlat(lon, lat):
-        raise InvalidInput(f"({lon}, {lat}) is not a longitude/latitude pair", where=f"{where}.lon,lat")
+    if geographic:
+        bad(lonlat_ok(lon, lat), "is not a longitude/latitude pair")
+    else:
+        bad(np.isfinite(lon) & np.isfinite(lat), "is not a pair of finite numbers")
     wlon, wlat = to_wgs84(lon, lat, spec)
-    if not valid_lonlat(wlon, wlat):
-        raise InvalidInput(
-            f"({lon}, {lat}) in {spec.label} is outside the CRS's area", where=f"{where}.lon,lat"
-        )
-    return float(wlon), float(wlat)
+    wlon, wlat = np.asarray(wlon, dtype=float), np.asarray(wlat, dtype=float)
+    bad(lonlat_ok(wlon, wlat), f"in {spec.label} is outside the CRS's area")
+    return wlon, wlat

@@ -13,6 +13,8 @@ import shapely
 import sqlalchemy as sa
 
 from gis_core.bulk import copy_lines, copy_rows
+from gis_core.crs import transformer
+from gis_core.tracks import KEPT, REASON_NAMES, Fixes, Limits, classify
 
 #: Tables that get explicit ids from the generator, so link tables can refer to them.
 _EXPLICIT_IDS = {"building", "camera", "cold_chain_site", "worker", "incident"}
@@ -31,6 +33,7 @@ DOMAIN_TABLES = [
     "incident",
     "warning",
     "track_point",
+    "track_rejected",
     "worker_grid",
     "worker",
     "api_token",
@@ -112,7 +115,7 @@ def load_demo(
             if table.name in _EXPLICIT_IDS:
                 conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {n})"))
             say(f"{table.name:18s} {n:>9,d} rows")
-        n = _copy_tracks(conn, raw, data.tracks)
+        n = _copy_tracks(conn, raw, data.tracks, int(data.manifest["metric_epsg"]))
         say(f"{'track_point':18s} {n:>9,d} rows")
         _create_demo_accounts(conn)
         conn.execute(
@@ -166,37 +169,49 @@ def _indexes_deferred(conn: sa.Connection, table: str) -> Iterator[None]:
         conn.execute(sa.text(ddl))
 
 
-def _copy_tracks(conn: sa.Connection, raw: Any, tracks: dict[str, np.ndarray]) -> int:
-    """COPY the GPS fixes; monthly partitions are created first."""
+def _copy_tracks(conn: sa.Connection, raw: Any, tracks: dict[str, np.ndarray], epsg: int) -> int:
+    """COPY the GPS fixes through the same filter as uploads: refused fixes go to `track_rejected`.
+
+    Monthly partitions are created first. Returns the number of fixes taken as truth.
+    """
     t = tracks["t"].astype("int64")
     conn.execute(
         sa.text("SELECT ensure_track_partitions(to_timestamp(:a), to_timestamp(:b))"),
         {"a": int(t.min()), "b": int(t.max()) + 1},
     )
+    fixes = Fixes(
+        worker_id=tracks["worker_id"],
+        t=tracks["t"].astype(float),
+        lon=tracks["lon"],
+        lat=tracks["lat"],
+        accuracy_m=tracks["acc"].astype(float),
+        speed_mps=tracks["speed"].astype(float),
+    )
+    x, y = transformer(4326, epsg).transform(fixes.lon, fixes.lat)
+    reasons = classify(fixes, np.asarray(x), np.asarray(y), Limits())
     stamps = np.datetime_as_string(t.astype("datetime64[s]"), unit="s")
     geoms = shapely.to_wkb(
         shapely.set_srid(shapely.points(tracks["lon"], tracks["lat"]), 4326), hex=True, include_srid=True
     )
-    # numbers, timestamps and hex only: nothing to escape, so lines are formatted directly
-    lines = (
-        f"{w}\t{s}+00\t{g}\t{sp}\t{ac}\n"
+    columns = ["worker_id", "recorded_at", "geom", "speed_mps", "accuracy_m"]
+
+    def lines(which: np.ndarray, reason: str = "") -> Iterator[str]:
+        # numbers, timestamps and hex only: nothing to escape, so lines are formatted directly
+        tail = f"\t{reason}\n" if reason else "\n"
         for w, s, g, sp, ac in zip(
-            tracks["worker_id"].tolist(),
-            stamps.tolist(),
-            geoms.tolist(),
-            tracks["speed"].tolist(),
-            tracks["acc"].tolist(),
+            tracks["worker_id"][which].tolist(),
+            stamps[which].tolist(),
+            geoms[which].tolist(),
+            tracks["speed"][which].tolist(),
+            tracks["acc"][which].tolist(),
             strict=True,
-        )
-    )
+        ):
+            yield f"{w}\t{s}+00\t{g}\t{sp}\t{ac}{tail}"
+
+    for code, name in REASON_NAMES.items():
+        copy_lines(raw, "track_rejected", [*columns, "reason"], lines(reasons == code, name))
     with _indexes_deferred(conn, "track_point"):
-        return copy_lines(
-            raw,
-            "track_point",
-            ["worker_id", "recorded_at", "geom", "speed_mps", "accuracy_m"],
-            lines,
-            chunk=200_000,
-        )
+        return copy_lines(raw, "track_point", columns, lines(reasons == KEPT), chunk=200_000)
 
 
 def _create_demo_accounts(conn: sa.Connection) -> None:

@@ -36,6 +36,13 @@ class UnknownCRSError(InvalidInput):
     title = "Unknown coordinate reference system"
 
 
+class TooLarge(InvalidInput):
+    """A request carrying more than a limit allows (a batch, a photo)."""
+
+    code = "too-large"
+    title = "Request too large"
+
+
 class OutsideDistrict(OneGridError):
     """A location that no grid of the district contains."""
 

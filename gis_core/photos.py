@@ -16,14 +16,14 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gis_core.errors import InvalidInput
+from gis_core.errors import InvalidInput, TooLarge
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 PUBLIC_MAX_SIDE = 1600  # ample for a handler's screen or the wall; lets libjpeg decode at reduced scale
 THUMB_SIDE = 320
 
 
-class PhotoTooLarge(InvalidInput):
+class PhotoTooLarge(TooLarge):
     """A photo over the byte or pixel limit."""
 
     code = "photo-too-large"

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     tile_cache_entries: int = Field(default=20_000, description="Rendered tiles kept per server process.")
     tile_timeout_ms: int = Field(default=5_000, description="Statement timeout of one tile's SQL.")
 
+    track_max_accuracy_m: float = Field(
+        default=50.0, description="GPS fixes less accurate than this are refused."
+    )
+    track_max_speed_mps: float = Field(
+        default=10.0, description="A fix reached and left faster than this (36 km/h) is a jump, refused."
+    )
+    track_max_batch: int = Field(default=20_000, description="Most fixes in one track upload.")
+
     @property
     def embedded(self) -> bool:
         """True when OneGrid manages its own local cluster (no DATABASE_URL given)."""

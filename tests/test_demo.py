@@ -139,8 +139,10 @@ def test_tracks_are_a_week_of_30s_fixes_mostly_in_own_grid(conn, manifest):
     n, workers, span = conn.execute(
         sa.text(
             "SELECT count(*), count(DISTINCT worker_id), extract(epoch FROM max(recorded_at) - min(recorded_at)) / 86400 "
-            "FROM track_point"
-        )
+            "FROM (SELECT worker_id, recorded_at FROM track_point UNION ALL SELECT worker_id, recorded_at "
+            "      FROM track_rejected) f WHERE recorded_at BETWEEN :a AND :b"
+        ),
+        {"a": manifest["tracks"]["from"], "b": manifest["tracks"]["to"]},
     ).one()
     assert n == manifest["counts"]["track_points"]
     assert workers == count(conn, "worker")

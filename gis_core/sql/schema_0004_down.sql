@@ -1,0 +1,2 @@
+-- Undo schema_0004.sql.
+DROP TABLE track_rejected;

@@ -1,0 +1,423 @@
+"""Grid workers' GPS tracks (轨迹): filtering fixes, storing them, and reading trajectories back.
+
+Phones upload fixes in batches and retry them on poor networks, so a fix may arrive twice;
+GPS also gives fixes of poor accuracy and, now and then, one far off the walk. Duplicates are
+dropped, and the refused fixes go to `track_rejected` with their reason, counted, so that
+`track_point` holds only fixes taken as truth. Trajectory statistics (stay points, distance,
+time outside the worker's own grid, road coverage) are computed in the metric CRS from the
+stored fixes, with numpy and shapely.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import shapely
+import sqlalchemy as sa
+
+from gis_core.auth import User
+from gis_core.crs import transformer
+from gis_core.errors import NotFound
+from gis_core.scope import jurisdiction_clause
+
+#: A gap longer than this (seconds) splits a track: the phone was off or out of coverage.
+GAP_S = 600.0
+#: Stay point: at least this long (s) within this distance (m) of where it began.
+STAY_S, STAY_M = 300.0, 50.0
+#: Road coverage: a road stretch within this distance (m) of the track counts as patrolled.
+COVER_M = 30.0
+
+KEPT, DUPLICATE, ACCURACY, JUMP = 0, 1, 2, 3
+REASON_NAMES = {ACCURACY: "accuracy", JUMP: "jump"}
+
+
+@dataclass(frozen=True)
+class Fixes:
+    """A batch of GPS fixes as columns: worker id, epoch seconds, WGS 84 lon/lat, accuracy, speed."""
+
+    worker_id: np.ndarray
+    t: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    accuracy_m: np.ndarray  # NaN: not reported
+    speed_mps: np.ndarray  # NaN: not reported
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the filter refuses: fixes less accurate than `max_accuracy_m`, jumps over `max_speed_mps`."""
+
+    max_accuracy_m: float = 50.0
+    max_speed_mps: float = 10.0
+
+
+def classify(
+    fixes: Fixes,
+    x: np.ndarray,
+    y: np.ndarray,
+    limits: Limits,
+    previous: dict[int, tuple[float, float, float]] | None = None,
+) -> np.ndarray:
+    """KEPT, DUPLICATE, ACCURACY or JUMP per fix (`x`, `y` metric; `previous`: worker → stored (t, x, y)).
+
+    A duplicate is a second fix of one worker at one instant (the first is kept). A jump is a
+    fix reached from the fix before it *and* left to the fix after it faster than the limit:
+    a lone spike. A fix that is only reached fast but then agrees with what follows is a
+    relocation after a bad earlier fix, and is kept; the first fix of a worker with nothing
+    before it has nothing to contradict it and is kept. Two consecutive spikes at one wrong
+    place pass (each agrees with the other); GPS rarely produces them.
+    """
+    n = len(fixes)
+    out = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return out
+    order = np.lexsort((fixes.t, fixes.worker_id))
+    w, t = fixes.worker_id[order], fixes.t[order]
+    dup = np.zeros(n, dtype=bool)
+    dup[1:] = (w[1:] == w[:-1]) & (t[1:] == t[:-1])
+    out[order[dup]] = DUPLICATE
+    poor = ~dup & (fixes.accuracy_m[order] > limits.max_accuracy_m)
+    out[order[poor]] = ACCURACY
+    cand = order[~dup & ~poor]
+    if len(cand) == 0:
+        return out
+    cw, ct, cx, cy = fixes.worker_id[cand], fixes.t[cand], x[cand], y[cand]
+    same = cw[1:] == cw[:-1]
+    step = np.hypot(np.diff(cx), np.diff(cy)) / np.maximum(np.diff(ct), 1.0)
+    step = np.where(same, step, np.nan)  # speed between candidate k and k+1 of one worker
+    v_in = np.concatenate([[np.nan], step])
+    v_out = np.concatenate([step, [np.nan]])
+    if previous:
+        first = np.concatenate([[True], ~same])
+        for k in np.flatnonzero(first):
+            prev = previous.get(int(cw[k]))
+            if prev is not None and prev[0] < ct[k]:
+                v_in[k] = math.hypot(cx[k] - prev[1], cy[k] - prev[2]) / max(ct[k] - prev[0], 1.0)
+    with np.errstate(invalid="ignore"):
+        jump = (v_in > limits.max_speed_mps) & ~(v_out <= limits.max_speed_mps)
+    out[cand[jump]] = JUMP
+    return out
+
+
+@dataclass
+class IngestResult:
+    """What happened to one uploaded batch; every received fix is in exactly one count."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=lambda: {"accuracy": 0, "jump": 0})
+
+
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS track_stage (worker_id int, t float8, lon float8, lat float8, "
+    "speed_mps real, accuracy_m real, reason text) ON COMMIT DELETE ROWS"
+)
+
+
+def _previous_fixes(conn: sa.Connection, fixes: Fixes, epsg: int) -> dict[int, tuple[float, float, float]]:
+    """Each worker's last stored fix before their first fix in the batch, in metric x/y."""
+    order = np.lexsort((fixes.t, fixes.worker_id))
+    workers, start = np.unique(fixes.worker_id[order], return_index=True)
+    first = fixes.t[order][start].tolist()
+    rows = conn.execute(
+        sa.text(
+            "SELECT b.w, extract(epoch FROM p.recorded_at), ST_X(p.m), ST_Y(p.m) "
+            "FROM unnest(CAST(:w AS int[]), CAST(:t AS float8[])) AS b(w, t) "
+            "CROSS JOIN LATERAL (SELECT recorded_at, ST_Transform(geom, :epsg) m FROM track_point "
+            "  WHERE worker_id = b.w AND recorded_at < to_timestamp(b.t) "
+            "  ORDER BY recorded_at DESC LIMIT 1) p"
+        ),
+        {"w": [int(v) for v in workers], "t": first, "epsg": epsg},
+    ).all()
+    return {int(r[0]): (float(r[1]), float(r[2]), float(r[3])) for r in rows}
+
+
+def _ensure_partitions(conn: sa.Connection, t: np.ndarray) -> None:
+    """Monthly partitions for the batch's span, created once under a lock (DDL races otherwise)."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('track_partitions'))"))
+    conn.execute(
+        sa.text("SELECT ensure_track_partitions(to_timestamp(:a), to_timestamp(:b))"),
+        {"a": float(t.min()), "b": float(t.max()) + 1},
+    )
+
+
+def _num(v: float) -> str:
+    return "\\N" if math.isnan(v) else repr(v)
+
+
+def ingest(conn: sa.Connection, fixes: Fixes, limits: Limits, projected_epsg: int) -> IngestResult:
+    """Filter a batch and store it in the caller's transaction; refused fixes go to `track_rejected`.
+
+    Safe to repeat: a retried batch stores nothing twice and reports its fixes as duplicates.
+    """
+    result = IngestResult(received=len(fixes))
+    if len(fixes) == 0:
+        return result
+    x, y = transformer(4326, projected_epsg).transform(fixes.lon, fixes.lat)
+    reasons = classify(
+        fixes, np.asarray(x), np.asarray(y), limits, _previous_fixes(conn, fixes, projected_epsg)
+    )
+    keep = reasons != DUPLICATE
+    _ensure_partitions(conn, fixes.t[keep])
+    conn.execute(sa.text(_STAGE))
+    buf = io.StringIO()
+    for w, t, lon, lat, sp, ac, r in zip(
+        fixes.worker_id[keep].tolist(),
+        fixes.t[keep].tolist(),
+        fixes.lon[keep].tolist(),
+        fixes.lat[keep].tolist(),
+        fixes.speed_mps[keep].tolist(),
+        fixes.accuracy_m[keep].tolist(),
+        reasons[keep].tolist(),
+        strict=True,
+    ):
+        buf.write(f"{w}\t{t!r}\t{lon!r}\t{lat!r}\t{_num(sp)}\t{_num(ac)}\t{REASON_NAMES.get(r, '')}\n")
+    buf.seek(0)
+    with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+        cur.copy_expert("COPY track_stage FROM STDIN", buf)
+    select = (
+        "SELECT worker_id, to_timestamp(t), ST_SetSRID(ST_MakePoint(lon, lat), 4326), "
+        "speed_mps, accuracy_m{extra} "
+        "FROM track_stage WHERE reason {cond} ORDER BY worker_id, t"
+    )
+    stored = conn.execute(
+        sa.text(
+            "INSERT INTO track_point (worker_id, recorded_at, geom, speed_mps, accuracy_m) "
+            + select.format(extra="", cond="= ''")
+            + " ON CONFLICT DO NOTHING"
+        )
+    ).rowcount
+    conn.execute(
+        sa.text(
+            "INSERT INTO track_rejected (worker_id, recorded_at, geom, speed_mps, accuracy_m, reason) "
+            + select.format(extra=", reason", cond="<> ''")
+            + " ON CONFLICT DO NOTHING"
+        )
+    )
+    result.stored = stored
+    for code, name in REASON_NAMES.items():
+        result.rejected[name] = int((reasons == code).sum())
+    result.duplicates = result.received - result.stored - sum(result.rejected.values())
+    return result
+
+
+# ---------------------------------------------------------------- trajectory statistics
+
+
+def stay_points(
+    t: np.ndarray, x: np.ndarray, y: np.ndarray, radius_m: float = STAY_M, min_s: float = STAY_S
+) -> list[tuple[int, int]]:
+    """(first, last) fix indices of each stay: at least `min_s` within `radius_m` of its first fix.
+
+    The stay-point rule of Li et al. (2008), over fixes of one worker in time order.
+    """
+    stays = []
+    i, n = 0, len(t)
+    while i < n:
+        j = i + 1
+        while j < n and math.hypot(x[j] - x[i], y[j] - y[i]) <= radius_m and t[j] - t[j - 1] <= GAP_S:
+            j += 1
+        if t[j - 1] - t[i] >= min_s:
+            stays.append((i, j - 1))
+            i = j
+        else:
+            i += 1
+    return stays
+
+
+def segments(t: np.ndarray, gap_s: float = GAP_S) -> list[slice]:
+    """Runs of fixes with no gap longer than `gap_s` between neighbours."""
+    cuts = np.flatnonzero(np.diff(t) > gap_s) + 1
+    bounds = [0, *cuts.tolist(), len(t)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+def road_coverage(
+    roads: shapely.Geometry, area: shapely.Geometry, track: shapely.Geometry, within_m: float = COVER_M
+) -> tuple[float, float]:
+    """(road length in `area`, of it within `within_m` of `track`), metres, all in one metric CRS."""
+    in_area = shapely.intersection(roads, area)
+    total = float(shapely.length(in_area))
+    if total == 0 or track is None or shapely.is_empty(track):
+        return total, 0.0
+    covered = float(shapely.length(shapely.intersection(in_area, shapely.buffer(track, within_m))))
+    return total, covered
+
+
+def _track_geometry(x: np.ndarray, y: np.ndarray, runs: list[slice]) -> shapely.Geometry:
+    parts = [
+        shapely.LineString(np.column_stack([x[r], y[r]]))
+        if r.stop - r.start > 1
+        else shapely.Point(x[r.start], y[r.start])
+        for r in runs
+    ]
+    return shapely.GeometryCollection(parts) if parts else shapely.GeometryCollection()
+
+
+def own_area(
+    conn: sa.Connection, worker_id: int, epsg: int
+) -> tuple[shapely.Geometry | None, shapely.Geometry | None]:
+    """The worker's own grid(s) and the roads meeting them, both in the metric CRS (None when unassigned)."""
+    row = conn.execute(
+        sa.text(
+            "WITH own AS (SELECT ST_Union(g.geom) geom FROM worker_grid wg JOIN grid g ON g.id = wg.grid_id "
+            "  WHERE wg.worker_id = :w) "
+            "SELECT ST_AsBinary(ST_Transform(own.geom, :epsg)), "
+            "  (SELECT ST_AsBinary(ST_Transform(ST_Collect(r.geom), :epsg)) FROM road r "
+            "   WHERE ST_Intersects(r.geom, own.geom)) "
+            "FROM own"
+        ),
+        {"w": worker_id, "epsg": epsg},
+    ).one()
+    grid = shapely.from_wkb(bytes(row[0])) if row[0] is not None else None
+    roads = shapely.from_wkb(bytes(row[1])) if row[1] is not None else shapely.MultiLineString()
+    return grid, roads
+
+
+def trajectory(
+    conn: sa.Connection,
+    worker_id: int,
+    since: datetime,
+    until: datetime,
+    projected_epsg: int,
+    simplify_m: float | None = None,
+) -> dict[str, Any]:
+    """A worker's cleaned track over [since, until) as a GeoJSON Feature with times and statistics.
+
+    The geometry is a MultiLineString, one part per run without a long gap, with
+    `properties.times` holding each vertex's ISO time (after optional simplification by
+    `simplify_m` metres, Douglas-Peucker). Statistics always use every stored fix.
+    """
+    exists = conn.execute(sa.text("SELECT code FROM worker WHERE id = :w"), {"w": worker_id}).scalar()
+    if exists is None:
+        raise NotFound(f"worker {worker_id} does not exist", where="path.worker_id")
+    rows = conn.execute(
+        sa.text(
+            "SELECT extract(epoch FROM recorded_at), ST_X(m), ST_Y(m) "
+            "FROM (SELECT recorded_at, ST_Transform(geom, :epsg) m FROM track_point "
+            "      WHERE worker_id = :w AND recorded_at >= :a AND recorded_at < :b) s ORDER BY 1"
+        ),
+        {"w": worker_id, "a": since, "b": until, "epsg": projected_epsg},
+    ).all()
+    rejected: dict[str, int] = dict(
+        conn.execute(
+            sa.text(
+                "SELECT reason, count(*) FROM track_rejected WHERE worker_id = :w "
+                "AND recorded_at >= :a AND recorded_at < :b GROUP BY reason"
+            ),
+            {"w": worker_id, "a": since, "b": until},
+        ).all()
+    )
+    arr = np.array(rows, dtype=float).reshape(-1, 3)
+    t, x, y = arr[:, 0], arr[:, 1], arr[:, 2]
+    runs = segments(t)
+    distance = sum(float(np.hypot(np.diff(x[r]), np.diff(y[r])).sum()) for r in runs)
+    grid, roads = own_area(conn, worker_id, projected_epsg)
+    outside_s = 0.0
+    if grid is not None and len(t):
+        out = ~shapely.contains_xy(grid, x, y)
+        for r in runs:
+            outside_s += float((np.diff(t[r]) * out[r][:-1]).sum())
+    track = _track_geometry(x, y, runs)
+    road_m, covered_m = road_coverage(roads, grid, track) if grid is not None else (0.0, 0.0)
+    inverse = transformer(projected_epsg, 4326)
+    stops = []
+    for i, j in stay_points(t, x, y):
+        lon, lat = inverse.transform(float(x[i : j + 1].mean()), float(y[i : j + 1].mean()))
+        stops.append(
+            {
+                "from": _iso(t[i]),
+                "to": _iso(t[j]),
+                "duration_s": round(float(t[j] - t[i]), 1),
+                "lon": round(lon, 7),
+                "lat": round(lat, 7),
+            }
+        )
+    lines, times = [], []
+    for r in runs:
+        part = np.column_stack([x[r], y[r], t[r]])
+        if simplify_m and len(part) > 2:
+            part = shapely.get_coordinates(
+                shapely.simplify(shapely.LineString(part), simplify_m, preserve_topology=False),
+                include_z=True,
+            )
+        lon, lat = inverse.transform(part[:, 0], part[:, 1])
+        lines.append(np.round(np.column_stack([lon, lat]), 7).tolist())
+        times.append([_iso(v) for v in part[:, 2]])
+    return {
+        "type": "Feature",
+        "id": worker_id,
+        "geometry": {"type": "MultiLineString", "coordinates": lines},
+        "properties": {
+            "worker_id": worker_id,
+            "worker_code": exists,
+            "from": since.isoformat(),
+            "to": until.isoformat(),
+            "times": times,
+            "fixes": len(t),
+            "rejected": {name: int(rejected.get(name, 0)) for name in REASON_NAMES.values()},
+            "distance_m": round(distance, 1),
+            "outside_own_grid_s": round(outside_s, 1),
+            "stops": stops,
+            "coverage": {
+                "road_m": round(road_m, 1),
+                "covered_m": round(covered_m, 1),
+                "share": round(covered_m / road_m, 4) if road_m else None,
+                "within_m": COVER_M,
+            },
+        },
+    }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------- who may upload and read
+
+
+def worker_of_user(conn: sa.Connection, user_id: int) -> int | None:
+    """The worker record of a grid worker's account (None for other accounts)."""
+    return conn.execute(sa.text("SELECT id FROM worker WHERE user_id = :u"), {"u": user_id}).scalar()
+
+
+def check_workers(conn: sa.Connection, worker_ids: np.ndarray) -> None:
+    """404 problem naming the first worker id that does not exist."""
+    wanted = np.unique(worker_ids)
+    known = set(
+        conn.execute(
+            sa.text("SELECT id FROM worker WHERE id = ANY(:w)"), {"w": [int(v) for v in wanted]}
+        ).scalars()
+    )
+    for wid in wanted.tolist():
+        if wid not in known:
+            k = int(np.argmax(worker_ids == wid))
+            raise NotFound(f"worker {wid} does not exist", where=f"body.fixes[{k}].worker_id")
+
+
+def check_readable(conn: sa.Connection, user: User, worker_id: int) -> None:
+    """404 problem unless `user` may read this worker's track: one of the worker's grids is theirs.
+
+    Not-found and not-yours answer alike, so ids cannot be probed.
+    """
+    params: dict[str, Any] = {"w": worker_id}
+    cond = jurisdiction_clause(user, "a", params)
+    workers_area = (
+        "SELECT 1 FROM worker w "
+        "LEFT JOIN worker_grid wg ON wg.worker_id = w.id LEFT JOIN grid g ON g.id = wg.grid_id "
+        "LEFT JOIN community c ON c.id = g.community_id "
+        "CROSS JOIN LATERAL (SELECT g.id AS grid_id, c.id AS community_id, c.street_id) a WHERE w.id = :w"
+    )
+    sql = f"SELECT EXISTS ({workers_area} AND {cond})"  # noqa: S608 - cond is built from bound parameters
+    ok = conn.execute(sa.text(sql), params).scalar()
+    if not ok:
+        raise NotFound(f"worker {worker_id} does not exist or is not in your area", where="path.worker_id")
