@@ -101,3 +101,56 @@ def test_bad_hotspot_queries_are_problems(client, auth, params, status, where):
 def test_citizens_and_grid_workers_may_not_ask(client, auth):
     assert_problem(client.get("/api/v1/hotspots", headers=auth("citizen")), 403)
     assert_problem(client.get("/api/v1/hotspots", headers=auth("gridworker")), 403)
+
+
+def test_a_planted_hotspot_emerges_where_and_when_it_was_planted(client, auth, manifest):
+    from datetime import datetime, timedelta
+
+    h = manifest["hotspots"][0]
+    until = datetime.fromisoformat(h["to"])
+    since = until - timedelta(days=150)  # five 30-day bins, the planted weeks in the last ones
+    r = client.get(
+        "/api/v1/hotspots/emerging",
+        params={
+            "from": since.isoformat(),
+            "to": until.isoformat(),
+            "bin": "month",
+            "unit": "hex",
+            "hex_size": 250,
+            "category": h["category"],
+        },
+        headers=auth("commander"),
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["edges"]) == 6 and body["bin"] == "month"
+    centre = shapely.Point(h["lon"], h["lat"])
+    cell = next(f for f in body["features"] if shapely.geometry.shape(f["geometry"]).contains(centre))
+    p = cell["properties"]
+    assert sum(p["counts"]) == p["count"] and len(p["z"]) == len(p["bins"]) == 5
+    before = datetime.fromisoformat(h["from"])
+    first_planted = next(k for k in range(5) if datetime.fromisoformat(body["edges"][k + 1]) > before)
+    assert all(b < 2 for b in p["bins"][:first_planted])  # nothing before it was planted
+    assert p["bins"][-1] >= 2
+    assert (p["kind"], p["pattern"]) in {("hot", "new"), ("hot", "consecutive")}, p
+    # the counts per bin add up to the period's hotspot counts
+    flat = ask(
+        client,
+        auth,
+        unit="hex",
+        hex_size=250,
+        category=h["category"],
+        **{"from": since.isoformat(), "to": until.isoformat()},
+    )
+    assert sum(f["properties"]["count"] for f in flat["features"]) == body["total"]
+
+
+def test_emerging_refuses_bad_bins(client, auth):
+    r = client.get("/api/v1/hotspots/emerging", params={"bin": "year"}, headers=auth("commander"))
+    assert_problem(r, 422)
+    r = client.get(
+        "/api/v1/hotspots/emerging",
+        params={"bin": "day", "from": "2024-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        headers=auth("commander"),
+    )
+    assert assert_problem(r, 400)["where"] == "query.bin"

@@ -1,20 +1,44 @@
-"""`GET /api/v1/hotspots`: 热点追踪, incidents per grid or hexagon with Getis-Ord Gi*."""
+"""`GET /api/v1/hotspots`: 热点追踪, incidents per grid or hexagon with Getis-Ord Gi*, and their emergence."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
-from gis_core.incidents.hotspots import HotspotQuery, hotspots
+from gis_core.incidents.hotspots import HotspotQuery, emerging_hotspots, hotspots
 
 router = APIRouter(prefix="/api/v1", tags=["hotspots"])
 READERS = require_roles(
     "admin", "commander", "street_officer", "community_officer", "department_handler", "planner"
 )
+
+
+def _query(
+    since: Annotated[datetime | None, Query(alias="from", description="Start (default: see below)")] = None,
+    until: Annotated[datetime | None, Query(alias="to", description="End, exclusive (default: now)")] = None,
+    category: Annotated[
+        str | None, Query(pattern=r"^\d{2}(\d{2})?$", description="Item or major class")
+    ] = None,
+    unit: Annotated[str, Query(pattern="^(grid|hex)$")] = "grid",
+    hex_size: Annotated[float, Query(ge=50, le=5000, description="Hexagon edge in metres")] = 250.0,
+) -> Callable[[timedelta], HotspotQuery]:
+    """The period, category and units of a hotspot request, given the endpoint's default span."""
+
+    def with_span(span: timedelta) -> HotspotQuery:
+        end = until or datetime.now(UTC)
+        return HotspotQuery(
+            since=since or end - span, until=end, category=category, unit=unit, hex_size_m=hex_size
+        )
+
+    return with_span
+
+
+QueryDep = Annotated[Callable[[timedelta], HotspotQuery], Depends(_query)]
 
 
 @router.get(
@@ -24,17 +48,33 @@ def get_hotspots(
     user: CurrentUser,
     conn: ConnDep,
     settings: SettingsDep,
-    since: Annotated[datetime | None, Query(alias="from", description="Start (default: a year ago)")] = None,
-    until: Annotated[datetime | None, Query(alias="to", description="End, exclusive (default: now)")] = None,
-    category: Annotated[
-        str | None, Query(pattern=r"^\d{2}(\d{2})?$", description="Item or major class")
-    ] = None,
-    unit: Annotated[str, Query(pattern="^(grid|hex)$")] = "grid",
-    hex_size: Annotated[float, Query(ge=50, le=5000, description="Hexagon edge in metres")] = 250.0,
+    query: QueryDep,
 ) -> JSONResponse:
-    """Counts of the incidents you may read, per unit, with Gi* z, p and hot/cold bins (90/95/99 %)."""
-    until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=365)
-    q = HotspotQuery(since=since, until=until, category=category, unit=unit, hex_size_m=hex_size)
-    body: dict[str, Any] = hotspots(conn, user, q, settings.projected_epsg)
+    """Counts of the incidents you may read, per unit, with Gi* z, p and hot/cold bins (90/95/99 %).
+
+    The period defaults to the year before `to`.
+    """
+    body: dict[str, Any] = hotspots(conn, user, query(timedelta(days=365)), settings.projected_epsg)
+    return JSONResponse(body, media_type="application/geo+json")
+
+
+@router.get(
+    "/hotspots/emerging",
+    summary="Emerging hotspots: the pattern of each unit's Gi* over time bins (Mann-Kendall trend)",
+    dependencies=[READERS],
+)
+def get_emerging(
+    user: CurrentUser,
+    conn: ConnDep,
+    settings: SettingsDep,
+    query: QueryDep,
+    bin: Annotated[str, Query(pattern="^(day|week|month)$", description="Time bin")] = "week",
+) -> JSONResponse:
+    """Each unit's pattern (new, consecutive, intensifying, persistent, …) and trend.
+
+    The period defaults to the 12 weeks before `to`.
+    """
+    body: dict[str, Any] = emerging_hotspots(
+        conn, user, query(timedelta(weeks=12)), bin, settings.projected_epsg
+    )
     return JSONResponse(body, media_type="application/geo+json")

@@ -1,14 +1,15 @@
-"""Incident hotspots (热点追踪): counts per grid or hexagon over a period, and their Gi*.
+"""Incident hotspots (热点追踪): counts per grid or hexagon over a period, their Gi*, and emerging patterns.
 
 The counts respect what the caller may read (the incident rules); the statistics come from
 `gis_core.hotspots`. Hexagons are cut by PostGIS `ST_HexagonGrid` in the metric CRS over the
-district, and incidents are assigned to them in process with an STRtree.
+district, and incidents are assigned to them in process with an STRtree. Every count is a
+units × time-bins matrix, so the period's hotspots and their emergence share one query.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -17,11 +18,14 @@ import sqlalchemy as sa
 
 from gis_core.auth import User
 from gis_core.errors import InvalidInput
-from gis_core.hotspots import gi_star, queen_weights, with_self
+from gis_core.hotspots import emerging, gi_star, mann_kendall, queen_weights, with_self
 from gis_core.incidents.queries import IncidentFilter, where_clause
 
 UNITS = ("grid", "hex")
+BINS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
 WEIGHTS = "queen contiguity (boundaries that touch), each unit its own neighbour, binary (Getis-Ord Gi*)"
+#: Most time bins in one emerging-hotspot request (a year of days).
+MAX_BINS = 400
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,16 @@ class HotspotQuery:
     hex_size_m: float = 250.0
 
 
+@dataclass
+class Counts:
+    """Units (id, code, name), their WGS 84 polygons, and incident counts per unit and time bin."""
+
+    units: list[dict[str, Any]]
+    geoms: np.ndarray
+    counts: np.ndarray  # (units, bins)
+    edges: list[datetime]  # bins + 1 boundaries
+
+
 def _incident_filter(user: User, q: HotspotQuery, params: dict[str, Any]) -> str:
     if q.since >= q.until:
         raise InvalidInput("the period must end after it starts", where="query.to")
@@ -43,28 +57,21 @@ def _incident_filter(user: User, q: HotspotQuery, params: dict[str, Any]) -> str
     return where_clause(user, IncidentFilter(category=q.category, since=q.since, until=q.until), params)
 
 
-def _grid_counts(conn: sa.Connection, user: User, q: HotspotQuery) -> tuple[list[dict[str, Any]], np.ndarray]:
-    params: dict[str, Any] = {}
-    cond = _incident_filter(user, q, params)
+def _grids(conn: sa.Connection) -> tuple[list[dict[str, Any]], np.ndarray, dict[int, int]]:
     rows = conn.execute(
-        sa.text(
-            "SELECT g.code, g.name, ST_AsBinary(g.geom) AS wkb, "
-            f"(SELECT count(*) FROM incident i WHERE i.grid_id = g.id AND {cond}) AS n "
-            "FROM grid g ORDER BY g.code"
-        ),
-        params,
+        sa.text("SELECT g.id, g.code, g.name, ST_AsBinary(g.geom) AS wkb FROM grid g ORDER BY g.code")
     ).all()
-    units = [{"id": r.code, "code": r.code, "name": r.name, "count": int(r.n)} for r in rows]
-    return units, shapely.from_wkb([bytes(r.wkb) for r in rows])
+    units = [{"id": r.code, "code": r.code, "name": r.name} for r in rows]
+    return units, shapely.from_wkb([bytes(r.wkb) for r in rows]), {r.id: k for k, r in enumerate(rows)}
 
 
-def _hex_counts(
-    conn: sa.Connection, user: User, q: HotspotQuery, epsg: int
-) -> tuple[list[dict[str, Any]], np.ndarray]:
-    if not 50 <= q.hex_size_m <= 5000:
+def _hexes(
+    conn: sa.Connection, size_m: float, epsg: int
+) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """Hexagons meeting the district: units, WGS 84 polygons, metric polygons."""
+    if not 50 <= size_m <= 5000:
         raise InvalidInput("hex_size must be 50–5,000 metres", where="query.hex_size")
-    params: dict[str, Any] = {"size": q.hex_size_m, "epsg": epsg}
-    cond = _incident_filter(user, q, params)
+    params = {"size": size_m, "epsg": epsg}
     # hexagons over the district's bounding box; which touch the district is decided in
     # process against a prepared polygon (PostGIS took ~1 s for it on the densified boundary)
     district_wkb = conn.execute(
@@ -80,40 +87,91 @@ def _hex_counts(
     ).all()
     district = shapely.from_wkb(bytes(district_wkb))
     shapely.prepare(district)
-    inside = shapely.intersects(district, shapely.from_wkb([bytes(h.metric) for h in hexes]))
-    hexes = [h for h, keep in zip(hexes, inside, strict=True) if keep]
-    points = conn.execute(
-        sa.text(f"SELECT ST_AsBinary(ST_Transform(i.geom, :epsg)) FROM incident i WHERE {cond}"),
-        params,
-    ).scalars()
-    cells = shapely.from_wkb([bytes(h.metric) for h in hexes])
-    pts = shapely.from_wkb([bytes(p) for p in points])
-    counts = np.zeros(len(cells), dtype=int)
-    if len(pts):
-        point_idx, cell_idx = shapely.STRtree(cells).query(pts, predicate="intersects")
-        _, first = np.unique(point_idx, return_index=True)  # a point on a shared edge counts once
-        np.add.at(counts, cell_idx[first], 1)
-    size = int(q.hex_size_m)
+    metric = shapely.from_wkb([bytes(h.metric) for h in hexes])
+    inside = shapely.intersects(district, metric)
+    size = int(size_m)
     units = [
-        {"id": f"H{size}_{h.i}_{h.j}", "code": f"H{size}_{h.i}_{h.j}", "name": None, "count": int(c)}
-        for h, c in zip(hexes, counts, strict=True)
+        {"id": f"H{size}_{h.i}_{h.j}", "code": f"H{size}_{h.i}_{h.j}", "name": None}
+        for h, k in zip(hexes, inside, strict=True)
+        if k
     ]
-    return units, shapely.from_wkb([bytes(h.wkb) for h in hexes])
+    wgs = shapely.from_wkb([bytes(h.wkb) for h, k in zip(hexes, inside, strict=True) if k])
+    return units, wgs, metric[inside]
+
+
+def bin_edges(since: datetime, until: datetime, step: timedelta | None) -> list[datetime]:
+    """Boundaries of equal bins from `since`; the last bin ends at `until` (it may be shorter)."""
+    if step is None:
+        return [since, until]
+    edges = [since]
+    while edges[-1] + step < until:
+        edges.append(edges[-1] + step)
+        if len(edges) > MAX_BINS:
+            raise InvalidInput(
+                f"at most {MAX_BINS} time bins: choose a longer bin or a shorter period", where="query.bin"
+            )
+    return [*edges, until]
+
+
+def counts(
+    conn: sa.Connection, user: User, q: HotspotQuery, epsg: int, step: timedelta | None = None
+) -> Counts:
+    """Incidents `user` may read, counted per unit (grid or hexagon) and per time bin of `step`."""
+    params: dict[str, Any] = {"epsg": epsg}
+    cond = _incident_filter(user, q, params)
+    edges = bin_edges(q.since, q.until, step)
+    points = conn.execute(
+        sa.text(
+            "SELECT i.grid_id, extract(epoch FROM i.reported_at) AS at, "
+            "ST_AsBinary(ST_Transform(i.geom, :epsg)) AS m "
+            f"FROM incident i WHERE {cond}"  # noqa: S608 - cond is built from bound parameters
+        ),
+        params,
+    ).all()
+    t = np.array([p.at for p in points], dtype=float)
+    b = np.searchsorted(np.array([e.timestamp() for e in edges]), t, side="right") - 1
+    if q.unit == "hex":
+        units, geoms, metric = _hexes(conn, q.hex_size_m, epsg)
+        unit_of = np.full(len(points), -1)
+        if points:
+            pts = shapely.from_wkb([bytes(p.m) for p in points])
+            point_idx, cell_idx = shapely.STRtree(metric).query(pts, predicate="intersects")
+            _, first = np.unique(point_idx, return_index=True)  # a point on a shared edge counts once
+            unit_of[point_idx[first]] = cell_idx[first]
+    else:
+        units, geoms, index = _grids(conn)
+        unit_of = np.array(
+            [index.get(p.grid_id, -1) if p.grid_id is not None else -1 for p in points], dtype=int
+        )
+    matrix = np.zeros((len(units), len(edges) - 1), dtype=int)
+    ok = unit_of >= 0
+    np.add.at(matrix, (unit_of[ok], b[ok]), 1)
+    return Counts(units, geoms, matrix, edges)
+
+
+def _weights_info(w: Any, n: int) -> dict[str, Any]:
+    return {"description": WEIGHTS, "units": n, "mean_neighbours": round(float(w.sum()) / max(n, 1), 3)}
+
+
+def _feature(unit: dict[str, Any], geom: shapely.Geometry, props: dict[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in unit.items() if k != "id"} | props
+    return {
+        "type": "Feature",
+        "id": unit["id"],
+        "geometry": shapely.geometry.mapping(geom),
+        "properties": body,
+    }
 
 
 def hotspots(conn: sa.Connection, user: User, q: HotspotQuery, projected_epsg: int) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of units with count, Gi* z, p and confidence bin, and the weights used."""
-    if q.unit == "hex":
-        units, geoms = _hex_counts(conn, user, q, projected_epsg)
-    else:
-        units, geoms = _grid_counts(conn, user, q)
-    y = np.array([u["count"] for u in units], dtype=float)
-    w = queen_weights(geoms)
+    c = counts(conn, user, q, projected_epsg)
+    y = c.counts.sum(axis=1).astype(float)
+    w = queen_weights(c.geoms)
     stats = gi_star(y, with_self(w)) if y.sum() > 0 and len(y) >= 3 else None
     features = []
-    for k, (u, g) in enumerate(zip(units, geoms, strict=True)):
-        props = {**u}
-        props.pop("id")
+    for k, (u, g) in enumerate(zip(c.units, c.geoms, strict=True)):
+        props: dict[str, Any] = {"count": int(y[k])}
         if stats is not None:
             level = int(stats.bin[k])
             props.update(
@@ -123,19 +181,68 @@ def hotspots(conn: sa.Connection, user: User, q: HotspotQuery, projected_epsg: i
                 confidence=[None, 0.90, 0.95, 0.99][abs(level)],
                 kind="hot" if level > 0 else "cold" if level < 0 else None,
             )
-        features.append(
-            {"type": "Feature", "id": u["id"], "geometry": shapely.geometry.mapping(g), "properties": props}
-        )
+        features.append(_feature(u, g, props))
     return {
         "type": "FeatureCollection",
         "unit": q.unit,
         "period": {"from": q.since.isoformat(), "to": q.until.isoformat()},
         "category": q.category,
         "total": int(y.sum()),
-        "weights": {
-            "description": WEIGHTS,
-            "units": len(units),
-            "mean_neighbours": round(float(w.sum()) / max(len(units), 1), 3),
-        },
+        "weights": _weights_info(w, len(c.units)),
+        "features": features,
+    }
+
+
+def emerging_hotspots(
+    conn: sa.Connection, user: User, q: HotspotQuery, step: str, projected_epsg: int
+) -> dict[str, Any]:
+    """Per unit: the emerging pattern over time bins of `step`, with counts, Gi* z and trend per unit.
+
+    Gi* is computed per bin over the same spatial weights; a bin with no incidents at all has
+    no hotspots (z 0). The trend is Mann-Kendall on the unit's z series.
+    """
+    if step not in BINS:
+        raise InvalidInput(f"bin is one of {', '.join(BINS)}", where="query.bin")
+    c = counts(conn, user, q, projected_epsg, BINS[step])
+    n, nb = c.counts.shape
+    w = queen_weights(c.geoms)
+    wstar = with_self(w)
+    z = np.zeros((n, nb))
+    level = np.zeros((n, nb), dtype=int)
+    for k in range(nb):
+        y = c.counts[:, k].astype(float)
+        if y.sum() > 0 and n >= 3 and y.std() > 0:
+            s = gi_star(y, wstar)
+            z[:, k], level[:, k] = s.z, s.bin
+    classes = emerging(z, level)
+    features = []
+    for i, (u, g) in enumerate(zip(c.units, c.geoms, strict=True)):
+        tau, p = mann_kendall(z[i])
+        kind, pattern = classes[i]
+        features.append(
+            _feature(
+                u,
+                g,
+                {
+                    "count": int(c.counts[i].sum()),
+                    "kind": kind,
+                    "pattern": pattern,
+                    "trend": {"tau": round(tau, 4), "p": round(p, 4)},
+                    "counts": c.counts[i].tolist(),
+                    "z": np.round(z[i], 3).tolist(),
+                    "bins": level[i].tolist(),
+                },
+            )
+        )
+    return {
+        "type": "FeatureCollection",
+        "unit": q.unit,
+        "period": {"from": q.since.isoformat(), "to": q.until.isoformat()},
+        "bin": step,
+        "edges": [e.astimezone(UTC).isoformat() for e in c.edges],
+        "category": q.category,
+        "total": int(c.counts.sum()),
+        "weights": _weights_info(w, n),
+        "significance": "a bin is hot (cold) when its Gi* is significant at 95 %; trend: Mann-Kendall at 5 %",
         "features": features,
     }
