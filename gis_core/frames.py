@@ -1,0 +1,272 @@
+"""GeoDataFrames of OneGrid for planners (geopandas), from the database or from a running server.
+
+    from gis_core.frames import OneGrid
+    og = OneGrid.database(username="planner")            # in-process, through gis_core
+    og = OneGrid.server("http://127.0.0.1:8000", "planner", password)   # over the HTTP API
+    incidents = og.incidents(since="2026-01-01", category="01")
+    grids = og.grids(since="2026-01-01")                 # grid polygons with per-grid metrics
+
+Both ways read as the account's role: the same rows, the same masked fields, because the
+database way calls the very functions the API's handlers call. Frames are in EPSG:4326;
+`.to_crs(og.metric_epsg)` for metres.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import sqlalchemy as sa
+
+from gis_core.auth import User
+from gis_core.errors import NotFound
+
+PAGE = 10_000
+
+
+def _frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    """Features as a GeoDataFrame indexed by feature id (`fid`)."""
+    if not features:
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326))
+    frame = gpd.GeoDataFrame.from_features(features, crs=4326)
+    frame.index = pd.Index([f.get("id") for f in features], name="fid")
+    return frame
+
+
+def _time(v: str | datetime | None) -> datetime | None:
+    if v is None or isinstance(v, datetime):
+        return v
+    return datetime.fromisoformat(v)
+
+
+class OneGrid:
+    """A planner's handle on OneGrid; build it with `database()` or `server()`."""
+
+    def __init__(self, pages: Any, metric_epsg: int) -> None:
+        self._pages = pages
+        self.metric_epsg = metric_epsg
+
+    # ------------------------------------------------------------- construction
+    @classmethod
+    def database(cls, url: str | None = None, username: str = "planner") -> OneGrid:
+        """Read the database directly (the embedded cluster, or `url`) as the account `username`."""
+        from gis_core.db import database_url, make_engine
+        from gis_core.settings import get_settings
+
+        settings = get_settings()
+        engine = make_engine(url or database_url(settings))
+        return cls(
+            _DatabasePages(engine, _user(engine, username), settings.projected_epsg), settings.projected_epsg
+        )
+
+    @classmethod
+    def server(cls, base_url: str, username: str, password: str, metric_epsg: int = 4550) -> OneGrid:
+        """Read through a running server's API, logged in as `username`."""
+        import httpx
+
+        client = httpx.Client(base_url=base_url.rstrip("/"), timeout=120)
+        r = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+        r.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        return cls(_ServerPages(client), metric_epsg)
+
+    # ------------------------------------------------------------- frames
+    def layer(self, name: str, **filters: str) -> gpd.GeoDataFrame:
+        """Every feature of a published layer (cameras, cold_chain, service_centers, persons, …)."""
+        return _frame(list(self._pages.layer(name, filters)))
+
+    def incidents(
+        self,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        category: str | None = None,
+        state: str | None = None,
+        area: str | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Incidents the account may read, with category, state, times and their grid's code."""
+        frame = _frame(
+            list(
+                self._pages.incidents(
+                    {
+                        "from": _time(since),
+                        "to": _time(until),
+                        "category": category,
+                        "state": state,
+                        "area": area,
+                    }
+                )
+            )
+        )
+        for col in ("reported_at", "accepted_at", "dispatched_at", "resolved_at", "closed_at", "due_at"):
+            if col in frame:
+                frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
+        return frame
+
+    def cameras(self) -> gpd.GeoDataFrame:
+        """Cameras with bearing, field of view and online status."""
+        return self.layer("cameras")
+
+    def cold_chain(self) -> gpd.GeoDataFrame:
+        """Cold-chain firms, stores and quarantine hotels with their risk level."""
+        return self.layer("cold_chain")
+
+    def service_centers(self) -> gpd.GeoDataFrame:
+        """Party-and-people service centres with their service-circle minutes."""
+        return self.layer("service_centers")
+
+    def trajectory(self, worker_id: int, since: str | datetime, until: str | datetime) -> gpd.GeoDataFrame:
+        """One worker's cleaned track: one row per run, with its statistics as columns."""
+        feature = self._pages.trajectory(worker_id, _time(since), _time(until))
+        return _frame([feature])
+
+    def persons_per_grid(self) -> pd.DataFrame:
+        """Residents per grid: total, floating, with special-care tags, and per four-colour risk class."""
+        persons = self.layer("persons")
+        grids = self.layer("grid")[["code", "geometry"]].rename(columns={"code": "grid_code"})
+        if persons.empty:
+            return pd.DataFrame(columns=["grid_code", "persons"])
+        joined = gpd.sjoin(persons, grids, predicate="within", how="inner")
+        joined["care"] = joined["care_tags"].map(lambda v: bool(v) and len(v) > 0)
+        out = joined.groupby("grid_code").agg(
+            persons=("residency", "size"),
+            floating=("residency", lambda s: int((s == "floating").sum())),
+            special_care=("care", "sum"),
+        )
+        risk = joined.pivot_table(
+            index="grid_code", columns="risk_class", values="residency", aggfunc="count", fill_value=0
+        )
+        risk.columns = [f"risk_{c}" for c in risk.columns]
+        return out.join(risk).reset_index()
+
+    def grids(
+        self, since: str | datetime | None = None, until: str | datetime | None = None
+    ) -> gpd.GeoDataFrame:
+        """Grids with metrics: incidents in the period (open, overdue, closed, satisfied), residents."""
+        grids = self.layer("grid")
+        inc = pd.DataFrame(self.incidents(since, until).drop(columns="geometry"))
+        if inc.empty:
+            metrics = pd.DataFrame(columns=["incidents", "open", "overdue", "closed", "satisfied"])
+        else:
+            inc["open"] = inc["state"].isin(
+                ["reported", "accepted", "dispatched", "in_progress", "suspended"]
+            )
+            inc["closed"] = inc["state"] == "closed"
+            inc["satisfied"] = inc["rating"] == "satisfied"
+            metrics = inc.groupby("grid_code").agg(
+                incidents=("state", "size"),
+                open=("open", "sum"),
+                overdue=("overdue", "sum"),
+                closed=("closed", "sum"),
+                satisfied=("satisfied", "sum"),
+            )
+        out = grids.merge(metrics, left_on="code", right_index=True, how="left")
+        out = out.merge(self.persons_per_grid(), left_on="code", right_on="grid_code", how="left")
+        numeric = [
+            c
+            for c in out.columns
+            if c in metrics.columns or c.startswith(("persons", "floating", "special", "risk_"))
+        ]
+        out[numeric] = out[numeric].fillna(0).astype(int)
+        return out.drop(columns=["grid_code"], errors="ignore")
+
+
+def _user(engine: sa.Engine, username: str) -> User:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT id, username, display_name, role, jurisdiction_code, department_code "
+                "FROM app_user WHERE username = :u AND active"
+            ),
+            {"u": username},
+        ).first()
+    if row is None:
+        raise NotFound(f"no active account {username!r}", where="username")
+    return User(*row)
+
+
+class _DatabasePages:
+    """Pages of features straight from `gis_core`, as the account reads them."""
+
+    def __init__(self, engine: sa.Engine, user: User, epsg: int) -> None:
+        self.engine, self.user, self.epsg = engine, user, epsg
+
+    def layer(self, name: str, filters: dict[str, str]) -> Iterator[dict[str, Any]]:
+        from gis_core.features import ItemQuery, items
+        from gis_core.layers import get_layer
+
+        layer = get_layer(name)
+        offset = 0
+        with self.engine.connect() as conn:
+            while True:
+                page, matched = items(
+                    conn, layer, self.user, ItemQuery(properties=filters, limit=PAGE, offset=offset)
+                )
+                yield from page
+                offset += PAGE
+                if offset >= matched:
+                    return
+
+    def incidents(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        from gis_core.incidents.queries import MAX_LIMIT, IncidentFilter, list_incidents
+
+        f = IncidentFilter(
+            state=params["state"].split(",") if params["state"] else None,
+            category=params["category"],
+            area=params["area"],
+            since=params["from"],
+            until=params["to"],
+            limit=MAX_LIMIT,
+        )
+        with self.engine.connect() as conn:
+            while True:
+                page, matched = list_incidents(conn, self.user, f)
+                yield from page
+                f.offset += MAX_LIMIT
+                if f.offset >= matched:
+                    return
+
+    def trajectory(self, worker_id: int, since: datetime, until: datetime) -> dict[str, Any]:
+        from gis_core import tracks
+
+        with self.engine.connect() as conn:
+            tracks.check_readable(conn, self.user, worker_id)
+            return tracks.trajectory(conn, worker_id, since, until, self.epsg)
+
+
+class _ServerPages:
+    """Pages of features from a running server, following its `next` links."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def _follow(self, url: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        query: dict[str, Any] | None = {
+            k: v.isoformat() if isinstance(v, datetime) else v for k, v in params.items() if v is not None
+        }
+        next_url: str | None = url
+        while next_url:
+            r = self.client.get(next_url, params=query)
+            r.raise_for_status()
+            body = r.json()
+            yield from body["features"]
+            next_url = next((link["href"] for link in body.get("links", []) if link["rel"] == "next"), None)
+            query = None  # the next link carries every parameter
+
+    def layer(self, name: str, filters: dict[str, str]) -> Iterator[dict[str, Any]]:
+        return self._follow(f"/collections/{name}/items", {"limit": PAGE, **filters})
+
+    def incidents(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        from gis_core.incidents.queries import MAX_LIMIT
+
+        return self._follow("/api/v1/incidents", {"limit": MAX_LIMIT, **params})
+
+    def trajectory(self, worker_id: int, since: datetime, until: datetime) -> dict[str, Any]:
+        r = self.client.get(
+            f"/api/v1/workers/{worker_id}/trajectory",
+            params={"from": since.isoformat(), "to": until.isoformat()},
+        )
+        r.raise_for_status()
+        return r.json()  # type: ignore[no-any-return]
