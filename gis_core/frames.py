@@ -172,6 +172,95 @@ class OneGrid:
         out[numeric] = out[numeric].fillna(0).astype(int)
         return out.drop(columns=["grid_code"], errors="ignore")
 
+    def hotspots(
+        self,
+        since: str | datetime,
+        until: str | datetime,
+        category: str | None = None,
+        unit: str = "grid",
+        hex_size: float = 250.0,
+        bin: str | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Incident counts per grid or hexagon with analytical Gi* (the wall's 热点追踪).
+
+        With `bin` ("day", "week", "month"): the emerging pattern per unit instead.
+        """
+        params = {
+            "from": _time(since),
+            "to": _time(until),
+            "category": category,
+            "unit": unit,
+            "hex_size": hex_size,
+        }
+        if bin:
+            params["bin"] = bin
+        return _frame(self._pages.hotspots(params)["features"])
+
+    # ------------------------------------------------------------- database-only analyses
+    def _db(self) -> _DatabasePages:
+        if not isinstance(self._pages, _DatabasePages):
+            raise TypeError("this analysis reads the database directly: use OneGrid.database()")
+        return self._pages
+
+    def service_circles(self, minutes: float | None = None) -> gpd.GeoDataFrame:
+        """Walking isochrones of every service centre (its own standard minutes, or `minutes`)."""
+        from gis_core import service_circles
+
+        db = self._db()
+        with db.engine.connect() as conn:
+            circles = service_circles.service_circles(conn, self.metric_epsg, minutes)
+            info = {c["id"]: c for c in service_circles.centers(conn)}
+        rows = [info[c.center_id] | {"minutes": c.minutes} for c in circles]
+        frame = gpd.GeoDataFrame(rows, geometry=[c.polygon for c in circles], crs=self.metric_epsg)
+        return frame.to_crs(4326)
+
+    def outside_circles(self, circles: gpd.GeoDataFrame) -> dict[str, Any]:
+        """Households and special-care persons outside every circle of `circles` (see `service_circles`)."""
+        from gis_core import service_circles
+
+        polys = circles.to_crs(self.metric_epsg)
+        with self._db().engine.connect() as conn:
+            return service_circles.outside(
+                conn,
+                [service_circles.Circle(int(r.id), float(r.minutes), r.geometry) for r in polys.itertuples()],
+                self.metric_epsg,
+            )
+
+    def patrol_coverage(self, since: str | datetime, until: str | datetime) -> pd.DataFrame:
+        """Per grid: road length, the length patrolled by anyone and by its own workers, and shares."""
+        from gis_core import patrol
+
+        with self._db().engine.connect() as conn:
+            return pd.DataFrame(patrol.coverage(conn, _time(since), _time(until), self.metric_epsg))  # type: ignore[arg-type]
+
+    def key_points(self, at: str | datetime) -> pd.DataFrame:
+        """Key points with their last patrol before `at` and whether they are overdue."""
+        from gis_core import patrol
+
+        with self._db().engine.connect() as conn:
+            return pd.DataFrame(patrol.key_points(conn, _time(at), self.metric_epsg))  # type: ignore[arg-type]
+
+    def clusters(
+        self,
+        since: str | datetime,
+        until: str | datetime,
+        category: str | None,
+        eps_m: float,
+        min_points: int,
+    ) -> gpd.GeoDataFrame:
+        """DBSCAN clusters of incidents (convex hulls), largest first."""
+        import shapely
+
+        from gis_core import density
+        from gis_core.incidents.queries import IncidentFilter
+
+        db = self._db()
+        f = IncidentFilter(category=category, since=_time(since), until=_time(until))
+        with db.engine.connect() as conn:
+            found = density.clusters(conn, db.user, f, eps_m, min_points, self.metric_epsg)
+        geoms = [shapely.from_geojson(c.pop("hull")) for c in found]
+        return gpd.GeoDataFrame(found, geometry=geoms, crs=4326)
+
 
 def _user(engine: sa.Engine, username: str) -> User:
     with engine.connect() as conn:
@@ -228,6 +317,15 @@ class _DatabasePages:
                 if f.offset >= matched:
                     return
 
+    def hotspots(self, params: dict[str, Any]) -> dict[str, Any]:
+        from gis_core.incidents.hotspots import HotspotQuery, emerging_hotspots, hotspots
+
+        q = HotspotQuery(params["from"], params["to"], params["category"], params["unit"], params["hex_size"])
+        with self.engine.connect() as conn:
+            if params.get("bin"):
+                return emerging_hotspots(conn, self.user, q, params["bin"], self.epsg)
+            return hotspots(conn, self.user, q, self.epsg)
+
     def trajectory(self, worker_id: int, since: datetime, until: datetime) -> dict[str, Any]:
         from gis_core import tracks
 
@@ -262,6 +360,15 @@ class _ServerPages:
         from gis_core.incidents.queries import MAX_LIMIT
 
         return self._follow("/api/v1/incidents", {"limit": MAX_LIMIT, **params})
+
+    def hotspots(self, params: dict[str, Any]) -> dict[str, Any]:
+        path = "/api/v1/hotspots/emerging" if params.get("bin") else "/api/v1/hotspots"
+        query = {
+            k: v.isoformat() if isinstance(v, datetime) else v for k, v in params.items() if v is not None
+        }
+        r = self.client.get(path, params=query)
+        r.raise_for_status()
+        return r.json()  # type: ignore[no-any-return]
 
     def trajectory(self, worker_id: int, since: datetime, until: datetime) -> dict[str, Any]:
         r = self.client.get(

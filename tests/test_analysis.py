@@ -205,7 +205,8 @@ def test_frames_read_the_same_from_the_database_and_the_api(client, token, db_ur
         # the planner sees residents masked, both ways
         persons = api.layer("persons")
         assert (
-            persons["id_number"].str.contains(r"\*{6}").all() and persons["phone"].dropna().str.contains(r"\*").all()
+            persons["id_number"].str.contains(r"\*{6}").all()
+            and persons["phone"].dropna().str.contains(r"\*").all()
         )
         assert db.layer("persons")["id_number"].equals(persons["id_number"])
     finally:
@@ -223,3 +224,17 @@ def test_grid_metrics_add_up(db_url):
     persons = og.persons_per_grid()
     assert grids["persons"].sum() == persons["persons"].sum() > 0
     assert (persons[[c for c in persons if c.startswith("risk_")]].sum(axis=1) == persons["persons"]).all()
+
+
+def test_frames_give_hotspots_and_circles(db_url, manifest):
+    from gis_core.frames import OneGrid
+
+    og = OneGrid.database(db_url, username="planner")
+    h = manifest["hotspots"][0]
+    hexes = og.hotspots(h["from"], h["to"], category=h["category"], unit="hex", hex_size=250)
+    centre = shapely.Point(h["lon"], h["lat"])
+    assert hexes[hexes.contains(centre)]["bin"].tolist() == [3]
+    circles = og.service_circles()
+    assert len(circles) > 0 and set(circles["minutes"]) <= {5.0, 10.0, 15.0}
+    out = og.outside_circles(circles)
+    assert 0 < out["households"] < out["households_total"]
