@@ -13,3 +13,4 @@ CREATE TABLE track_rejected (
     PRIMARY KEY (worker_id, recorded_at)
 );
 CREATE INDEX track_rejected_time_brin ON track_rejected USING brin (recorded_at);
+CREATE INDEX track_rejected_geom_gist ON track_rejected USING gist (geom);
