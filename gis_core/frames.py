@@ -13,7 +13,7 @@ database way calls the very functions the API's handlers call. Frames are in EPS
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -282,40 +282,47 @@ class _DatabasePages:
     def __init__(self, engine: sa.Engine, user: User, epsg: int) -> None:
         self.engine, self.user, self.epsg = engine, user, epsg
 
+    def _paged(
+        self, size: int, fetch: Callable[[sa.Connection, int], tuple[list[dict[str, Any]], int]]
+    ) -> Iterator[dict[str, Any]]:
+        """Every feature of a paged query: `fetch(conn, offset)` gives a page and how many match in all."""
+        offset = 0
+        with self.engine.connect() as conn:
+            while True:
+                page, matched = fetch(conn, offset)
+                yield from page
+                offset += size
+                if offset >= matched:
+                    return
+
     def layer(self, name: str, filters: dict[str, str]) -> Iterator[dict[str, Any]]:
         from gis_core.features import ItemQuery, items
         from gis_core.layers import get_layer
 
         layer = get_layer(name)
-        offset = 0
-        with self.engine.connect() as conn:
-            while True:
-                page, matched = items(
-                    conn, layer, self.user, ItemQuery(properties=filters, limit=PAGE, offset=offset)
-                )
-                yield from page
-                offset += PAGE
-                if offset >= matched:
-                    return
+        return self._paged(
+            PAGE,
+            lambda conn, offset: items(
+                conn, layer, self.user, ItemQuery(properties=filters, limit=PAGE, offset=offset)
+            ),
+        )
 
     def incidents(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         from gis_core.incidents.queries import MAX_LIMIT, IncidentFilter, list_incidents
 
-        f = IncidentFilter(
-            state=params["state"].split(",") if params["state"] else None,
-            category=params["category"],
-            area=params["area"],
-            since=params["from"],
-            until=params["to"],
-            limit=MAX_LIMIT,
-        )
-        with self.engine.connect() as conn:
-            while True:
-                page, matched = list_incidents(conn, self.user, f)
-                yield from page
-                f.offset += MAX_LIMIT
-                if f.offset >= matched:
-                    return
+        def fetch(conn: sa.Connection, offset: int) -> tuple[list[dict[str, Any]], int]:
+            f = IncidentFilter(
+                state=params["state"].split(",") if params["state"] else None,
+                category=params["category"],
+                area=params["area"],
+                since=params["from"],
+                until=params["to"],
+                limit=MAX_LIMIT,
+                offset=offset,
+            )
+            return list_incidents(conn, self.user, f)
+
+        return self._paged(MAX_LIMIT, fetch)
 
     def hotspots(self, params: dict[str, Any]) -> dict[str, Any]:
         from gis_core.incidents.hotspots import HotspotQuery, emerging_hotspots, hotspots
