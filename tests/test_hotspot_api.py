@@ -154,3 +154,42 @@ def test_emerging_refuses_bad_bins(client, auth):
         headers=auth("commander"),
     )
     assert assert_problem(r, 400)["where"] == "query.bin"
+
+
+def test_hexagon_counts_equal_postgis(conn, settings):
+    """Each incident counts in the one 500 m hexagon that contains it, as PostGIS finds it."""
+    from datetime import UTC, datetime
+
+    from gis_core.auth import User
+    from gis_core.incidents.hotspots import HotspotQuery, counts
+
+    q = HotspotQuery(
+        datetime(2025, 11, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC), unit="hex", hex_size_m=500
+    )
+    got = counts(conn, User(0, "c", "c", "commander", None, None), q, settings.projected_epsg)
+    mine = {u["code"]: int(n) for u, n in zip(got.units, got.counts[:, 0], strict=True) if n}
+    want = dict(
+        conn.execute(
+            sa.text(
+                "SELECT 'H500_' || h.i || '_' || h.j, count(*) FROM district d, "
+                "ST_HexagonGrid(500, ST_Transform(ST_Envelope(d.geom), :epsg)) h "
+                "JOIN incident i ON ST_Contains(h.geom, ST_Transform(i.geom, :epsg)) "
+                "WHERE i.reported_at >= :a AND i.reported_at < :b GROUP BY 1"
+            ),
+            {"epsg": settings.projected_epsg, "a": q.since, "b": q.until},
+        ).all()
+    )
+    assert mine == want and sum(want.values()) > 100
+
+
+def test_units_and_weights_are_rebuilt_when_a_boundary_changes(conn, settings):
+    from gis_core.incidents.hotspots import units_of
+
+    epsg = settings.projected_epsg
+    before = units_of(conn, "grid", 250, epsg)
+    assert units_of(conn, "grid", 250, epsg) is before  # cached while nothing changed
+    first = before.units[0]["code"]
+    conn.execute(sa.text("UPDATE grid SET name = 'renamed' WHERE code = :c"), {"c": first})
+    after = units_of(conn, "grid", 250, epsg)
+    assert after is not before and after.units[0]["name"] == "renamed"
+    assert (after.weights != before.weights).nnz == 0

@@ -2,8 +2,10 @@
 
 The counts respect what the caller may read (the incident rules); the statistics come from
 `gis_core.hotspots`. Hexagons are cut by PostGIS `ST_HexagonGrid` in the metric CRS over the
-district, and incidents are assigned to them in process with an STRtree. Every count is a
-units × time-bins matrix, so the period's hotspots and their emergence share one query.
+district, and incidents are assigned to them in process with an STRtree; grid counts are
+grouped by PostgreSQL, since every incident carries its grid. Units and their contiguity
+weights are cached per boundary revision. Every count is a units × time-bins matrix, so the
+period's hotspots and their emergence share one query.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 import shapely
 import sqlalchemy as sa
+from scipy import sparse
 
 from gis_core.auth import User
 from gis_core.errors import InvalidInput
@@ -47,6 +50,8 @@ class Counts:
     geoms: np.ndarray
     counts: np.ndarray  # (units, bins)
     edges: list[datetime]  # bins + 1 boundaries
+    weights: sparse.csr_matrix  # queen contiguity of the units, empty diagonal
+    weights_star: sparse.csr_matrix  # the Gi* weights (each unit its own neighbour)
 
 
 def _incident_filter(user: User, q: HotspotQuery, params: dict[str, Any]) -> str:
@@ -55,6 +60,26 @@ def _incident_filter(user: User, q: HotspotQuery, params: dict[str, Any]) -> str
     if q.unit not in UNITS:
         raise InvalidInput(f"unit is one of {', '.join(UNITS)}", where="query.unit")
     return where_clause(user, IncidentFilter(category=q.category, since=q.since, until=q.until), params)
+
+
+@dataclass(frozen=True)
+class Units:
+    """The areal units of one kind at one boundary revision, with their contiguity weights.
+
+    Built once per (revision, unit, size, CRS) and shared: cutting hexagons and finding who
+    touches whom cost far more than counting a year of incidents.
+    """
+
+    units: list[dict[str, Any]]
+    geoms: np.ndarray  # WGS 84 polygons
+    metric: np.ndarray | None  # hexagons in the metric CRS, for assigning incidents
+    grid_index: dict[int, int]  # grid id -> row, for grids
+    weights: sparse.csr_matrix  # queen contiguity, empty diagonal
+    weights_star: sparse.csr_matrix  # with each unit its own neighbour (Gi*)
+
+
+_UNITS: dict[tuple[Any, ...], Units] = {}
+_UNITS_KEPT = 8
 
 
 def _grids(conn: sa.Connection) -> tuple[list[dict[str, Any]], np.ndarray, dict[int, int]]:
@@ -69,8 +94,6 @@ def _hexes(
     conn: sa.Connection, size_m: float, epsg: int
 ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
     """Hexagons meeting the district: units, WGS 84 polygons, metric polygons."""
-    if not 50 <= size_m <= 5000:
-        raise InvalidInput("hex_size must be 50–5,000 metres", where="query.hex_size")
     params = {"size": size_m, "epsg": epsg}
     # hexagons over the district's bounding box; which touch the district is decided in
     # process against a prepared polygon (PostGIS took ~1 s for it on the densified boundary)
@@ -99,6 +122,34 @@ def _hexes(
     return units, wgs, metric[inside]
 
 
+def units_of(conn: sa.Connection, unit: str, hex_size_m: float, epsg: int) -> Units:
+    """The units and weights for `unit`, from the cache while the boundaries have not changed."""
+    if unit not in UNITS:
+        raise InvalidInput(f"unit is one of {', '.join(UNITS)}", where="query.unit")
+    if unit == "hex" and not 50 <= hex_size_m <= 5000:
+        raise InvalidInput("hex_size must be 50–5,000 metres", where="query.hex_size")
+    # xmin names the transaction that last moved the revision: unlike the number, it is never
+    # reused by a later change after a rolled-back one
+    revision = tuple(conn.execute(sa.text("SELECT revision, xmin::text FROM boundary_revision")).one())
+    database = conn.engine.url.render_as_string(hide_password=True)
+    key = (database, revision, unit, hex_size_m if unit == "hex" else None, epsg)
+    found = _UNITS.get(key)
+    if found is not None:
+        return found
+    metric: np.ndarray | None = None
+    index: dict[int, int] = {}
+    if unit == "hex":
+        units, geoms, metric = _hexes(conn, hex_size_m, epsg)
+    else:
+        units, geoms, index = _grids(conn)
+    w = queen_weights(geoms)
+    built = Units(units, geoms, metric, index, w, with_self(w))
+    while len(_UNITS) >= _UNITS_KEPT:
+        _UNITS.pop(next(iter(_UNITS)))
+    _UNITS[key] = built
+    return built
+
+
 def bin_edges(since: datetime, until: datetime, step: timedelta | None) -> list[datetime]:
     """Boundaries of equal bins from `since`; the last bin ends at `until` (it may be shorter)."""
     if step is None:
@@ -120,33 +171,39 @@ def counts(
     params: dict[str, Any] = {"epsg": epsg}
     cond = _incident_filter(user, q, params)
     edges = bin_edges(q.since, q.until, step)
+    u = units_of(conn, q.unit, q.hex_size_m, epsg)
+    matrix = np.zeros((len(u.units), len(edges) - 1), dtype=int)
+    params["edges"] = edges
+    if q.unit == "grid":
+        # incidents carry their grid: the database counts, and only (grid, bin, n) rows travel
+        rows = conn.execute(
+            sa.text(
+                "SELECT i.grid_id, width_bucket(i.reported_at, CAST(:edges AS timestamptz[])) - 1 AS b, "
+                "count(*) AS n "
+                f"FROM incident i WHERE {cond} AND i.grid_id IS NOT NULL GROUP BY 1, 2"  # noqa: S608 - bound parameters only
+            ),
+            params,
+        ).all()
+        for r in rows:
+            k = u.grid_index.get(r.grid_id)
+            if k is not None and 0 <= r.b < matrix.shape[1]:
+                matrix[k, r.b] += r.n
+        return Counts(u.units, u.geoms, matrix, edges, u.weights, u.weights_star)
     points = conn.execute(
         sa.text(
-            "SELECT i.grid_id, extract(epoch FROM i.reported_at) AS at, "
+            "SELECT width_bucket(i.reported_at, CAST(:edges AS timestamptz[])) - 1 AS b, "
             "ST_AsBinary(ST_Transform(i.geom, :epsg)) AS m "
             f"FROM incident i WHERE {cond}"  # noqa: S608 - cond is built from bound parameters
         ),
         params,
     ).all()
-    t = np.array([p.at for p in points], dtype=float)
-    b = np.searchsorted(np.array([e.timestamp() for e in edges]), t, side="right") - 1
-    if q.unit == "hex":
-        units, geoms, metric = _hexes(conn, q.hex_size_m, epsg)
-        unit_of = np.full(len(points), -1)
-        if points:
-            pts = shapely.from_wkb([bytes(p.m) for p in points])
-            point_idx, cell_idx = shapely.STRtree(metric).query(pts, predicate="intersects")
-            _, first = np.unique(point_idx, return_index=True)  # a point on a shared edge counts once
-            unit_of[point_idx[first]] = cell_idx[first]
-    else:
-        units, geoms, index = _grids(conn)
-        unit_of = np.array(
-            [index.get(p.grid_id, -1) if p.grid_id is not None else -1 for p in points], dtype=int
-        )
-    matrix = np.zeros((len(units), len(edges) - 1), dtype=int)
-    ok = unit_of >= 0
-    np.add.at(matrix, (unit_of[ok], b[ok]), 1)
-    return Counts(units, geoms, matrix, edges)
+    if points:
+        b = np.array([p.b for p in points], dtype=int)
+        pts = shapely.from_wkb([bytes(p.m) for p in points])
+        point_idx, cell_idx = shapely.STRtree(u.metric).query(pts, predicate="intersects")
+        _, first = np.unique(point_idx, return_index=True)  # a point on a shared edge counts once
+        np.add.at(matrix, (cell_idx[first], b[point_idx[first]]), 1)
+    return Counts(u.units, u.geoms, matrix, edges, u.weights, u.weights_star)
 
 
 def _weights_info(w: Any, n: int) -> dict[str, Any]:
@@ -167,8 +224,8 @@ def hotspots(conn: sa.Connection, user: User, q: HotspotQuery, projected_epsg: i
     """A GeoJSON FeatureCollection of units with count, Gi* z, p and confidence bin, and the weights used."""
     c = counts(conn, user, q, projected_epsg)
     y = c.counts.sum(axis=1).astype(float)
-    w = queen_weights(c.geoms)
-    stats = gi_star(y, with_self(w)) if y.sum() > 0 and len(y) >= 3 else None
+    w = c.weights
+    stats = gi_star(y, c.weights_star) if y.sum() > 0 and len(y) >= 3 else None
     features = []
     for k, (u, g) in enumerate(zip(c.units, c.geoms, strict=True)):
         props: dict[str, Any] = {"count": int(y[k])}
@@ -205,8 +262,7 @@ def emerging_hotspots(
         raise InvalidInput(f"bin is one of {', '.join(BINS)}", where="query.bin")
     c = counts(conn, user, q, projected_epsg, BINS[step])
     n, nb = c.counts.shape
-    w = queen_weights(c.geoms)
-    wstar = with_self(w)
+    w, wstar = c.weights, c.weights_star
     z = np.zeros((n, nb))
     level = np.zeros((n, nb), dtype=int)
     for k in range(nb):
