@@ -183,7 +183,8 @@ class OneGrid:
     ) -> gpd.GeoDataFrame:
         """Incident counts per grid or hexagon with analytical Gi* (the wall's 热点追踪).
 
-        With `bin` ("day", "week", "month"): the emerging pattern per unit instead.
+        With `bin` ("day", "week", "month"): the emerging pattern per unit instead, and the
+        bins' boundaries in `frame.attrs["edges"]`.
         """
         params = {
             "from": _time(since),
@@ -194,7 +195,11 @@ class OneGrid:
         }
         if bin:
             params["bin"] = bin
-        return _frame(self._pages.hotspots(params)["features"])
+        body = self._pages.hotspots(params)
+        frame = _frame(body["features"])
+        # bin edges (with `bin`), the weights used and the total travel in `attrs`
+        frame.attrs.update({k: v for k, v in body.items() if k not in ("type", "features")})
+        return frame
 
     # ------------------------------------------------------------- database-only analyses
     def _db(self) -> _DatabasePages:
@@ -215,16 +220,43 @@ class OneGrid:
         return frame.to_crs(4326)
 
     def outside_circles(self, circles: gpd.GeoDataFrame) -> dict[str, Any]:
-        """Households and special-care persons outside every circle of `circles` (see `service_circles`)."""
+        """Households and special-care persons outside every circle of `circles` (see `service_circles`).
+
+        Totals, households outside per grid (`by_grid`), and `uncovered`: a GeoDataFrame of the
+        buildings outside (id, households, grid_code) at their point on surface.
+        """
         from gis_core import service_circles
 
         polys = circles.to_crs(self.metric_epsg)
         with self._db().engine.connect() as conn:
-            return service_circles.outside(
+            out = service_circles.outside(
                 conn,
                 [service_circles.Circle(int(r.id), float(r.minutes), r.geometry) for r in polys.itertuples()],
                 self.metric_epsg,
             )
+        rows = out["uncovered"]
+        out["uncovered"] = gpd.GeoDataFrame(
+            [{k: r[k] for k in ("id", "households", "grid_code")} for r in rows],
+            geometry=gpd.points_from_xy([r["x"] for r in rows], [r["y"] for r in rows]),
+            crs=self.metric_epsg,
+        ).to_crs(4326)
+        return out
+
+    def isochrones(self, points: gpd.GeoSeries, minutes: float) -> gpd.GeoDataFrame:
+        """Walking isochrones of `minutes` from each point (candidate service points, say), by its index."""
+        from gis_core import service_circles
+
+        ll = points.to_crs(4326)
+        starts = [(k, float(p.x), float(p.y)) for k, p in enumerate(ll.geometry)]
+        with self._db().engine.connect() as conn:
+            circles = service_circles.isochrones(conn, starts, float(minutes), self.metric_epsg)
+        frame = gpd.GeoDataFrame(
+            {"minutes": [c.minutes for c in circles]},
+            geometry=[c.polygon for c in circles],
+            index=ll.index[[c.center_id for c in circles]],
+            crs=self.metric_epsg,
+        )
+        return frame.to_crs(4326)
 
     def patrol_coverage(self, since: str | datetime, until: str | datetime) -> pd.DataFrame:
         """Per grid: road length, the length patrolled by anyone and by its own workers, and shares."""

@@ -78,6 +78,7 @@ def coverage(conn: sa.Connection, since: datetime, until: datetime, epsg: int) -
                 "grid_code": g.code,
                 "grid_name": g.name,
                 "workers": len(g.workers),
+                "worker_ids": sorted(g.workers),
                 "road_m": round(road_m, 1),
                 "patrolled_m": round(by_any, 1),
                 "patrolled_by_own_m": round(by_own, 1),

@@ -154,6 +154,11 @@ def outside(conn: sa.Connection, circles: list[Circle], epsg: int) -> dict[str, 
         "households": int(sum(r.households for r, o in zip(buildings, b_out, strict=True) if o)),
         "households_total": int(sum(r.households for r in buildings)),
         "buildings": [r.id for r, o in zip(buildings, b_out, strict=True) if o],
+        "uncovered": [  # the buildings outside, at their point on surface in the metric CRS
+            {"id": r.id, "households": int(r.households), "grid_code": r.grid_code, "x": r.x, "y": r.y}
+            for r, o in zip(buildings, b_out, strict=True)
+            if o
+        ],
         "special_care": int(p_out.sum()),
         "special_care_total": len(persons),
         "special_care_ids": [r.id for r, o in zip(persons, p_out, strict=True) if o],

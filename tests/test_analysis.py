@@ -144,6 +144,21 @@ def test_dbscan_finds_a_planted_hotspot(conn, settings, manifest):
     assert hits and hits[0]["size"] >= 0.8 * h["count"]
 
 
+def postgis_patrol(conn, code, since, until, epsg):
+    """(road metres in grid `code`, metres of them within 30 m of its own workers' daily lines), by PostGIS."""
+    return conn.execute(
+        sa.text(
+            "WITH g AS (SELECT id, ST_Transform(geom, :e) g FROM grid WHERE code = :c), "
+            "r AS (SELECT ST_Intersection(ST_Transform(ST_Collect(road.geom), :e), (SELECT g FROM g)) r FROM road), "
+            "t AS (SELECT ST_Union(ST_Buffer(ST_Transform(l, :e), 30)) b FROM (SELECT ST_MakeLine(tp.geom ORDER BY recorded_at) l "
+            "  FROM track_point tp JOIN worker_grid wg ON wg.worker_id = tp.worker_id AND wg.grid_id = (SELECT id FROM g) "
+            "  WHERE recorded_at >= :a AND recorded_at < :b GROUP BY tp.worker_id, date_trunc('day', recorded_at)) d) "
+            "SELECT ST_Length(r), coalesce(ST_Length(ST_Intersection(r, b)), 0) FROM r, t"
+        ),
+        {"e": epsg, "c": code, "a": since, "b": until},
+    ).one()
+
+
 def test_patrol_coverage_of_a_grid_equals_postgis(conn, settings, manifest):
     since = datetime.fromisoformat(manifest["tracks"]["from"])
     until = datetime.fromisoformat(manifest["tracks"]["to"])
@@ -153,17 +168,7 @@ def test_patrol_coverage_of_a_grid_equals_postgis(conn, settings, manifest):
     code = conn.execute(
         sa.text("SELECT g.code FROM grid g JOIN worker_grid wg ON wg.grid_id = g.id WHERE wg.worker_id = 1")
     ).scalar_one()
-    road_m, own_m = conn.execute(
-        sa.text(
-            "WITH g AS (SELECT id, ST_Transform(geom, :e) g FROM grid WHERE code = :c), "
-            "r AS (SELECT ST_Intersection(ST_Transform(ST_Collect(road.geom), :e), (SELECT g FROM g)) r FROM road), "
-            "t AS (SELECT ST_Union(ST_Buffer(ST_Transform(l, :e), 30)) b FROM (SELECT ST_MakeLine(tp.geom ORDER BY recorded_at) l "
-            "  FROM track_point tp JOIN worker_grid wg ON wg.worker_id = tp.worker_id AND wg.grid_id = (SELECT id FROM g) "
-            "  WHERE recorded_at >= :a AND recorded_at < :b GROUP BY tp.worker_id, date_trunc('day', recorded_at)) d) "
-            "SELECT ST_Length(r), ST_Length(ST_Intersection(r, b)) FROM r, t"
-        ),
-        {"e": settings.projected_epsg, "c": code, "a": since, "b": until},
-    ).one()
+    road_m, own_m = postgis_patrol(conn, code, since, until, settings.projected_epsg)
     assert rows[code]["road_m"] == pytest.approx(road_m, abs=1)
     assert rows[code]["patrolled_by_own_m"] == pytest.approx(own_m, abs=1)
     assert rows[code]["share_by_own"] > 0.3  # a week of shifts walks much of the own grid
