@@ -16,6 +16,7 @@ from api.middleware import Admission
 from api.routers import (
     auth,
     catalogue,
+    dispatch,
     features,
     health,
     hotspots,
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         features.spatial,
         hotspots.router,
         tracks.router,
+        dispatch.router,
     ):
         app.include_router(router)
     pages.mount_static(app)

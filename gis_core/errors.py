@@ -50,6 +50,13 @@ class OutsideDistrict(OneGridError):
     title = "Location outside the district"
 
 
+class LocationOutsideDistrict(InvalidInput):
+    """A point given in a request (a report, a call) that no grid of the district contains."""
+
+    code = "outside-district"
+    title = "Location outside the district"
+
+
 class NotFound(OneGridError):
     """A resource that does not exist."""
 

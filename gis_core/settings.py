@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         default=10.0, description="A fix reached and left faster than this (36 km/h) is a jump, refused."
     )
     track_max_batch: int = Field(default=20_000, description="Most fixes in one track upload.")
+    on_duty_minutes: int = Field(
+        default=30, description="A worker whose newest fix is at most this old is on duty (point-call)."
+    )
 
     @property
     def embedded(self) -> bool:

@@ -18,20 +18,13 @@ import sqlalchemy as sa
 
 from gis_core.auth import User
 from gis_core.crs import UnknownCRS, parse_crs, to_wgs84, valid_lonlat
-from gis_core.errors import Conflict, InvalidInput, UnknownCRSError
+from gis_core.errors import Conflict, InvalidInput, LocationOutsideDistrict, UnknownCRSError
 from gis_core.lookup import GridIndex
 from gis_core.photos import Photo, digest, inspect, store_photo
 from gis_core.settings import Settings
 
 SOURCE_BY_ROLE = {"grid_worker": "grid_worker", "citizen": "citizen"}
 IDEMPOTENCY_KEY_MAX = 200
-
-
-class LocationOutsideDistrict(InvalidInput):
-    """The report's location is not in any grid of the district."""
-
-    code = "outside-district"
-    title = "Location outside the district"
 
 
 class TooManyPhotos(InvalidInput):
