@@ -15,6 +15,7 @@ from api import errors
 from api.middleware import Admission
 from api.routers import (
     auth,
+    calls,
     catalogue,
     dispatch,
     features,
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hotspots.router,
         tracks.router,
         dispatch.router,
+        calls.router,
     ):
         app.include_router(router)
     pages.mount_static(app)
