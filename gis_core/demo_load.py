@@ -166,7 +166,9 @@ def _indexes_deferred(conn: sa.Connection, table: str) -> Iterator[None]:
         conn.execute(sa.text(f'DROP INDEX "{name}"'))
     yield
     for _, ddl in defs:
-        conn.execute(sa.text(ddl))
+        # a partitioned table's index reads back as "ON ONLY parent", which would build it for
+        # no partition at all: rebuild it for the partitions too
+        conn.execute(sa.text(ddl.replace(" ON ONLY ", " ON ", 1)))
 
 
 def _copy_tracks(conn: sa.Connection, raw: Any, tracks: dict[str, np.ndarray], epsg: int) -> int:

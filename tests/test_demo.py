@@ -201,3 +201,16 @@ def test_generated_grids_partition_each_community_exactly():
         union = shapely.union_all([g for c, g in grids if c == code])
         assert abs(union.area - cg.area) / cg.area < 1e-6
         assert cg.symmetric_difference(union).area / cg.area < 1e-6
+
+
+def test_every_track_partition_has_the_parents_indexes_after_the_load(conn):
+    """The loader drops indexes for its bulk COPY; each partition must get them back."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT c.relname, (SELECT count(*) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "JOIN pg_am a ON a.oid = i.relam WHERE x.indrelid = c.oid AND a.amname IN ('gist', 'brin')) "
+            "FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
+            "WHERE h.inhparent = 'track_point'::regclass"
+        )
+    ).all()
+    assert len(rows) >= 2 and all(n == 2 for _, n in rows), rows
