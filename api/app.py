@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ from api.routers import (
     pages,
     tiles,
     tracks,
+    warnings,
 )
 from gis_core.auth import TokenCache
 from gis_core.db import make_engine
@@ -38,22 +40,33 @@ from gis_core.tile_cache import TileCache
 log = logging.getLogger(__name__)
 
 
-async def _escalation_loop(engine: sa.Engine, interval_s: float) -> None:
-    """Escalate overdue incidents every `interval_s` seconds (0 disables)."""
-    from gis_core.incidents.escalation import escalate_overdue
-
-    def tick() -> None:
-        with engine.begin() as conn:
-            done = escalate_overdue(conn, datetime.now(UTC))
-        if done:
-            log.info("escalated %d overdue incidents", len(done))
-
+async def _every(interval_s: float, name: str, work: Callable[[], Any]) -> None:
+    """Run blocking `work` every `interval_s` seconds off the event loop (0 disables)."""
     while interval_s > 0:
         await asyncio.sleep(interval_s)
         try:
-            await asyncio.to_thread(tick)
+            await asyncio.to_thread(work)
         except Exception:  # noqa: BLE001 - a failed tick must not stop the scheduler
-            log.exception("escalation tick failed")
+            log.exception("%s tick failed", name)
+
+
+def _escalate(engine: sa.Engine) -> None:
+    """Escalate overdue incidents."""
+    from gis_core.incidents.escalation import escalate_overdue
+
+    with engine.begin() as conn:
+        done = escalate_overdue(conn, datetime.now(UTC))
+    if done:
+        log.info("escalated %d overdue incidents", len(done))
+
+
+def _check_warnings(engine: sa.Engine, settings: Settings) -> None:
+    """Run the warning rules: raise, escalate and clear warnings."""
+    from gis_core.warning_rules import evaluate
+
+    with engine.begin() as conn:
+        summary = evaluate(conn, datetime.now(UTC), settings)
+    log.info("warning rules: %s", summary)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -103,11 +116,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tile_cache = tile_cache
         app.state.token_cache = token_cache
         app.state.listener = listener
-        scheduler = asyncio.create_task(_escalation_loop(background, settings.escalation_interval_s))
+        schedulers = [
+            asyncio.create_task(
+                _every(settings.escalation_interval_s, "escalation", lambda: _escalate(background))
+            ),
+            asyncio.create_task(
+                _every(
+                    settings.warning_interval_s,
+                    "warning rules",
+                    lambda: _check_warnings(background, settings),
+                )
+            ),
+        ]
         try:
             yield
         finally:
-            scheduler.cancel()
+            for task in schedulers:
+                task.cancel()
             listener.stop()
             listener.join(timeout=3)
             engine.dispose()
@@ -138,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tracks.router,
         dispatch.router,
         calls.router,
+        warnings.router,
     ):
         app.include_router(router)
     pages.mount_static(app)

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         default=10.0, description="A fix reached and left faster than this (36 km/h) is a jump, refused."
     )
     track_max_batch: int = Field(default=20_000, description="Most fixes in one track upload.")
+    warning_interval_s: float = Field(default=60.0, description="How often the warning rules run (0: never).")
+    cold_chain_max_c: float = Field(
+        default=-15.0, description="A cold-chain site's latest reading warmer than this raises a warning."
+    )
     on_duty_minutes: int = Field(
         default=30, description="A worker whose newest fix is at most this old is on duty (point-call)."
     )

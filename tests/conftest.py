@@ -62,10 +62,11 @@ def db_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(db_url: str) -> Settings:
-    """Settings pointing at the test database; escalation is driven by the tests' own clock."""
+    """Settings pointing at the test database; escalation and warning rules run on the tests' own clock."""
     return Settings(
         database_url=db_url,
         escalation_interval_s=0,
+        warning_interval_s=0,
         photo_dir=Path(tempfile.mkdtemp(prefix="onegrid-photos-")),
     )
 

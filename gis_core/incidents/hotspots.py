@@ -250,6 +250,23 @@ def hotspots(conn: sa.Connection, user: User, q: HotspotQuery, projected_epsg: i
     }
 
 
+def emerging_of(c: Counts) -> tuple[np.ndarray, np.ndarray, list[tuple[str | None, str | None]]]:
+    """Gi* z and confidence bins per unit and time bin of `c`, and each unit's (kind, pattern).
+
+    Gi* is computed per bin over the same spatial weights; a bin with no incidents at all (or
+    the same count everywhere) has no hotspots (z 0).
+    """
+    n, nb = c.counts.shape
+    z = np.zeros((n, nb))
+    level = np.zeros((n, nb), dtype=int)
+    for k in range(nb):
+        y = c.counts[:, k].astype(float)
+        if y.sum() > 0 and n >= 3 and y.std() > 0:
+            s = gi_star(y, c.weights_star)
+            z[:, k], level[:, k] = s.z, s.bin
+    return z, level, emerging(z, level)
+
+
 def emerging_hotspots(
     conn: sa.Connection, user: User, q: HotspotQuery, step: str, projected_epsg: int
 ) -> dict[str, Any]:
@@ -261,16 +278,9 @@ def emerging_hotspots(
     if step not in BINS:
         raise InvalidInput(f"bin is one of {', '.join(BINS)}", where="query.bin")
     c = counts(conn, user, q, projected_epsg, BINS[step])
-    n, nb = c.counts.shape
-    w, wstar = c.weights, c.weights_star
-    z = np.zeros((n, nb))
-    level = np.zeros((n, nb), dtype=int)
-    for k in range(nb):
-        y = c.counts[:, k].astype(float)
-        if y.sum() > 0 and n >= 3 and y.std() > 0:
-            s = gi_star(y, wstar)
-            z[:, k], level[:, k] = s.z, s.bin
-    classes = emerging(z, level)
+    n = len(c.units)
+    w = c.weights
+    z, level, classes = emerging_of(c)
     features = []
     for i, (u, g) in enumerate(zip(c.units, c.geoms, strict=True)):
         tau, p = mann_kendall(z[i])

@@ -1,0 +1,92 @@
+"""预警查看: warnings raised by the rules, acknowledged and cleared by people; cold-chain readings in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
+from gis_core import warning_rules
+from gis_core.errors import InvalidInput, TooLarge
+
+router = APIRouter(prefix="/api/v1", tags=["warnings"])
+READERS = require_roles("admin", "commander", "street_officer", "community_officer", "grid_worker")
+ACTORS = require_roles("admin", "commander", "street_officer", "community_officer")
+#: The monitoring system's gateway posts as the command centre.
+GATEWAYS = require_roles("admin", "commander")
+MAX_READINGS = 10_000
+
+
+class Note(BaseModel):
+    """An optional note for the timeline."""
+
+    note: str = Field(default="", max_length=500)
+
+
+class Reading(BaseModel):
+    """One temperature reading of a cold-chain site's probe."""
+
+    site: str = Field(description="The site's code, e.g. CC001")
+    t: AwareDatetime
+    temperature_c: float = Field(ge=-80, le=80)
+
+
+class Readings(BaseModel):
+    """A batch of readings; a resent batch stores nothing twice."""
+
+    readings: list[Reading]
+
+
+@router.get("/warnings", summary="Warnings in your area (active by default)", dependencies=[READERS])
+def list_warnings(
+    user: CurrentUser,
+    conn: ConnDep,
+    state: Annotated[str, Query(pattern="^(active|raised|acknowledged|cleared|all)$")] = "active",
+    rule: Annotated[str | None, Query(description=", ".join(warning_rules.RULES))] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of warnings, newest first."""
+    if rule is not None and rule not in warning_rules.RULES:
+        raise InvalidInput(f"rule is one of {', '.join(warning_rules.RULES)}", where="query.rule")
+    return warning_rules.search(conn, user, state, rule, limit)
+
+
+@router.get("/warnings/{warning_id}", summary="One warning and its timeline", dependencies=[READERS])
+def get_warning(warning_id: int, user: CurrentUser, conn: ConnDep) -> dict[str, Any]:
+    """The warning as a GeoJSON Feature; `properties.timeline` lists raise, acknowledge and clear."""
+    return warning_rules.one(conn, user, warning_id)
+
+
+@router.post("/warnings/{warning_id}/acknowledge", summary="Acknowledge a warning", dependencies=[ACTORS])
+def acknowledge_warning(
+    warning_id: int, user: CurrentUser, conn: ConnDep, body: Note | None = None
+) -> dict[str, Any]:
+    """Raised → acknowledged; 409 from any other state."""
+    return warning_rules.act(conn, user, warning_id, "acknowledge", (body or Note()).note, datetime.now(UTC))
+
+
+@router.post("/warnings/{warning_id}/clear", summary="Clear a warning", dependencies=[ACTORS])
+def clear_warning(
+    warning_id: int, user: CurrentUser, conn: ConnDep, body: Note | None = None
+) -> dict[str, Any]:
+    """Raised or acknowledged → cleared; 409 when already cleared. A cause that persists is raised anew."""
+    return warning_rules.act(conn, user, warning_id, "clear", (body or Note()).note, datetime.now(UTC))
+
+
+@router.post("/warnings/check", summary="Run the warning rules now", dependencies=[GATEWAYS])
+def check_warnings(conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
+    """Per rule: causes found, warnings raised, escalated and cleared (a server timer runs them too)."""
+    return {"rules": warning_rules.evaluate(conn, datetime.now(UTC), settings)}
+
+
+@router.post("/cold-chain/readings", summary="Cold-chain temperature readings in", dependencies=[GATEWAYS])
+def post_readings(body: Readings, conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
+    """Store readings once each, then run the cold-chain rule at once so an alarm is not a minute late."""
+    if len(body.readings) > MAX_READINGS:
+        raise TooLarge(f"at most {MAX_READINGS} readings per post", where="body.readings")
+    result = warning_rules.store_readings(conn, [(r.site, r.t, r.temperature_c) for r in body.readings])
+    rule = warning_rules.evaluate(conn, datetime.now(UTC), settings, ["cold_chain_temperature"])
+    return result | {"warnings": rule["cold_chain_temperature"]}
