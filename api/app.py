@@ -6,19 +6,21 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
 
 from api import errors
+from api.live import Hub
 from api.middleware import Admission
 from api.routers import (
     auth,
     calls,
     catalogue,
     dispatch,
+    events,
     features,
     health,
     hotspots,
@@ -69,6 +71,14 @@ def _check_warnings(engine: sa.Engine, settings: Settings) -> None:
     log.info("warning rules: %s", summary)
 
 
+def _prune_events(engine: sa.Engine, settings: Settings) -> None:
+    """Forget live events older than the retention (a wall further behind reloads)."""
+    from gis_core.live import prune
+
+    with engine.begin() as conn:
+        prune(conn, timedelta(hours=settings.event_retention_h))
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the OneGrid API for `settings` (default: from the environment)."""
     settings = settings or get_settings()
@@ -93,13 +103,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cache.invalidate()
             tile_cache.clear()
             token_cache.clear()
+            hub.on_notice()  # catch up: the events are in the table even if their notices are lost
 
+        hub = Hub(background)
         listener = Listener(
             background,
             {
                 "onegrid_boundaries": lambda payload: cache.note_revision(int(payload or 0)),
                 "onegrid_tiles": tile_cache.on_notice,
                 "onegrid_tokens": token_cache.forget,
+                "onegrid_events": hub.on_notice,
             },
             on_connect=reconnected,
         )
@@ -116,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tile_cache = tile_cache
         app.state.token_cache = token_cache
         app.state.listener = listener
+        app.state.hub = hub
         schedulers = [
             asyncio.create_task(
                 _every(settings.escalation_interval_s, "escalation", lambda: _escalate(background))
@@ -164,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatch.router,
         calls.router,
         warnings.router,
+        events.router,
     ):
         app.include_router(router)
     pages.mount_static(app)

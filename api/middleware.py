@@ -13,8 +13,9 @@ import asyncio
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-#: Paths that never touch the database (static files), which need no slot.
-UNLIMITED_PREFIXES = ("/static/", "/vendor/")
+#: Paths that need no slot: static files never touch the database, and the live feed holds
+#: its request open for hours on its own short-lived connections (it would starve the rest).
+UNLIMITED_PREFIXES = ("/static/", "/vendor/", "/api/v1/events")
 
 
 class Admission:

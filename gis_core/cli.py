@@ -129,6 +129,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        # live walls (SSE) never finish by themselves: a restart closes them after 5 s and
+        # they reconnect and resume from their last event id
+        timeout_graceful_shutdown=5,
     )
     return 0
 

@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     cold_chain_max_c: float = Field(
         default=-15.0, description="A cold-chain site's latest reading warmer than this raises a warning."
     )
+    event_retention_h: float = Field(default=24.0, description="Live events kept for walls that reconnect.")
     on_duty_minutes: int = Field(
         default=30, description="A worker whose newest fix is at most this old is on duty (point-call)."
     )

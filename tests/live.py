@@ -23,6 +23,7 @@ def live_server(settings, workers: int = 1, **env_extra):
         **os.environ,
         "ONEGRID_DATABASE_URL": settings.database_url,
         "ONEGRID_ESCALATION_INTERVAL_S": "0",
+        "ONEGRID_WARNING_INTERVAL_S": "0",
         "ONEGRID_PHOTO_DIR": str(settings.photo_dir),
         **{k: str(v) for k, v in env_extra.items()},
     }
@@ -39,6 +40,8 @@ def live_server(settings, workers: int = 1, **env_extra):
             str(workers),
             "--log-level",
             "warning",
+            "--timeout-graceful-shutdown",
+            "2",
         ],
         env=env,
     )

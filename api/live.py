@@ -1,0 +1,81 @@
+"""The process's fan-out of live events: one read of the database per notice, a queue per client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from gis_core import live
+
+log = logging.getLogger(__name__)
+#: Events a slow client may have waiting before it is dropped (it reconnects and resumes).
+QUEUE_SIZE = 2_000
+#: Marks a client that fell too far behind.
+OVERFLOW = None
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One connected wall: what it may see, and its events waiting to be sent."""
+
+    audience: live.Audience
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[live.Event | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE + 1))
+    overflowed: bool = False
+
+    def offer(self, event: live.Event) -> None:
+        """Queue `event` (on the event loop's thread); past the limit, queue the overflow mark once."""
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= QUEUE_SIZE:
+            self.overflowed = True
+            self.queue.put_nowait(OVERFLOW)
+        else:
+            self.queue.put_nowait(event)
+
+
+class Hub:
+    """Reads new events when the database says there are some, and hands each to its audience."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine  # unpooled: the listener's reads and the feeds' set-up
+        self._subscribers: set[Subscriber] = set()
+        self._lock = threading.Lock()
+        with engine.connect() as conn:
+            self.last = live.head(conn)
+
+    def subscribe(self, audience: live.Audience) -> Subscriber:
+        """A new client's queue; call from the event loop."""
+        sub = Subscriber(audience, asyncio.get_running_loop())
+        with self._lock:
+            self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        """Forget a client that went away."""
+        with self._lock:
+            self._subscribers.discard(sub)
+
+    @property
+    def clients(self) -> int:
+        """How many walls are connected to this process."""
+        return len(self._subscribers)
+
+    def on_notice(self, _payload: str = "") -> None:
+        """Read every event after the last one read and offer it to each client allowed to see it."""
+        with self._lock:
+            with self.engine.connect() as conn:
+                while True:
+                    events = live.since(conn, self.last, 5_000)
+                    if not events:
+                        return
+                    self.last = events[-1].id
+                    subscribers = list(self._subscribers)
+                    for sub in subscribers:
+                        mine = [e for e in events if sub.audience.sees(e)]
+                        for e in mine:
+                            sub.loop.call_soon_threadsafe(sub.offer, e)

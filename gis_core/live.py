@@ -1,0 +1,103 @@
+"""Live events for the map wall: what happened since an event id, and who may see each.
+
+Triggers append events to `live_event` and NOTIFY `onegrid_events` (migration 0007); the API
+reads what is new once per notice and fans it out (`api.live.Hub`). Each event carries the
+grid, community and street of its place, so a street officer's wall sees their street only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from gis_core.auth import User
+from gis_core.scope import DISTRICT_WIDE
+
+
+@dataclass(frozen=True)
+class Event:
+    """One live event: its id (for resuming), time, kind, data and place in the hierarchy."""
+
+    id: int
+    at: datetime
+    kind: str
+    data: dict[str, Any]
+    grid_id: int | None
+    community_id: int | None
+    street_id: int | None
+
+
+def head(conn: sa.Connection) -> int:
+    """The newest event id (0 when there is none)."""
+    return int(conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM live_event")).scalar_one())
+
+
+def since(conn: sa.Connection, after: int, limit: int) -> list[Event]:
+    """Events after id `after`, oldest first, at most `limit`."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT id, at, kind, data, grid_id, community_id, street_id FROM live_event "
+            "WHERE id > :after ORDER BY id LIMIT :limit"
+        ),
+        {"after": after, "limit": limit},
+    ).all()
+    return [Event(*r) for r in rows]
+
+
+def prune(conn: sa.Connection, keep: timedelta) -> int:
+    """Forget events older than `keep`; a client further behind is told to reload."""
+    return int(
+        conn.execute(
+            sa.text("DELETE FROM live_event WHERE at < clock_timestamp() - CAST(:keep AS interval)"),
+            {"keep": keep},
+        ).rowcount
+    )
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whose wall: the whole district, or some streets, communities or grids."""
+
+    everything: bool = False
+    streets: frozenset[int] = frozenset()
+    communities: frozenset[int] = frozenset()
+    grids: frozenset[int] = frozenset()
+
+    def sees(self, e: Event) -> bool:
+        """Whether this audience may see `e` (events without a place: district-wide only)."""
+        return (
+            self.everything
+            or e.street_id in self.streets
+            or e.community_id in self.communities
+            or e.grid_id in self.grids
+        )
+
+
+def audience(conn: sa.Connection, user: User) -> Audience:
+    """The events `user` may see: as the jurisdiction rule for anchored rows."""
+    if user.role in DISTRICT_WIDE:
+        return Audience(everything=True)
+    code = (user.jurisdiction_code or "").strip()
+    if user.role == "street_officer":
+        ids = conn.execute(sa.text("SELECT id FROM street WHERE code = :c"), {"c": code}).scalars().all()
+        return Audience(streets=frozenset(ids))
+    if user.role == "community_officer":
+        ids = conn.execute(sa.text("SELECT id FROM community WHERE code = :c"), {"c": code}).scalars().all()
+        return Audience(communities=frozenset(ids))
+    if user.role == "grid_worker":
+        ids = (
+            conn.execute(
+                sa.text(
+                    "SELECT wg.grid_id FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id "
+                    "WHERE w.user_id = :u"
+                ),
+                {"u": user.id},
+            )
+            .scalars()
+            .all()
+        )
+        return Audience(grids=frozenset(ids))
+    return Audience()

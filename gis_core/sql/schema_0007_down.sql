@@ -1,0 +1,12 @@
+DROP TRIGGER IF EXISTS live_incident_new ON incident;
+DROP TRIGGER IF EXISTS live_incident_state ON incident;
+DROP TRIGGER IF EXISTS live_warning_new ON warning;
+DROP TRIGGER IF EXISTS live_warning_changed ON warning;
+DROP TRIGGER IF EXISTS live_position_new ON worker_position;
+DROP TRIGGER IF EXISTS live_position_moved ON worker_position;
+DROP TRIGGER IF EXISTS live_call_task_new ON point_call_task;
+DROP TRIGGER IF EXISTS live_call_task_changed ON point_call_task;
+DROP FUNCTION IF EXISTS live_incident_new(), live_incident_state(), live_warning_new(), live_warning_changed(), live_position(), live_call_task();
+DROP FUNCTION IF EXISTS live_warning_data(warning);
+DROP TABLE IF EXISTS live_event;
+DROP FUNCTION IF EXISTS live_event_notify();
