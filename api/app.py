@@ -29,6 +29,7 @@ from api.routers import (
     open311,
     pages,
     tiles,
+    tour,
     tracks,
     warnings,
 )
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         calls.router,
         warnings.router,
         events.router,
+        tour.router,
     ):
         app.include_router(router)
     pages.mount_static(app)
