@@ -13,7 +13,7 @@ from gis_core.settings import PROJECT_ROOT
 WEB = PROJECT_ROOT / "web"
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 #: URL prefix → folder inside node_modules, for each library a page imports.
-VENDOR = {"idb": "idb/build"}
+VENDOR = {"idb": "idb/build", "maplibre-gl": "maplibre-gl/dist"}
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -22,6 +22,12 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 def report_page() -> FileResponse:
     """随手拍: the grid workers' and citizens' phone page."""
     return FileResponse(WEB / "report" / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/wall")
+def wall_page() -> FileResponse:
+    """指挥大屏: the command centre's map wall."""
+    return FileResponse(WEB / "wall" / "index.html", headers={"Cache-Control": "no-cache"})
 
 
 def mount_static(app: FastAPI) -> None:

@@ -1,0 +1,94 @@
+"""The command wall in real headless Chromium: loads clean, draws tiles, shows a new report within
+2 s, plays the tour and a trajectory, shows hotspots. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+
+from tests.browser import ARTIFACTS, browser_context
+from tests.live import live_server
+
+#: Chromium's software GL reports its own performance notes on the console; they are not ours.
+NOISE = ("GL Driver Message", "GPU stall")
+
+
+def test_the_wall(settings, spot, manifest):
+    lon, lat, _ = spot
+    errors: list[str] = []
+    with (
+        live_server(settings) as base,
+        browser_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN", base_url=base) as ctx,
+    ):
+        page = ctx.new_page()
+        page.on(
+            "console", lambda m: m.type == "error" and not m.text.startswith(NOISE) and errors.append(m.text)
+        )
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("requestfailed", lambda r: errors.append(f"{r.url} {r.failure}"))
+        page.goto("/wall?dwell=1&traj_from=2026-10-30T00:00&traj_to=2026-10-31T00:00")
+        page.fill("input[name=username]", "commander")
+        page.fill("input[name=password]", "onegrid-demo")
+        page.click("#login-form button")
+        page.wait_for_function("window.wall && window.wall.loaded === true", timeout=20_000)
+        page.wait_for_function(
+            "wall.map.areTilesLoaded() && wall.map.queryRenderedFeatures({layers: ['grid']}).length > 0",
+            timeout=20_000,
+        )
+        page.wait_for_selector("#live-status.on", timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / "wall-loaded.png"))
+
+        # a report filed by a grid worker appears on the wall within 2 s
+        token = httpx.post(
+            f"{base}/api/v1/auth/token", data={"username": "gridworker", "password": "onegrid-demo"}
+        ).json()["access_token"]
+        sent = time.monotonic()
+        r = httpx.post(
+            f"{base}/api/v1/incidents",
+            data={"category": "0101", "description": "大屏测试", "lon": str(lon), "lat": str(lat)},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 201
+        incident = r.json()["id"]
+        page.wait_for_selector(f"#events li[data-id='{incident}']", timeout=2_000)
+        assert time.monotonic() - sent < 2.0
+        page.wait_for_function(
+            f"wall.map.querySourceFeatures('live').some(f => f.properties.id === {incident})", timeout=2_000
+        )
+
+        # the tour advances by itself
+        page.click("#tour-play")
+        page.wait_for_function("wall.tour.index === 0")
+        first = page.evaluate("wall.tour.stops[0].code")
+        page.wait_for_function("wall.tour.index >= 1", timeout=5_000)
+        assert (
+            page.evaluate("wall.tour.stops.length") >= 2
+            and page.text_content("#tour-stop").count("在办事件") == 1
+        )
+        assert first != page.evaluate("wall.tour.stops[wall.tour.index].code")
+        page.click("#tour-play")  # pause
+        page.screenshot(path=str(ARTIFACTS / "wall-tour.png"))
+
+        # a trajectory plays
+        page.click("#traj-load")
+        page.wait_for_function("wall.trajectory.coords && wall.trajectory.coords.length > 10", timeout=10_000)
+        page.click("#traj-play")
+        page.wait_for_function("wall.trajectory.index >= 10", timeout=5_000)
+        assert "公里" in page.text_content("#traj-stats")
+        page.screenshot(path=str(ARTIFACTS / "wall-trajectory.png"))
+
+        # the hotspot layer shows
+        page.check("#hotspot-toggle")
+        page.wait_for_function(
+            "wall.hotspots && wall.map.getLayoutProperty('hotspots', 'visibility') === 'visible'"
+        )
+        page.wait_for_function(
+            "wall.map.queryRenderedFeatures({layers: ['hotspots']}).length > 0", timeout=10_000
+        )
+        page.screenshot(path=str(ARTIFACTS / "wall-hotspots.png"))
+
+        # warnings are listed and the layer switcher comes from layers/
+        assert page.locator("#layers input[data-layer='grid']").count() == 1
+    assert errors == [], errors

@@ -1,0 +1,251 @@
+// The command wall: OneGrid's own style and tiles in MapLibre, the live feed, and the five
+// functions (全区巡游, 轨迹查看, 热点追踪, 多人点调 via the API, 预警查看) as panels.
+// State the browser tests read is on `window.wall`.
+
+const TOKEN_KEY = "onegrid.token";
+const params = new URLSearchParams(location.search);
+const DWELL_MS = Number(params.get("dwell") || 8) * 1000;
+const $ = (id) => document.getElementById(id);
+const wall = (window.wall = { map: null, events: [], tour: { index: -1, playing: false, stops: [] }, trajectory: { index: 0, times: [] } });
+let token = localStorage.getItem(TOKEN_KEY);
+
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}), Authorization: `Bearer ${token}` };
+  const r = await fetch(path, { ...options, headers });
+  if (r.status === 401) { logout(); throw new Error("登录已过期"); }
+  if (!r.ok) throw new Error((await r.json()).detail || r.statusText);
+  return r.json();
+}
+
+function show(view) {
+  $("login-view").hidden = view !== "login";
+  $("wall-view").hidden = view !== "wall";
+  $("logout").hidden = view !== "wall";
+}
+
+function logout() {
+  localStorage.removeItem(TOKEN_KEY);
+  token = null;
+  show("login");
+}
+
+$("login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const r = await fetch("/api/v1/auth/token", { method: "POST", body: new URLSearchParams(new FormData(e.target)) });
+  if (!r.ok) { $("login-error").textContent = "账号或密码错误"; return; }
+  token = (await r.json()).access_token;
+  localStorage.setItem(TOKEN_KEY, token);
+  start();
+});
+$("logout").addEventListener("click", logout);
+setInterval(() => { $("clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false }); }, 1000);
+
+const EMPTY = { type: "FeatureCollection", features: [] };
+const HOT = ["match", ["get", "bin"], 3, "#b2182b", 2, "#ef8a62", 1, "#fddbc7", -1, "#d1e5f0", -2, "#67a9cf", -3, "#2166ac", "rgba(0,0,0,0)"];
+
+async function start() {
+  show("wall");
+  const style = await api("/styles/wall.json");
+  const map = new maplibregl.Map({
+    container: "map",
+    style,
+    attributionControl: false,
+    transformRequest: (url) => (url.startsWith(location.origin) ? { url, headers: { Authorization: `Bearer ${token}` } } : { url }),
+  });
+  wall.map = map;
+  map.addControl(new maplibregl.NavigationControl(), "top-left");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+  map.on("load", () => {
+    map.addSource("hotspots", { type: "geojson", data: EMPTY });
+    map.addLayer({ id: "hotspots", type: "fill", source: "hotspots", layout: { visibility: "none" },
+                   paint: { "fill-color": HOT, "fill-opacity": 0.6, "fill-outline-color": "#ffffff" } });
+    map.addSource("trajectory", { type: "geojson", data: EMPTY });
+    map.addLayer({ id: "trajectory", type: "line", source: "trajectory", paint: { "line-color": "#00e5ff", "line-width": 3 } });
+    map.addSource("trajectory-head", { type: "geojson", data: EMPTY });
+    map.addLayer({ id: "trajectory-head", type: "circle", source: "trajectory-head",
+                   paint: { "circle-radius": 9, "circle-color": "#ffeb3b", "circle-stroke-color": "#000", "circle-stroke-width": 2 } });
+    map.addSource("live", { type: "geojson", data: EMPTY });
+    map.addLayer({ id: "live", type: "circle", source: "live",
+                   paint: { "circle-radius": 11, "circle-color": "#ff1744", "circle-stroke-color": "#fff", "circle-stroke-width": 3 } });
+    layerSwitcher(style);
+    cameraViews(map);
+    wall.loaded = true;
+  });
+  loadWarnings();
+  connect();
+}
+
+// ---------------------------------------------------------------- layers and legend
+function layerSwitcher(style) {
+  const ul = $("layers");
+  ul.innerHTML = "";
+  for (const layer of style.layers) {
+    const meta = layer.metadata || {};
+    if (!meta["onegrid:title_zh"]) continue;
+    const li = document.createElement("li");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = (layer.layout || {}).visibility !== "none";
+    box.dataset.layer = layer.id;
+    box.addEventListener("change", () => wall.map.setLayoutProperty(layer.id, "visibility", box.checked ? "visible" : "none"));
+    const legend = (meta["onegrid:legend"] || []).map((l) => `<span class="legend-swatch" style="background:${l.color}"></span>${l.label_zh}`).join(" ");
+    li.append(box, ` ${meta["onegrid:title_zh"]} `);
+    li.insertAdjacentHTML("beforeend", `<span class="hint">${legend}</span>`);
+    ul.append(li);
+  }
+}
+
+// A camera point opens its field of view (the wedge layer, filtered to that camera).
+function cameraViews(map) {
+  if (!map.getLayer("cameras") || !map.getLayer("camera_fov")) return;
+  map.on("click", "cameras", (e) => {
+    const f = e.features[0];
+    map.setFilter("camera_fov", ["==", ["get", "code"], f.properties.code]);
+    map.setLayoutProperty("camera_fov", "visibility", "visible");
+    map.flyTo({ center: e.lngLat, zoom: Math.max(map.getZoom(), 17) });
+    new maplibregl.Popup().setLngLat(e.lngLat).setHTML(`探头 ${f.properties.code}`).addTo(map);
+  });
+}
+
+// ---------------------------------------------------------------- live feed (SSE)
+function connect() {
+  const source = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(token)}`);
+  source.onopen = () => { $("live-status").textContent = "实时连接"; $("live-status").classList.add("on"); };
+  source.onerror = () => { $("live-status").textContent = "重连中…"; $("live-status").classList.remove("on"); };
+  source.addEventListener("incident.new", (e) => onIncident(JSON.parse(e.data), e.lastEventId));
+  source.addEventListener("warning", () => loadWarnings());
+  source.addEventListener("reset", () => location.reload());
+  wall.source = source;
+}
+
+function onIncident(d, id) {
+  wall.events.unshift(d);
+  const li = document.createElement("li");
+  li.className = "new";
+  li.dataset.id = d.id;
+  li.textContent = `新事件 ${d.code} · ${d.category_code} · ${new Date(d.reported_at).toLocaleTimeString("zh-CN", { hour12: false })}`;
+  li.addEventListener("click", () => wall.map.flyTo({ center: [d.lon, d.lat], zoom: 17 }));
+  $("events").prepend(li);
+  $("event-count").textContent = wall.events.length;
+  const src = wall.map && wall.map.getSource("live");
+  if (src) {
+    src.setData({ type: "FeatureCollection", features: wall.events.slice(0, 200).map((x) => ({
+      type: "Feature", id: x.id, geometry: { type: "Point", coordinates: [x.lon, x.lat] }, properties: { id: x.id, code: x.code } })) });
+  }
+}
+
+// ---------------------------------------------------------------- warnings
+async function loadWarnings() {
+  const body = await api("/api/v1/warnings?limit=100");
+  const ul = $("warnings");
+  ul.innerHTML = "";
+  for (const f of body.features) {
+    const p = f.properties;
+    const li = document.createElement("li");
+    li.className = `level-${p.level}`;
+    li.textContent = `${p.message}${p.state === "acknowledged" ? "（已确认）" : ""}`;
+    li.addEventListener("click", () => {
+      const c = f.geometry.type === "Point" ? f.geometry.coordinates : null;
+      if (c) wall.map.flyTo({ center: c, zoom: 16 });
+    });
+    ul.append(li);
+  }
+  $("warning-count").textContent = body.numberReturned;
+}
+
+// ---------------------------------------------------------------- 全区巡游
+$("tour-play").addEventListener("click", async () => {
+  const t = wall.tour;
+  if (t.playing) { t.playing = false; clearTimeout(t.timer); $("tour-play").textContent = "继续巡游"; return; }
+  if (!t.stops.length || t.level !== $("tour-level").value) {
+    t.level = $("tour-level").value;
+    t.stops = (await api(`/api/v1/patrol/tour?level=${t.level}`)).stops;
+    t.index = -1;
+  }
+  t.playing = true;
+  $("tour-play").textContent = "暂停";
+  next();
+});
+
+function next() {
+  const t = wall.tour;
+  if (!t.playing || !t.stops.length) return;
+  t.index = (t.index + 1) % t.stops.length;
+  const s = t.stops[t.index];
+  const [minx, miny, maxx, maxy] = s.extent;
+  wall.map.fitBounds([[minx, miny], [maxx, maxy]], { padding: 60, duration: Math.min(1500, DWELL_MS / 2), maxZoom: 17 });
+  const m = s.summary;
+  const lines = "open_incidents" in m
+    ? `在办事件 ${m.open_incidents} · 超时 ${m.overdue_incidents} · 预警 ${m.active_warnings} · 在岗网格员 ${m.workers_on_duty} · 探头在线 ${m.cameras_online}/${m.cameras}`
+    : `${m.overdue ? "超时未巡查" : "按时巡查"} · 距上次巡查 ${m.hours_since_patrol ?? "—"} 小时`;
+  const cams = s.cameras.map((c) => `${c.code}${c.online ? "" : "（离线）"} ${c.distance_m} 米`).join("，");
+  const card = $("tour-stop");
+  card.hidden = false;
+  card.innerHTML = `<b>${t.index + 1}/${t.stops.length} ${s.name}</b><br>${lines}<br><span class="hint">附近探头：${cams}</span>`;
+  t.timer = setTimeout(next, DWELL_MS);
+}
+
+// ---------------------------------------------------------------- 轨迹查看
+function localInput(d) { return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); }
+$("traj-from").value = params.get("traj_from") || localInput(new Date(Date.now() - 86400000));
+$("traj-to").value = params.get("traj_to") || localInput(new Date());
+
+$("traj-load").addEventListener("click", async () => {
+  const w = $("traj-worker").value;
+  const from = new Date($("traj-from").value).toISOString();
+  const to = new Date($("traj-to").value).toISOString();
+  const f = await api(`/api/v1/workers/${w}/trajectory?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&simplify=3`);
+  const coords = f.geometry ? f.geometry.coordinates.flat() : [];
+  const times = (f.properties.times || []).flat();
+  wall.trajectory = { index: 0, coords, times, playing: false };
+  wall.map.getSource("trajectory").setData(f.geometry ? f : EMPTY);
+  const slider = $("traj-slider");
+  slider.max = Math.max(0, coords.length - 1);
+  slider.value = 0;
+  slider.disabled = $("traj-play").disabled = coords.length === 0;
+  $("traj-stats").textContent = coords.length
+    ? `里程 ${(f.properties.distance_m / 1000).toFixed(1)} 公里 · 停留 ${f.properties.stops.length} 处 · 离开本网格 ${Math.round(f.properties.outside_own_grid_s / 60)} 分钟`
+    : "该时段没有轨迹";
+  if (coords.length) {
+    const lons = coords.map((c) => c[0]), lats = coords.map((c) => c[1]);
+    wall.map.fitBounds([[Math.min(...lons), Math.min(...lats)], [Math.max(...lons), Math.max(...lats)]], { padding: 60, duration: 800 });
+    head(0);
+  }
+});
+
+function head(i) {
+  const t = wall.trajectory;
+  t.index = i;
+  $("traj-slider").value = i;
+  $("traj-time").textContent = t.times[i] ? new Date(t.times[i]).toLocaleString("zh-CN", { hour12: false }) : "";
+  wall.map.getSource("trajectory-head").setData({ type: "Feature", geometry: { type: "Point", coordinates: t.coords[i] }, properties: {} });
+}
+$("traj-slider").addEventListener("input", (e) => head(Number(e.target.value)));
+$("traj-play").addEventListener("click", () => {
+  const t = wall.trajectory;
+  t.playing = !t.playing;
+  $("traj-play").textContent = t.playing ? "暂停" : "播放";
+  const step = () => {
+    if (!t.playing) return;
+    if (t.index >= t.coords.length - 1) { t.playing = false; $("traj-play").textContent = "播放"; return; }
+    head(t.index + 1);
+    setTimeout(step, 50);
+  };
+  step();
+});
+
+// ---------------------------------------------------------------- 热点追踪
+$("hotspot-toggle").addEventListener("change", async (e) => {
+  const map = wall.map;
+  if (!e.target.checked) { map.setLayoutProperty("hotspots", "visibility", "none"); return; }
+  const to = new Date();
+  const from = new Date(to.getTime() - 90 * 86400000);
+  const body = await api(`/api/v1/hotspots?unit=grid&from=${from.toISOString()}&to=${to.toISOString()}`);
+  map.getSource("hotspots").setData(body);
+  map.setLayoutProperty("hotspots", "visibility", "visible");
+  const hot = body.features.filter((f) => f.properties.kind === "hot").length;
+  $("hotspot-stats").textContent = `共 ${body.total} 起事件 · 热点网格 ${hot} 个（90% 以上置信）`;
+  wall.hotspots = body;
+});
+
+if (token) start(); else show("login");
