@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         default=-15.0, description="A cold-chain site's latest reading warmer than this raises a warning."
     )
     event_retention_h: float = Field(default=24.0, description="Live events kept for walls that reconnect.")
+    report_track_max_m: float = Field(
+        default=200.0, description="A grid worker's report farther than this from their own track is flagged."
+    )
     on_duty_minutes: int = Field(
         default=30, description="A worker whose newest fix is at most this old is on duty (point-call)."
     )

@@ -165,6 +165,34 @@ def emerging_hotspot(conn: sa.Connection, now: datetime, settings: Settings) -> 
     ]
 
 
+def report_off_track(conn: sa.Connection, now: datetime, settings: Settings) -> list[Cause]:
+    """Open grid-worker reports filed away from the worker's own track, or with no track at all."""
+    from gis_core.incidents.track_check import check
+
+    check(conn, now, settings.report_track_max_m)
+    rows = conn.execute(
+        sa.text(
+            "SELECT i.id, i.code, i.track_check ->> 'status' AS status, i.track_check ->> 'distance_m' AS d, "
+            "ST_AsBinary(i.geom) AS wkb FROM incident i "
+            "WHERE i.state = ANY(:active) AND i.track_check ->> 'status' IN ('far', 'no_track')"
+        ),
+        {"active": list(ACTIVE_STATES)},
+    ).all()
+    return [
+        Cause(
+            f"incident:{r.id}",
+            "incident",
+            r.id,
+            "yellow",
+            f"事件 {r.code} 上报位置与轨迹相差 {float(r.d):.0f} 米"
+            if r.status == "far"
+            else f"事件 {r.code} 上报时无轨迹",
+            shapely.from_wkb(bytes(r.wkb)),
+        )
+        for r in rows
+    ]
+
+
 RULES: dict[str, Callable[[sa.Connection, datetime, Settings], list[Cause]]] = {
     "incident_overdue": incident_overdue,
     "camera_offline": camera_offline,
@@ -172,6 +200,7 @@ RULES: dict[str, Callable[[sa.Connection, datetime, Settings], list[Cause]]] = {
     "worker_outside_grid": worker_outside_grid,
     "key_point_unpatrolled": key_point_unpatrolled,
     "emerging_hotspot": emerging_hotspot,
+    "report_off_track": report_off_track,
 }
 
 _RAISE = """

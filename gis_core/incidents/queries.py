@@ -75,7 +75,7 @@ _COLUMNS = """
 i.id, i.code, i.category_code, cat.name AS category_name, cat.major_name, i.description, i.source, i.state,
 i.level, i.department_code, i.reported_at, i.accepted_at, i.dispatched_at, i.resolved_at, i.closed_at,
 i.due_at, i.rating, i.near_boundary, i.adjacent_grid_codes, i.version, i.escalations, i.reopened,
-i.merged_into, g.code AS grid_code, c.code AS community_code, s.code AS street_code,
+i.merged_into, i.track_check, g.code AS grid_code, c.code AS community_code, s.code AS street_code,
 (i.due_at IS NOT NULL AND i.due_at < now() AND i.state = ANY(:active)) AS overdue,
 ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
 """
