@@ -42,6 +42,7 @@ def test_the_wall(settings, spot, manifest):
             timeout=20_000,
         )
         page.wait_for_selector("#live-status.on", timeout=10_000)
+        commander = page.evaluate("localStorage.getItem('onegrid.token')")
         page.screenshot(path=str(ARTIFACTS / "wall-loaded.png"))
 
         # a report filed by a grid worker appears on the wall within 2 s
@@ -92,6 +93,28 @@ def test_the_wall(settings, spot, manifest):
             "wall.map.queryRenderedFeatures({layers: ['hotspots']}).length > 0", timeout=10_000
         )
         page.screenshot(path=str(ARTIFACTS / "wall-hotspots.png"))
+
+        # drill-down: a click on the map shows that grid's live counters, as the stats API counts them
+        page.evaluate("([x, y]) => wall.map.jumpTo({center: [x, y], zoom: 15})", [lon, lat])
+        page.wait_for_function("wall.map.areTilesLoaded() && !wall.map.isMoving()")
+        at = page.evaluate(
+            "([x, y]) => { const p = wall.map.project([x, y]); const r = wall.map.getCanvas().getBoundingClientRect();"
+            " return [r.left + p.x, r.top + p.y]; }",
+            [lon, lat],
+        )
+        page.mouse.click(*at)
+        page.wait_for_function(
+            "wall.drill.path.length === 4 && wall.drill.stats && wall.drill.stats.code === wall.drill.path[3].code"
+        )
+        grid = page.evaluate("wall.drill.path[3].code")
+        want = httpx.get(
+            f"{base}/api/v1/incidents/stats",
+            params={"area": grid},
+            headers={"Authorization": f"Bearer {commander}"},
+        ).json()
+        assert page.evaluate("wall.drill.stats.overdue") == want["overdue"]
+        assert page.locator("#drill-stats .counter").count() == 4
+        page.screenshot(path=str(ARTIFACTS / "wall-drill-down.png"))
 
         # warnings are listed and the layer switcher comes from layers/
         assert page.locator("#layers input[data-layer='grid']").count() == 1

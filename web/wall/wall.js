@@ -69,6 +69,7 @@ async function start() {
                    paint: { "circle-radius": 11, "circle-color": "#ff1744", "circle-stroke-color": "#fff", "circle-stroke-width": 3 } });
     layerSwitcher(style);
     cameraViews(map);
+    drillDown(map);
     wall.loaded = true;
   });
   loadWarnings();
@@ -112,7 +113,8 @@ function connect() {
   const source = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(token)}`);
   source.onopen = () => { $("live-status").textContent = "实时连接"; $("live-status").classList.add("on"); };
   source.onerror = () => { $("live-status").textContent = "重连中…"; $("live-status").classList.remove("on"); };
-  source.addEventListener("incident.new", (e) => onIncident(JSON.parse(e.data), e.lastEventId));
+  source.addEventListener("incident.new", (e) => { onIncident(JSON.parse(e.data), e.lastEventId); refreshCounters(); });
+  source.addEventListener("incident.state", () => refreshCounters());
   source.addEventListener("warning", () => loadWarnings());
   source.addEventListener("reset", () => location.reload());
   wall.source = source;
@@ -151,6 +153,46 @@ async function loadWarnings() {
     ul.append(li);
   }
   $("warning-count").textContent = body.numberReturned;
+}
+
+// ---------------------------------------------------------------- 辖区态势: district → street → community → grid
+const OPEN = ["reported", "accepted", "dispatched", "in_progress", "suspended"];
+wall.drill = { path: [{ code: null, name: "全区", level: "district" }], stats: null };
+
+function drillDown(map) {
+  map.on("click", async (e) => {
+    if (map.getLayer("cameras") && map.queryRenderedFeatures(e.point, { layers: ["cameras"] }).length) return;
+    let found;
+    try { found = await api(`/api/v1/lookup?lon=${e.lngLat.lng}&lat=${e.lngLat.lat}`); } catch { return; }  // outside
+    drillTo([wall.drill.path[0], ...["street", "community", "grid"].map((level) => ({ ...found[level], level }))]);
+  });
+  drillTo(wall.drill.path);
+}
+
+function drillTo(path) {
+  wall.drill.path = path;
+  const nav = $("drill-path");
+  nav.innerHTML = "";
+  path.forEach((p, k) => {
+    const a = document.createElement("a");
+    a.textContent = p.name;
+    a.dataset.code = p.code || "";
+    a.addEventListener("click", () => drillTo(path.slice(0, k + 1)));
+    if (k) nav.append(" › ");
+    nav.append(a);
+  });
+  refreshCounters();
+}
+
+async function refreshCounters() {
+  const here = wall.drill.path[wall.drill.path.length - 1];
+  const s = await api(`/api/v1/incidents/stats${here.code ? `?area=${here.code}` : ""}`);
+  const open = OPEN.reduce((n, k) => n + (s.by_state[k] || 0), 0);
+  const pct = (x) => (x == null ? "—" : `${(x * 100).toFixed(1)}%`);
+  $("drill-stats").innerHTML = [
+    ["在办", open], ["超时", s.overdue], ["办结率", pct(s.completion_rate)], ["满意率", pct(s.satisfaction_rate)],
+  ].map(([k, v]) => `<div class="counter"><b>${v}</b><span>${k}</span></div>`).join("");
+  wall.drill.stats = { code: here.code, open, ...s };
 }
 
 // ---------------------------------------------------------------- 全区巡游
