@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -115,6 +116,31 @@ def test_the_wall(settings, spot, manifest):
         assert page.evaluate("wall.drill.stats.overdue") == want["overdue"]
         assert page.locator("#drill-stats .counter").count() == 4
         page.screenshot(path=str(ARTIFACTS / "wall-drill-down.png"))
+
+        # 多人点调: worker 1 is on shift near the spot; the wall picks the spot, calls them, sees them acknowledge
+        now = datetime.now(UTC).replace(microsecond=0)
+        fixes = [
+            {"t": (now - timedelta(seconds=30 * k)).isoformat(), "lon": lon, "lat": lat, "accuracy": 5}
+            for k in range(3)
+        ]
+        assert (
+            httpx.post(
+                f"{base}/api/v1/tracks", json={"fixes": fixes}, headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            == 200
+        )
+        page.click("#call-pick")
+        page.mouse.click(*at)
+        page.wait_for_selector("#call-workers input[value='1']")
+        page.click("#call-send")
+        page.wait_for_selector("#call-tasks li[data-worker='1'][data-state='called']")
+        call_id = page.evaluate("wall.call.call.id")
+        r = httpx.post(
+            f"{base}/api/v1/calls/{call_id}/acknowledge", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert r.status_code == 200
+        page.wait_for_selector("#call-tasks li[data-worker='1'][data-state='acknowledged']", timeout=3_000)
+        page.screenshot(path=str(ARTIFACTS / "wall-point-call.png"))
 
         # warnings are listed and the layer switcher comes from layers/
         assert page.locator("#layers input[data-layer='grid']").count() == 1

@@ -115,6 +115,7 @@ function connect() {
   source.onerror = () => { $("live-status").textContent = "重连中…"; $("live-status").classList.remove("on"); };
   source.addEventListener("incident.new", (e) => { onIncident(JSON.parse(e.data), e.lastEventId); refreshCounters(); });
   source.addEventListener("incident.state", () => refreshCounters());
+  source.addEventListener("call.task", (e) => onCallTask(JSON.parse(e.data)));
   source.addEventListener("warning", () => loadWarnings());
   source.addEventListener("reset", () => location.reload());
   wall.source = source;
@@ -161,6 +162,7 @@ wall.drill = { path: [{ code: null, name: "全区", level: "district" }], stats:
 
 function drillDown(map) {
   map.on("click", async (e) => {
+    if (wall.call.picking) return pickCallPoint(e.lngLat);
     if (map.getLayer("cameras") && map.queryRenderedFeatures(e.point, { layers: ["cameras"] }).length) return;
     let found;
     try { found = await api(`/api/v1/lookup?lon=${e.lngLat.lng}&lat=${e.lngLat.lat}`); } catch { return; }  // outside
@@ -193,6 +195,62 @@ async function refreshCounters() {
     ["在办", open], ["超时", s.overdue], ["办结率", pct(s.completion_rate)], ["满意率", pct(s.satisfaction_rate)],
   ].map(([k, v]) => `<div class="counter"><b>${v}</b><span>${k}</span></div>`).join("");
   wall.drill.stats = { code: here.code, open, ...s };
+}
+
+// ---------------------------------------------------------------- 多人点调
+wall.call = { picking: false, point: null, workers: [], call: null };
+const TASK_ZH = { called: "已呼叫", acknowledged: "已响应", arrived: "已到达" };
+
+$("call-pick").addEventListener("click", () => {
+  wall.call.picking = true;
+  $("call-point").textContent = "请点击地图…";
+  wall.map.getCanvas().style.cursor = "crosshair";
+});
+
+async function pickCallPoint(ll) {
+  const c = wall.call;
+  c.picking = false;
+  wall.map.getCanvas().style.cursor = "";
+  c.point = [ll.lng, ll.lat];
+  $("call-point").textContent = `${ll.lng.toFixed(5)}, ${ll.lat.toFixed(5)}`;
+  const body = await api(`/api/v1/workers/nearby?lon=${ll.lng}&lat=${ll.lat}&radius=2000`);
+  c.workers = body.workers;
+  const ul = $("call-workers");
+  ul.innerHTML = "";
+  for (const w of body.workers) {
+    const li = document.createElement("li");
+    const walk = w.walk_s == null ? "无路可达" : `步行约 ${Math.ceil(w.walk_s / 60)} 分钟`;
+    li.innerHTML = `<label><input type="checkbox" value="${w.worker_id}" ${w.walk_s == null ? "" : "checked"}> ${w.name}（${walk}，直线 ${Math.round(w.straight_m)} 米）</label>`;
+    ul.append(li);
+  }
+  if (!body.workers.length) ul.innerHTML = "<li>附近没有在岗网格员</li>";
+  $("call-send").disabled = !body.workers.length;
+}
+
+$("call-send").addEventListener("click", async () => {
+  const c = wall.call;
+  const ids = [...document.querySelectorAll("#call-workers input:checked")].map((i) => Number(i.value));
+  if (!ids.length || !c.point) return;
+  c.call = await api("/api/v1/calls", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
+    body: JSON.stringify({ lon: c.point[0], lat: c.point[1], message: $("call-message").value, worker_ids: ids }),
+  });
+  renderTasks();
+});
+
+function onCallTask(d) {
+  const c = wall.call.call;
+  if (!c || c.id !== d.call_id) return;
+  const t = c.tasks.find((x) => x.worker_id === d.worker_id);
+  if (!t) return;
+  Object.assign(t, d, { state: d.arrived_at ? "arrived" : d.acknowledged_at ? "acknowledged" : "called" });
+  renderTasks();
+}
+
+function renderTasks() {
+  $("call-tasks").innerHTML = wall.call.call.tasks
+    .map((t) => `<li data-worker="${t.worker_id}" data-state="${t.state}">${t.name}：${TASK_ZH[t.state]}</li>`).join("");
 }
 
 // ---------------------------------------------------------------- 全区巡游
