@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from gis_core.auth import User
 from gis_core.scope import jurisdiction_clause
+from gis_core.tracks import CLOCK_SKEW
 
 #: Walking speed for the legs off the network (the road costs are seconds at this speed too).
 WALK_MPS = 1.3
@@ -36,7 +37,7 @@ WITH target AS (
     JOIN worker w ON w.id = p.worker_id AND w.active
     CROSS JOIN target t
     CROSS JOIN LATERAL (SELECT id, geom FROM road_vertex ORDER BY geom <-> p.geom LIMIT 1) v
-    WHERE p.recorded_at > :since AND p.recorded_at <= :at
+    WHERE p.recorded_at > :since AND p.recorded_at <= :latest
       AND ST_DWithin(ST_Transform(p.geom, :epsg), ST_Transform(t.geom, :epsg), :radius)
       AND {scope}
 ), walks AS (
@@ -80,6 +81,7 @@ def nearby(
         "epsg": epsg,
         "at": at,
         "since": at - on_duty,
+        "latest": at + CLOCK_SKEW,  # a phone's clock may run a little fast
         # a walk of up to twice the radius stays inside this box (degrees of latitude, generous
         # for longitude at these latitudes)
         "box_deg": 2.5 * radius_m / 111_000 / 0.7,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,9 @@ COVER_M = 30.0
 
 KEPT, DUPLICATE, ACCURACY, JUMP = 0, 1, 2, 3
 REASON_NAMES = {ACCURACY: "accuracy", JUMP: "jump"}
+
+#: A clock on a phone may run a little fast; beyond this a fix from the future is refused.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)

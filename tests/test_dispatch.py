@@ -172,3 +172,13 @@ def test_point_call_refuses_bad_points_and_callers(client, auth, spot):
     )
     assert_problem(client.get(url, params={"lon": lon, "lat": lat}, headers=auth("gridworker")), 403)
     assert_problem(client.get(url, params={"lon": lon, "lat": lat}, headers=auth("planner")), 403)
+
+
+def test_a_phone_clock_a_little_fast_still_counts(conn):
+    _, lonlat, _ = _lattice(conn)
+    _place(conn, lonlat, {1: 0}, minutes_ago=-2)  # two minutes "in the future": within the skew
+    _place(conn, lonlat, {2: 1}, minutes_ago=-10)  # ten: not a fix to trust
+    found = dispatch.nearby(
+        conn, COMMANDER, float(lonlat[0][0]), float(lonlat[1][0]), 300, AT, timedelta(minutes=30), 4550
+    )
+    assert [w["worker_id"] for w in found] == [1]

@@ -18,8 +18,6 @@ router = APIRouter(prefix="/api/v1", tags=["tracks"])
 #: Devices that upload: a worker's phone (own fixes), or a gateway account of the command centre.
 UPLOADERS = require_roles("grid_worker", "admin", "commander")
 READERS = require_roles("admin", "commander", "planner", "street_officer", "community_officer", "grid_worker")
-#: A clock on a phone may run a little fast; beyond this a fix from the future is refused.
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 class FixIn(BaseModel):
@@ -57,7 +55,7 @@ def upload_fixes(body: TrackBatch, user: CurrentUser, conn: ConnDep, settings: S
         raise InvalidInput("worker_id is required", where=f"body.fixes[{int(np.argmin(workers))}].worker_id")
     tracks.check_workers(conn, workers)
     t = np.array([f.t.timestamp() for f in body.fixes], dtype=float)
-    late = datetime.now(UTC).timestamp() + CLOCK_SKEW.total_seconds()
+    late = datetime.now(UTC).timestamp() + tracks.CLOCK_SKEW.total_seconds()
     if n and t.max() > late:
         raise InvalidInput("a fix is dated in the future", where=f"body.fixes[{int(np.argmax(t))}].t")
     lon, lat = input_points(
