@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import shapely
 import sqlalchemy as sa
 
 from gis_core.auth import User
@@ -38,7 +39,9 @@ WITH target AS (
     CROSS JOIN target t
     CROSS JOIN LATERAL (SELECT id, geom FROM road_vertex ORDER BY geom <-> p.geom LIMIT 1) v
     WHERE p.recorded_at > :since AND p.recorded_at <= :latest
-      AND ST_DWithin(ST_Transform(p.geom, :epsg), ST_Transform(t.geom, :epsg), :radius)
+      AND (CASE WHEN CAST(:area AS text) IS NULL
+                THEN ST_DWithin(ST_Transform(p.geom, :epsg), ST_Transform(t.geom, :epsg), :radius)
+                ELSE ST_Intersects(p.geom, ST_GeomFromText(:area, 4326)) END)
       AND {scope}
 ), walks AS (
     SELECT d.start_vid AS vertex, d.agg_cost
@@ -69,12 +72,15 @@ def nearby(
     on_duty: timedelta,
     epsg: int,
     limit: int = 20,
+    area: shapely.Geometry | None = None,
 ) -> list[dict[str, Any]]:
     """On-duty workers within `radius_m` (straight line) of the point, soonest on foot first.
 
-    Those with no way there on the network come last, with `walk_s` None.
+    With `area` (a polygon), the workers inside it instead, walking to the point. Those with
+    no way there on the network come last, with `walk_s` None.
     """
     params: dict[str, Any] = {
+        "area": None if area is None else area.wkt,
         "lon": lon,
         "lat": lat,
         "radius": radius_m,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import shapely
+import shapely.geometry
 import sqlalchemy as sa
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -182,3 +184,46 @@ def test_a_phone_clock_a_little_fast_still_counts(conn):
         conn, COMMANDER, float(lonlat[0][0]), float(lonlat[1][0]), 300, AT, timedelta(minutes=30), 4550
     )
     assert [w["worker_id"] for w in found] == [1]
+
+
+def test_a_posted_area_lists_only_the_workers_inside_it(conn):
+    xy, lonlat, _ = _lattice(conn, cut=RIVER)
+    _place(conn, lonlat, {1: 2 * N + 5, 2: 5 * N + 2, 3: 0})  # row 2 (south of the river), row 5, row 0
+    south = shapely.Polygon([(lonlat[0][k], lonlat[1][k]) for k in (0, 5, 2 * N + 5, 2 * N)]).buffer(1e-5)
+    target = N + 2
+    found = dispatch.nearby(
+        conn,
+        COMMANDER,
+        float(lonlat[0][target]),
+        float(lonlat[1][target]),
+        800,
+        AT,
+        timedelta(minutes=30),
+        4550,
+        area=south,
+    )
+    # worker 2 is outside; worker 3 walks 3 blocks of 80 s, worker 1 four (both south of the river)
+    assert [(w["worker_id"], w["walk_s"]) for w in found] == [(3, 240.0), (1, 320.0)]
+
+
+def test_posted_areas_must_be_valid_and_in_the_district(client, auth, spot):
+    from tests.conftest import assert_problem
+
+    lon, lat, _ = spot
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [
+            [[lon, lat], [lon + 0.01, lat + 0.01], [lon + 0.01, lat], [lon, lat + 0.01], [lon, lat]]
+        ],
+    }
+    body = assert_problem(
+        client.post("/api/v1/workers/nearby", json={"geometry": bowtie}, headers=auth()), 400
+    )
+    assert body["where"] == "body.geometry" and "Self-intersection" in body["detail"]
+    far = {"type": "Polygon", "coordinates": [[[116.3, 39.9], [116.4, 39.9], [116.4, 40.0], [116.3, 39.9]]]}
+    assert_problem(
+        client.post("/api/v1/workers/nearby", json={"geometry": far}, headers=auth()), 400, "outside-district"
+    )
+    square = shapely.geometry.mapping(shapely.Point(lon, lat).buffer(0.005))
+    r = client.post("/api/v1/workers/nearby", json={"geometry": square}, headers=auth())
+    assert r.status_code == 200 and "workers" in r.json()

@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import numpy as np
+import shapely
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, Field
+from pyproj import Geod
 
 from api.deps import ConnDep, CurrentUser, GridIndexDep, SettingsDep, require_roles
 from gis_core import dispatch
 from gis_core.crs import input_point
 from gis_core.errors import LocationOutsideDistrict
+from gis_core.features import check_geometry
 
 router = APIRouter(prefix="/api/v1", tags=["point-call"])
+GEOD = Geod(ellps="WGS84")
 CALLERS = require_roles("admin", "commander", "street_officer", "community_officer")
 
 
@@ -56,3 +61,47 @@ def workers_nearby(
         "walk_mps": dispatch.WALK_MPS,
         "workers": found,
     }
+
+
+class AreaCall(BaseModel):
+    """Who is on duty inside an area, walking to a point in it."""
+
+    geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, lon/lat")
+    at: AwareDatetime | None = Field(default=None, description="As of (default: now)")
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+@router.post(
+    "/workers/nearby",
+    summary="On-duty workers inside a polygon, by walking time to it",
+    dependencies=[CALLERS],
+)
+def workers_in_area(
+    body: AreaCall, user: CurrentUser, conn: ConnDep, settings: SettingsDep, index: GridIndexDep
+) -> dict[str, Any]:
+    """Workers on duty inside the polygon, ranked by walking time to its point on surface.
+
+    An invalid or self-intersecting polygon, or one whose point lies outside the district, is a
+    400 problem.
+    """
+    area = check_geometry(body.geometry)
+    centre = area.point_on_surface()
+    if index.locate(centre.x, centre.y) is None:
+        raise LocationOutsideDistrict("the area is not inside the district", where="body.geometry")
+    xy = shapely.get_coordinates(area)
+    _, _, metres = GEOD.inv(np.full(len(xy), centre.x), np.full(len(xy), centre.y), xy[:, 0], xy[:, 1])
+    reach = float(metres.max())  # the farthest corner: sizes the road network searched
+    when = body.at or datetime.now(UTC)
+    found = dispatch.nearby(
+        conn,
+        user,
+        centre.x,
+        centre.y,
+        reach,
+        when,
+        timedelta(minutes=settings.on_duty_minutes),
+        settings.projected_epsg,
+        body.limit,
+        area=area,
+    )
+    return {"point": {"lon": centre.x, "lat": centre.y}, "at": when.isoformat(), "workers": found}

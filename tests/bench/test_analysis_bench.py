@@ -30,7 +30,8 @@ def test_gi_star_with_999_permutations_end_to_end(bench_engine, bench_commander)
     until = datetime(2026, 11, 1, tzinfo=UTC)
     out = {}
     with bench_engine.connect() as c:
-        for unit, size in (("grid", 250.0), ("hex", 60.0)):  # 60 m hexagons: about 10,000 over the district
+        # 250 m hexagons as the wall asks for them; 60 m ones: about 10,000 over the district
+        for key, unit, size in (("grid", "grid", 250.0), ("hex_250m", "hex", 250.0), ("hex", "hex", 60.0)):
             q = HotspotQuery(since=until.replace(year=2025), until=until, unit=unit, hex_size_m=size)
 
             def run(q=q):
@@ -48,7 +49,7 @@ def test_gi_star_with_999_permutations_end_to_end(bench_engine, bench_commander)
                 ),
                 3,
             )
-            out[unit] = {
+            out[key] = {
                 "units": len(y),
                 "incidents": int(y.sum()),
                 "end_to_end_best_s": best,
