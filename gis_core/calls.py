@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from gis_core.auth import User
 from gis_core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis_core.scope import jurisdiction_clause
+from gis_core.tracks import workers_in_area
 
 ARRIVE_M = 50.0
 MAX_WORKERS = 50
@@ -44,15 +45,7 @@ def _check_workers(conn: sa.Connection, user: User, ids: tuple[int, ...]) -> Non
         raise InvalidInput(f"call 1 to {MAX_WORKERS} workers", where="body.worker_ids")
     if len(set(ids)) != len(ids):
         raise InvalidInput("a worker is listed twice", where="body.worker_ids")
-    params: dict[str, Any] = {"ids": list(ids)}
-    cond = jurisdiction_clause(user, "g", params)
-    sql = (
-        "SELECT DISTINCT w.id FROM worker w JOIN worker_grid wg ON wg.worker_id = w.id "  # noqa: S608
-        "JOIN grid g0 ON g0.id = wg.grid_id JOIN community c ON c.id = g0.community_id "
-        "CROSS JOIN LATERAL (SELECT g0.id AS grid_id, c.id AS community_id, c.street_id) g "
-        f"WHERE w.active AND w.id = ANY(:ids) AND {cond}"  # cond is built from bound parameters
-    )
-    known = {r[0] for r in conn.execute(sa.text(sql), params)}
+    known = workers_in_area(conn, user, list(ids), active_only=True)
     for k, worker_id in enumerate(ids):
         if worker_id not in known:
             raise NotFound(

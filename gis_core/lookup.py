@@ -18,6 +18,7 @@ import shapely
 import shapely.affinity
 import sqlalchemy as sa
 
+from gis_core.errors import LocationOutsideDistrict
 from gis_core.models import Community, District, Grid, Street, Worker, WorkerGrid
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,13 @@ class GridIndex:
         if hits.size == 0:
             return None
         return self._locations[int(hits.min())]  # rows are ordered by grid code
+
+    def require(self, lon: float, lat: float, where: str) -> Location:
+        """As `locate`, for a point a request gave: outside the district is a 400 problem at `where`."""
+        found = self.locate(lon, lat)
+        if found is None:
+            raise LocationOutsideDistrict(f"({lon:.6f}, {lat:.6f}) is not inside the district", where=where)
+        return found
 
     def within(self, lon: float, lat: float, metres: float) -> list[Location]:
         """Grids within `metres` of a WGS84 point, in code order.

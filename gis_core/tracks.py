@@ -414,20 +414,24 @@ def check_workers(conn: sa.Connection, worker_ids: np.ndarray) -> None:
             raise NotFound(f"worker {wid} does not exist", where=f"body.fixes[{k}].worker_id")
 
 
+def workers_in_area(conn: sa.Connection, user: User, ids: list[int], active_only: bool = False) -> set[int]:
+    """Which of `ids` work in `user`'s area: one of the worker's grids is theirs."""
+    params: dict[str, Any] = {"ids": ids}
+    cond = jurisdiction_clause(user, "a", params)
+    sql = (
+        "SELECT DISTINCT w.id FROM worker w "  # noqa: S608 - cond is built from bound parameters
+        "LEFT JOIN worker_grid wg ON wg.worker_id = w.id LEFT JOIN grid g ON g.id = wg.grid_id "
+        "LEFT JOIN community c ON c.id = g.community_id "
+        "CROSS JOIN LATERAL (SELECT g.id AS grid_id, c.id AS community_id, c.street_id) a "
+        f"WHERE w.id = ANY(:ids) AND {cond}" + (" AND w.active" if active_only else "")
+    )
+    return {r[0] for r in conn.execute(sa.text(sql), params)}
+
+
 def check_readable(conn: sa.Connection, user: User, worker_id: int) -> None:
     """404 problem unless `user` may read this worker's track: one of the worker's grids is theirs.
 
     Not-found and not-yours answer alike, so ids cannot be probed.
     """
-    params: dict[str, Any] = {"w": worker_id}
-    cond = jurisdiction_clause(user, "a", params)
-    workers_area = (
-        "SELECT 1 FROM worker w "
-        "LEFT JOIN worker_grid wg ON wg.worker_id = w.id LEFT JOIN grid g ON g.id = wg.grid_id "
-        "LEFT JOIN community c ON c.id = g.community_id "
-        "CROSS JOIN LATERAL (SELECT g.id AS grid_id, c.id AS community_id, c.street_id) a WHERE w.id = :w"
-    )
-    sql = f"SELECT EXISTS ({workers_area} AND {cond})"  # noqa: S608 - cond is built from bound parameters
-    ok = conn.execute(sa.text(sql), params).scalar()
-    if not ok:
+    if worker_id not in workers_in_area(conn, user, [worker_id]):
         raise NotFound(f"worker {worker_id} does not exist or is not in your area", where="path.worker_id")

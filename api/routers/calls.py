@@ -11,7 +11,6 @@ from pydantic import AwareDatetime, BaseModel, Field
 from api.deps import ConnDep, CurrentUser, GridIndexDep, require_roles
 from gis_core import calls
 from gis_core.crs import input_point
-from gis_core.errors import LocationOutsideDistrict
 
 router = APIRouter(prefix="/api/v1", tags=["point-call"])
 CALLERS = require_roles("admin", "commander", "street_officer", "community_officer")
@@ -47,10 +46,7 @@ def create_call(
 ) -> dict[str, Any]:
     """Store the call and a task per worker, once per Idempotency-Key (201 new, 200 on a retry)."""
     lon, lat = input_point(body.lon, body.lat, body.crs, where="body")
-    if index.locate(lon, lat) is None:
-        raise LocationOutsideDistrict(
-            f"({lon:.6f}, {lat:.6f}) is not inside the district", where="body.lon,lat"
-        )
+    index.require(lon, lat, where="body.lon,lat")
     request = calls.CallRequest(lon, lat, body.message, tuple(body.worker_ids))
     call, replayed = calls.create(conn, user, request, idempotency_key, datetime.now(UTC))
     if replayed:

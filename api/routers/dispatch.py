@@ -14,7 +14,6 @@ from pyproj import Geod
 from api.deps import ConnDep, CurrentUser, GridIndexDep, SettingsDep, require_roles
 from gis_core import dispatch
 from gis_core.crs import input_point
-from gis_core.errors import LocationOutsideDistrict
 from gis_core.features import check_geometry
 
 router = APIRouter(prefix="/api/v1", tags=["point-call"])
@@ -47,10 +46,7 @@ def workers_nearby(
     Only workers in the caller's area are listed.
     """
     wlon, wlat = input_point(lon, lat, crs, where="query")
-    if index.locate(wlon, wlat) is None:
-        raise LocationOutsideDistrict(
-            f"({wlon:.6f}, {wlat:.6f}) is not inside the district", where="query.lon,lat"
-        )
+    index.require(wlon, wlat, where="query.lon,lat")
     when = at or datetime.now(UTC)
     on_duty = timedelta(minutes=settings.on_duty_minutes)
     found = dispatch.nearby(conn, user, wlon, wlat, radius, when, on_duty, settings.projected_epsg, limit)
@@ -86,8 +82,7 @@ def workers_in_area(
     """
     area = check_geometry(body.geometry)
     centre = area.point_on_surface()
-    if index.locate(centre.x, centre.y) is None:
-        raise LocationOutsideDistrict("the area is not inside the district", where="body.geometry")
+    index.require(centre.x, centre.y, where="body.geometry")
     xy = shapely.get_coordinates(area)
     _, _, metres = GEOD.inv(np.full(len(xy), centre.x), np.full(len(xy), centre.y), xy[:, 0], xy[:, 1])
     reach = float(metres.max())  # the farthest corner: sizes the road network searched

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from gis_core.auth import User
 from gis_core.crs import UnknownCRS, parse_crs, to_wgs84, valid_lonlat
-from gis_core.errors import Conflict, InvalidInput, LocationOutsideDistrict, UnknownCRSError
+from gis_core.errors import Conflict, InvalidInput, UnknownCRSError
 from gis_core.lookup import GridIndex
 from gis_core.photos import Photo, digest, inspect, store_photo
 from gis_core.settings import Settings
@@ -139,11 +139,7 @@ def submit(
         for i, p in enumerate(s.photos)
     ]
     lon, lat = _location(s, [c[1] for c in checked])
-    place = index.locate(lon, lat)
-    if place is None:
-        raise LocationOutsideDistrict(
-            f"({lon:.6f}, {lat:.6f}) is not inside the district", where="body.lon,lat"
-        )
+    place = index.require(lon, lat, where="body.lon,lat")
     source = (
         s.source
         if user.role == "commander" and s.source in ("hotline", "camera")
