@@ -15,7 +15,9 @@ from fastapi import FastAPI
 from api import errors
 from api.live import Hub
 from api.middleware import Admission
+from api.rate_limits import Limiter
 from api.routers import (
+    audit,
     auth,
     calls,
     catalogue,
@@ -86,15 +88,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings=settings)
-        if not settings.demo_mode:
-            from gis_core.accounts import refuse_demo_passwords
-
-            with engine.connect() as conn:
-                refuse_demo_passwords(conn)
+        # requests run as the row-level-security-bound role; background work, logins and
+        # token checks as the owner
+        engine = make_engine(settings=settings, request_role=True)
         # background work (LISTEN, index rebuilds, escalation) never competes with requests
         # for pooled connections: it gets its own, opened as needed
         background = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+        if not settings.demo_mode:
+            from gis_core.accounts import refuse_demo_passwords
+
+            with background.connect() as conn:
+                refuse_demo_passwords(conn)
         cache = GridIndexCache(background)
         await asyncio.to_thread(cache.get)  # warm: the first requests need not build it
         tile_cache = TileCache(settings.tile_cache_entries)
@@ -124,7 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # tiles are one read each: autocommit, the tile timeout set when a connection opens,
         # no ping per checkout (a map client retries the rare tile lost to a restart)
         app.state.tile_engine = make_engine(
-            settings=settings, statement_timeout_ms=settings.tile_timeout_ms, autocommit=True, pre_ping=False
+            settings=settings,
+            statement_timeout_ms=settings.tile_timeout_ms,
+            autocommit=True,
+            pre_ping=False,
+            request_role=True,
         )
         app.state.grid_cache = cache
         app.state.tile_cache = tile_cache
@@ -162,10 +170,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.login_limiter = Limiter(settings.login_per_minute, "login attempts")
+    app.state.report_limiter = Limiter(settings.reports_per_minute, "reports")
     errors.install(app)
     for router in (
         health.router,
         auth.router,
+        audit.router,
         lookup.router,
         catalogue.router,
         incidents.router,

@@ -15,6 +15,7 @@ from fastapi.security import OAuth2PasswordBearer
 from gis_core.auth import User, token_user_and_expiry
 from gis_core.errors import AuthError, Forbidden
 from gis_core.lookup import GridIndex
+from gis_core.scope import act_as
 from gis_core.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -25,9 +26,32 @@ async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_conn(request: Request) -> Iterator[sa.Connection]:
-    """A connection in a transaction that commits when the request succeeds."""
+async def get_caller(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User | None:
+    """Whoever the request's credentials name, or None for an anonymous request.
+
+    The credential is the bearer token, or `api_key` (Open311: query string, or form field
+    on POST) or `access_token` (browsers' EventSource cannot send headers) for the clients
+    that cannot send one. A dead credential is a 401 problem, never anonymous.
+    """
+    key = token
+    path = request.url.path
+    if not key and path.startswith("/open311/"):
+        key = request.query_params.get("api_key")
+        if not key and request.method == "POST":
+            form_key = (await request.form()).get("api_key")
+            key = form_key if isinstance(form_key, str) else None
+    elif not key and path == "/api/v1/events":
+        key = request.query_params.get("access_token")
+    return await user_of_token(request, key) if key else None
+
+
+Caller = Annotated[User | None, Depends(get_caller)]
+
+
+def get_conn(request: Request, caller: Caller) -> Iterator[sa.Connection]:
+    """A connection in a transaction bound to the caller (row-level security) that commits on success."""
     with request.app.state.engine.begin() as conn:
+        act_as(conn, caller)
         yield conn
 
 
@@ -64,11 +88,11 @@ async def user_of_token(request: Request, token: str) -> User:
     return user
 
 
-async def get_current_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
-    """The user behind the bearer token; 401 problem when missing or dead."""
-    if not token:
+async def get_current_user(caller: Caller) -> User:
+    """The authenticated caller; 401 problem when no credential came."""
+    if caller is None:
         raise AuthError("a bearer token is required", where="header.Authorization")
-    return await user_of_token(request, token)
+    return caller
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -83,3 +107,11 @@ def require_roles(*roles: str):  # type: ignore[no-untyped-def]
         return user
 
     return Depends(check)
+
+
+def report_quota(request: Request, user: CurrentUser) -> None:
+    """Count a report submission against the user's per-minute limit (429 problem when over)."""
+    request.app.state.report_limiter.hit(f"user:{user.id}", where="header.Authorization")
+
+
+ReportQuota = Depends(report_quota)

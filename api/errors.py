@@ -26,6 +26,7 @@ _STATUS: dict[type[e.OneGridError], int] = {
     e.OutsideDistrict: 404,
     e.Conflict: 409,
     e.ServiceUnavailable: 503,
+    e.RateLimited: 429,
     e.TooLarge: 413,
     photos.NotAnImage: 415,
 }
@@ -73,6 +74,8 @@ def install(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if status == 503:
             headers = {"Retry-After": "5"}
+        if isinstance(exc, e.RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem(
             status, exc.code, exc.title, exc.detail, request, headers, where=exc.where, **exc.extra
         )

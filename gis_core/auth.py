@@ -16,7 +16,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from pwdlib import PasswordHash
 
-from gis_core.errors import AuthError
+from gis_core.errors import AuthError, RateLimited
 
 ROLES = (
     "admin",
@@ -58,7 +58,9 @@ class User:
 
 _LOGIN_SQL = sa.text(
     "SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction_code, u.department_code, "
-    "u.password_hash, u.active FROM app_user u WHERE u.username = :u"
+    "u.password_hash, u.active, u.failed_logins, "
+    "ceil(extract(epoch FROM u.locked_until - now()))::int AS locked_s "
+    "FROM app_user u WHERE u.username = :u FOR UPDATE"
 )
 _TOKEN_SQL = sa.text(
     "SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction_code, u.department_code, t.expires_at "
@@ -67,16 +69,44 @@ _TOKEN_SQL = sa.text(
 )
 
 
-def authenticate(conn: sa.Connection, username: str, password: str) -> User:
-    """Check a username and password; raise AuthError on any mismatch."""
+@dataclass(frozen=True)
+class Lockout:
+    """After `failures` wrong passwords in a row an account locks for `minutes`."""
+
+    failures: int = 5
+    minutes: float = 15.0
+
+
+def authenticate(conn: sa.Connection, username: str, password: str, lockout: Lockout = Lockout()) -> User:
+    """Check a username and password; raise AuthError on a mismatch, RateLimited while locked.
+
+    Failures are counted on `conn`: the caller commits them even when this raises. A
+    locked account refuses even the right password until the lock ends; a success resets
+    the count.
+    """
     global _DUMMY_HASH
     row = conn.execute(_LOGIN_SQL, {"u": username}).first()
     if row is None or row.password_hash is None or not row.active:
         _DUMMY_HASH = _DUMMY_HASH or hash_password(secrets.token_hex(8))
         _hasher().verify(password, _DUMMY_HASH)
         raise AuthError("incorrect username or password")
+    if row.locked_s is not None and row.locked_s > 0:
+        raise RateLimited(
+            f"too many failed logins: the account is locked for {row.locked_s} s", retry_after=row.locked_s
+        )
     if not _hasher().verify(password, row.password_hash):
+        locks = row.failed_logins + 1 >= lockout.failures
+        conn.execute(
+            sa.text(
+                "UPDATE app_user SET failed_logins = CASE WHEN :locks THEN 0 ELSE failed_logins + 1 END, "
+                "locked_until = CASE WHEN :locks THEN now() + make_interval(secs => :s) END WHERE id = :id"
+            ),
+            {"locks": locks, "s": lockout.minutes * 60, "id": row.id},
+        )
         raise AuthError("incorrect username or password")
+    if row.failed_logins or row.locked_s is not None:
+        reset = "UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = :id"
+        conn.execute(sa.text(reset), {"id": row.id})
     return User(row.id, row.username, row.display_name, row.role, row.jurisdiction_code, row.department_code)
 
 

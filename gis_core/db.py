@@ -33,6 +33,7 @@ def make_engine(
     statement_timeout_ms: int | None = None,
     autocommit: bool = False,
     pre_ping: bool = True,
+    request_role: bool = False,
 ) -> sa.Engine:
     """An engine with the pool sizes and statement timeout of the settings, unless given here.
 
@@ -40,10 +41,12 @@ def make_engine(
     Without `pre_ping` a checkout costs no `SELECT 1` round trip; a connection gone stale
     after a database restart then fails one request (503, Retry-After) and SQLAlchemy
     discards the pool's older connections.
+    With `request_role` every connection runs as `onegrid_app` (migration 0009): bound by
+    row-level security, so it reads only what the transaction's user may (`scope.act_as`).
     """
     settings = settings or get_settings()
     timeout = settings.statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
-    return sa.create_engine(
+    engine = sa.create_engine(
         url or database_url(settings),
         pool_size=settings.pool_size if pool_size is None else pool_size,
         max_overflow=settings.pool_max_overflow if max_overflow is None else max_overflow,
@@ -51,6 +54,19 @@ def make_engine(
         connect_args={"options": f"-c statement_timeout={timeout}"},
         **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
+    if request_role:
+        sa.event.listen(engine, "connect", _set_request_role)
+    return engine
+
+
+#: The role requests run as (migration 0009): no superuser, no table of its own, no BYPASSRLS.
+REQUEST_ROLE = "onegrid_app"
+
+
+def _set_request_role(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    with dbapi_conn.cursor() as cur:
+        cur.execute(f"SET ROLE {REQUEST_ROLE}")
+    dbapi_conn.commit()
 
 
 def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:

@@ -85,6 +85,17 @@ class Conflict(OneGridError):
     title = "Conflict"
 
 
+class RateLimited(OneGridError):
+    """Too many requests (or failed logins) in a while; `retry_after` seconds until the next may pass."""
+
+    code = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, where: str | None = None) -> None:
+        super().__init__(detail, where=where, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(OneGridError):
     """The database cannot be reached right now."""
 

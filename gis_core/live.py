@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gis_core.auth import User
-from gis_core.scope import DISTRICT_WIDE
+from gis_core.scope import act_as
 
 
 @dataclass(frozen=True)
@@ -77,27 +77,18 @@ class Audience:
 
 
 def audience(conn: sa.Connection, user: User) -> Audience:
-    """The events `user` may see: as the jurisdiction rule for anchored rows."""
-    if user.role in DISTRICT_WIDE:
-        return Audience(everything=True)
-    code = (user.jurisdiction_code or "").strip()
-    if user.role == "street_officer":
-        ids = conn.execute(sa.text("SELECT id FROM street WHERE code = :c"), {"c": code}).scalars().all()
-        return Audience(streets=frozenset(ids))
-    if user.role == "community_officer":
-        ids = conn.execute(sa.text("SELECT id FROM community WHERE code = :c"), {"c": code}).scalars().all()
-        return Audience(communities=frozenset(ids))
-    if user.role == "grid_worker":
-        ids = (
-            conn.execute(
-                sa.text(
-                    "SELECT wg.grid_id FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id "
-                    "WHERE w.user_id = :u"
-                ),
-                {"u": user.id},
-            )
-            .scalars()
-            .all()
+    """The events `user` may see: their reach as the row-level security policies compute it."""
+    act_as(conn, user)
+    row = conn.execute(
+        sa.text(
+            "SELECT coalesce((r).everything, false), (r).street_id, (r).community_id, (r).grids "
+            "FROM (SELECT onegrid_reach() AS r) s"
         )
-        return Audience(grids=frozenset(ids))
-    return Audience()
+    ).one()
+    everything, street, community, grids = row
+    return Audience(
+        everything=bool(everything),
+        streets=frozenset([street] if street is not None else []),
+        communities=frozenset([community] if community is not None else []),
+        grids=frozenset(grids or []),
+    )

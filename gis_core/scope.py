@@ -1,21 +1,36 @@
-"""Which anchored rows a user may read, as SQL conditions on any table with grid/community/street ids.
+"""Which anchored rows a user may read: the transaction's user for row-level security, and SQL conditions.
 
 Every anchored table carries `grid_id`, `community_id` and `street_id` (derived from its
 geometry), so one rule serves incidents, persons, warnings, workers' positions and every
 layer: the command centre, admins and planners read the whole district, a street or
-community officer their area, a grid worker their grids. Values are always bound parameters.
-(Issue 6 moves this into row-level security; until then these conditions are the one place.)
+community officer their area, a grid worker their grids.
+
+The database enforces it: requests run as `onegrid_app`, bound by the row-level security
+policies of migration 0009, which read the user that `act_as` names for the transaction.
+The conditions below say the same in the application's queries, so that plans stay
+index-friendly and background work (which runs as the owner) can ask on a user's behalf.
+Values are always bound parameters.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from gis_core.auth import User
 from gis_core.errors import InvalidInput
 
 #: Roles that read the whole district.
 DISTRICT_WIDE = frozenset({"admin", "commander", "planner"})
+
+#: Names the transaction's user for the row-level security policies (migration 0009).
+ACT_AS_SQL = "SELECT set_config('onegrid.uid', %s, true)"
+
+
+def act_as(conn: sa.Connection, user: User | None) -> None:
+    """Bind the rest of `conn`'s transaction to `user` (None: anonymous, who sees no protected row)."""
+    conn.exec_driver_sql(ACT_AS_SQL, (str(user.id) if user else "",))
 
 
 def jurisdiction_clause(user: User, alias: str, params: dict[str, Any]) -> str:

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
 
     demo_mode: bool = Field(default=True, description="Allow demo accounts; refuse to start otherwise.")
     token_ttl_minutes: int = 12 * 60
+    login_failures_max: int = Field(default=5, description="Failed logins in a row before an account locks.")
+    login_lock_minutes: float = Field(default=15.0, description="How long a locked account stays locked.")
+    login_per_minute: int = Field(default=30, description="Login attempts per client address per minute.")
+    reports_per_minute: int = Field(
+        default=60, description="Report submissions per user per minute (retries of a stored key included)."
+    )
     projected_epsg: int = Field(default=4550, description="Metric CRS (CGCS2000 3° GK CM 123E).")
     topology_tolerance_m2: float = Field(
         default=1.0, description="Gaps and overlaps smaller than this (m²) are floating-point dust."

@@ -137,7 +137,11 @@ def render(conn: sa.Connection, req: TileRequest, user: User) -> bytes:
     with the tile timeout, so a tile costs one round trip.
     """
     sql, params = tile_sql(req, user)
-    data = conn.execute(sa.text(sql), params).scalar()
+    # the user for row-level security goes in the same round trip: the tile pool autocommits,
+    # and one query string is one implicit transaction, so the setting ends with it
+    params["act_as_uid"] = str(user.id)
+    bound = "SELECT set_config('onegrid.uid', :act_as_uid, true); " + sql
+    data = conn.execute(sa.text(bound), params).scalar()
     return bytes(data or b"")
 
 

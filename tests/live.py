@@ -25,6 +25,8 @@ def live_server(settings, workers: int = 1, **env_extra):
         "ONEGRID_ESCALATION_INTERVAL_S": "0",
         "ONEGRID_WARNING_INTERVAL_S": "0",
         "ONEGRID_PHOTO_DIR": str(settings.photo_dir),
+        "ONEGRID_LOGIN_PER_MINUTE": str(settings.login_per_minute),
+        "ONEGRID_REPORTS_PER_MINUTE": str(settings.reports_per_minute),
         **{k: str(v) for k, v in env_extra.items()},
     }
     proc = subprocess.Popen(

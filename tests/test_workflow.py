@@ -51,6 +51,9 @@ MAY = {
     "rate": {"citizen", "commander"},
 }
 BODY = {"reject": {"note": "不属实"}, "rate": {"rating": "satisfied"}}
+# The department handler (urban_mgmt) cannot even read a report left with grid_self: the
+# database hides it (row-level security), so it is not found rather than forbidden.
+CANNOT_READ = {"handler"}
 
 
 def new_incident(client, auth, spot, user="citizen", category="0101"):
@@ -91,7 +94,9 @@ def test_every_action_from_every_state_for_every_role(client, auth, engine, subj
         if action == "merge":
             body["target_id"] = other
         r = client.post(f"/api/v1/incidents/{incident_id}/actions", json=body, headers=auth(role))
-        if state not in SOURCES[action]:
+        if role in CANNOT_READ:
+            assert_problem(r, 404, "not-found")
+        elif state not in SOURCES[action]:
             problem = assert_problem(r, 409)
             assert problem["current_state"] == state
             assert action not in problem["allowed_actions"]

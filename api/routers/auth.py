@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.deps import ConnDep, CurrentUser, SettingsDep, oauth2_scheme
-from gis_core.auth import authenticate, issue_token, revoke_token, token_digest
+from api.deps import CurrentUser, SettingsDep, oauth2_scheme
+from gis_core.auth import Lockout, authenticate, issue_token, revoke_token, token_digest
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -34,14 +34,29 @@ class Me(BaseModel):
     department_code: str | None
 
 
-@router.post("/token", response_model=TokenOut, summary="Log in (OAuth2 password flow)")
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Log in (OAuth2 password flow)",
+    responses={401: {"description": "Wrong credentials"}, 429: {"description": "Locked or rate-limited"}},
+)
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: ConnDep, settings: SettingsDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, settings: SettingsDep
 ) -> TokenOut:
-    """Exchange a username and password for a bearer token."""
-    user = authenticate(conn, form.username, form.password)
-    ttl = timedelta(minutes=settings.token_ttl_minutes)
-    value, _ = issue_token(conn, user, ttl)
+    """Exchange a username and password for a bearer token.
+
+    Attempts are limited per client address; repeated wrong passwords lock the account
+    for a while (429 problem with Retry-After either way).
+    """
+    request.app.state.login_limiter.hit(request.client.host if request.client else "?", where="body.username")
+    lockout = Lockout(settings.login_failures_max, settings.login_lock_minutes)
+    with request.app.state.auth_engine.connect() as conn:  # the owner: credentials are not a request's
+        try:
+            user = authenticate(conn, form.username, form.password, lockout)
+            ttl = timedelta(minutes=settings.token_ttl_minutes)
+            value, _ = issue_token(conn, user, ttl)
+        finally:
+            conn.commit()  # a failure's count too
     return TokenOut(access_token=value, expires_in=int(ttl.total_seconds()))
 
 

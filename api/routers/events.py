@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import oauth2_scheme, user_of_token
+from api.deps import Caller
 from api.live import OVERFLOW
 from gis_core import live
 from gis_core.auth import User
@@ -24,17 +24,15 @@ KEEPALIVE_S = 15.0
 
 
 async def _user(
-    request: Request,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    caller: Caller,
     access_token: Annotated[
         str | None, Query(description="For EventSource, which cannot send headers")
     ] = None,
 ) -> User:
     """The bearer token's user; the token may also come as `access_token` (browsers' EventSource)."""
-    token = token or access_token
-    if not token:
+    if caller is None:
         raise AuthError("a bearer token is required", where="header.Authorization")
-    return await user_of_token(request, token)
+    return caller
 
 
 def _frame(e: live.Event) -> str:

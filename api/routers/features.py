@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ConnDep, CurrentUser
+from api.routers.audit import log_read
 from gis_core import features
 from gis_core.crs import input_point, parse_crs
 from gis_core.errors import InvalidInput, UnknownCRSError
@@ -202,6 +203,7 @@ def collection_items(
     layer = _readable(collectionId, user, where="path.collectionId")
     q = _item_query(request, layer, user, limit, offset)
     feats, matched = features.items(conn, layer, user, q, _output_crs(crs))
+    log_read(request, conn, user, [layer], "features", len(feats))
     return _geojson(_page(request, feats, matched, limit, offset))
 
 
@@ -222,6 +224,7 @@ def collection_item(
     """One feature by id."""
     layer = _readable(collectionId, user, where="path.collectionId")
     feat = features.item(conn, layer, user, featureId, _output_crs(crs))
+    log_read(request, conn, user, [layer], "feature", 1)
     base = _base(request)
     feat["links"] = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON},
@@ -255,12 +258,14 @@ def radius_query(
     wlon, wlat = input_point(lon, lat, crs)
     q = features.ItemQuery(limit=limit, offset=offset)
     feats, matched = features.within_radius(conn, spec, user, wlon, wlat, radius, q)
+    log_read(request, conn, user, [spec], "spatial", len(feats))
     return _geojson(_page(request, feats, matched, limit, offset))
 
 
 @spatial.get("/{layer}/nearest", summary="The N nearest features, with distances")
 def nearest_query(
     layer: str,
+    request: Request,
     user: CurrentUser,
     conn: ConnDep,
     lon: Lon,
@@ -272,6 +277,7 @@ def nearest_query(
     spec = _readable(layer, user)
     wlon, wlat = input_point(lon, lat, crs)
     feats = features.nearest(conn, spec, user, wlon, wlat, n)
+    log_read(request, conn, user, [spec], "spatial", len(feats))
     return _geojson({"type": "FeatureCollection", "numberReturned": len(feats), "features": feats})
 
 
@@ -296,6 +302,7 @@ def polygon_query(
     polygon = features.check_geometry(body.geometry)
     q = features.ItemQuery(limit=body.limit, offset=body.offset)
     feats, matched = features.within_polygon(conn, spec, user, polygon, q)
+    log_read(request, conn, user, [spec], "spatial", len(feats))
     return _geojson(_page(request, feats, matched, body.limit, body.offset))
 
 
@@ -313,4 +320,5 @@ def area_query(
     spec = _readable(layer, user)
     q = features.ItemQuery(limit=limit, offset=offset)
     feats, matched = features.within_area(conn, spec, user, code, q)
+    log_read(request, conn, user, [spec], "spatial", len(feats))
     return _geojson(_page(request, feats, matched, limit, offset))

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from api.deps import ConnDep, CurrentUser, GridIndexDep, SettingsDep
+from api.deps import ConnDep, CurrentUser, GridIndexDep, ReportQuota, SettingsDep
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.features import parse_bbox
 from gis_core.incidents import queries, workflow
@@ -33,7 +33,11 @@ def _etag(version: int) -> str:
     "/incidents",
     status_code=201,
     summary="Submit a report (随手拍)",
-    responses={200: {"description": "A retry of an earlier submission: the stored incident"}},
+    responses={
+        200: {"description": "A retry of an earlier submission: the stored incident"},
+        429: {"description": "Over the per-user submission limit"},
+    },
+    dependencies=[ReportQuota],
 )
 async def submit_incident(
     request: Request,

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from api.deps import ConnDep, GridIndexDep, SettingsDep, oauth2_scheme, user_of_token
+from api.deps import Caller, ConnDep, GridIndexDep, ReportQuota, SettingsDep
 from api.errors import status_of
 from gis_core.auth import User
 from gis_core.errors import AuthError, InvalidInput, NotFound, OneGridError
@@ -61,16 +61,11 @@ class Open311Route(APIRoute):
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
 
 
-async def open311_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
-    """The caller, from `api_key` (query string, or form body on POST) or a bearer token."""
-    key = request.query_params.get("api_key")
-    if not key and request.method == "POST":
-        form_key = (await request.form()).get("api_key")
-        key = form_key if isinstance(form_key, str) else None
-    key = key or token
-    if not key:
+async def open311_user(caller: Caller) -> User:
+    """The caller, from a bearer token or `api_key` (query string, or form body on POST)."""
+    if caller is None:
         raise AuthError("api_key is required")
-    return await user_of_token(request, key)
+    return caller
 
 
 Open311User = Annotated[User, Depends(open311_user)]
@@ -185,7 +180,7 @@ def get_request(
     return [_request(queries.get_incident(conn, user, service_request_id), str(request.base_url).rstrip("/"))]
 
 
-@router.post("/requests.json", summary="Open311: create a service request")
+@router.post("/requests.json", summary="Open311: create a service request", dependencies=[ReportQuota])
 async def post_request(
     user: Open311User,
     conn: ConnDep,

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ConnDep, CurrentUser
-from gis_core import tiles
+from api.routers.audit import log_read
+from gis_core import audit, tiles
 from gis_core.auth import User
 from gis_core.features import district_bounds
 from gis_core.layers import get_layer, registry
+from gis_core.scope import act_as
 from gis_core.style import wall_style
 from gis_core.tile_cache import CachedTile
 
@@ -30,6 +32,13 @@ def _render(request: Request, req: tiles.TileRequest, user: User, key: tuple[Any
     if key is not None:
         state.tile_cache.put(key, tile, {t for layer in req.layers for t in layer.watched}, generation)
     return tile
+
+
+def _log_tile(request: Request, user: User, req: tiles.TileRequest) -> None:
+    """Audit a tile that carries personal data unmasked (a cached one too: it is still a read)."""
+    with request.app.state.engine.begin() as conn:
+        act_as(conn, user)
+        log_read(request, conn, user, req.layers, "tile", None, req.z)
 
 
 @router.get(
@@ -56,6 +65,8 @@ async def tile(
     key = tiles.cache_key(req, user)
     found: CachedTile | None = request.app.state.tile_cache.get(key) if key is not None else None
     tile = found if found is not None else await run_in_threadpool(_render, request, req, user, key)
+    if tile.size and audit.unmasked_fields(req.layers, user, z):
+        await run_in_threadpool(_log_tile, request, user, req)
     headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization, Accept-Encoding"}
     if not tile.size:
         return Response(status_code=204, headers=headers)

@@ -72,7 +72,9 @@ def request_hash(user: User, s: Submission) -> str:
 
 def _existing(conn: sa.Connection, key: str, fingerprint: str) -> Submitted | None:
     row = conn.execute(
-        sa.text("SELECT id, request_hash FROM incident WHERE idempotency_key = :k"), {"k": key}
+        # every reporter's keys, not only the caller's (row-level security): keys are unique
+        sa.text("SELECT id, request_hash FROM incident_by_key(:k)"),
+        {"k": key},
     ).first()
     if row is None:
         return None
@@ -224,25 +226,16 @@ def submit(
                 "ty": photo.gps[1] if photo.gps else None,
             },
         )
-    _link_duplicates(conn, incident_id, cat.code, settings, now)
+    _link_duplicates(conn, incident_id, settings, now)
     return Submitted(incident_id, replayed=False)
 
 
-def _link_duplicates(
-    conn: sa.Connection, incident_id: int, category: str, settings: Settings, now: datetime
-) -> None:
+def _link_duplicates(conn: sa.Connection, incident_id: int, settings: Settings, now: datetime) -> None:
     """Link open incidents of the same category close by and recent, for the handler to merge."""
+    # among everyone's reports, not only those the reporter may read (row-level security)
     conn.execute(
-        sa.text("""
-        INSERT INTO incident_duplicate (incident_id, candidate_id, distance_m)
-        SELECT n.id, o.id, ST_Distance(n.geom::geography, o.geom::geography)
-        FROM incident n JOIN incident o ON o.id <> n.id AND o.category_code = :cat
-         AND o.state = ANY(:open) AND o.reported_at >= :since
-         AND o.geom && ST_Expand(n.geom, :deg)  -- an index-friendly box first, exact metres next
-         AND ST_DWithin(n.geom::geography, o.geom::geography, :r)
-        WHERE n.id = :id"""),
+        sa.text("SELECT link_incident_duplicates(:id, :open, :since, :r, :deg)"),
         {
-            "cat": category,
             "open": ["reported", "accepted", "dispatched", "in_progress", "suspended"],
             "since": now - timedelta(days=settings.duplicate_days),
             "r": settings.duplicate_radius_m,

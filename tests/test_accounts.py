@@ -1,0 +1,109 @@
+"""Accounts under attack: lock-out after failed logins, rate limits on logins and reports."""
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from gis_core.auth import hash_password
+from tests.conftest import assert_problem
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def account(engine):
+    """A fresh citizen account of its own, so that locking it disturbs no other test."""
+    name = f"lock-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as c:
+        uid = c.execute(
+            sa.text(
+                "INSERT INTO app_user (username, display_name, password_hash, role) "
+                "VALUES (:n, '测试居民', :h, 'citizen') RETURNING id"
+            ),
+            {"n": name, "h": hash_password(PASSWORD)},
+        ).scalar()
+    yield name
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM app_user WHERE id = :i"), {"i": uid})
+
+
+def login(client, username, password):
+    return client.post("/api/v1/auth/token", data={"username": username, "password": password})
+
+
+def test_repeated_failures_lock_the_account_even_against_the_right_password(
+    client, engine, account, settings
+):
+    for _ in range(settings.login_failures_max - 1):
+        assert_problem(login(client, account, "guess"), 401)
+    assert login(client, account, PASSWORD).status_code == 200  # a success resets the count
+    for _ in range(settings.login_failures_max):
+        assert_problem(login(client, account, "guess"), 401)
+    locked = login(client, account, PASSWORD)
+    body = assert_problem(locked, 429, "rate-limited")
+    wait = int(locked.headers["Retry-After"])
+    assert 0 < wait <= settings.login_lock_minutes * 60 and body["retry_after"] == wait
+    # the lock ends by itself
+    with engine.begin() as c:
+        c.execute(
+            sa.text("UPDATE app_user SET locked_until = now() - interval '1 second' WHERE username = :n"),
+            {"n": account},
+        )
+    assert login(client, account, PASSWORD).status_code == 200
+
+
+def test_an_unknown_user_and_a_wrong_password_answer_alike(client, account):
+    a = assert_problem(login(client, account, "guess"), 401)
+    b = assert_problem(login(client, "no-such-user", "guess"), 401)
+    assert a["detail"] == b["detail"]
+
+
+@pytest.fixture
+def strict_client(settings):
+    """An app of its own with the limits a real deployment has, not the suite's relaxed ones."""
+    strict = settings.model_copy(update={"login_per_minute": 5, "reports_per_minute": 3})
+    with TestClient(create_app(strict)) as c:
+        yield c
+
+
+def test_logins_are_rate_limited_per_client(strict_client, account):
+    codes = [login(strict_client, account, PASSWORD).status_code for _ in range(5)]
+    assert codes == [200] * 5
+    r = login(strict_client, account, PASSWORD)
+    body = assert_problem(r, 429, "rate-limited")
+    assert int(r.headers["Retry-After"]) >= 1 and body["where"] == "body.username"
+
+
+def test_report_submissions_are_rate_limited_per_user_and_nothing_is_stored(strict_client, engine, spot):
+    from gis_core.demo_load import DEMO_PASSWORD
+
+    lon, lat, _ = spot
+    tokens = {
+        u: login(strict_client, u, DEMO_PASSWORD).json()["access_token"] for u in ("citizen", "gridworker")
+    }
+
+    def report(user, key):
+        return strict_client.post(
+            "/api/v1/incidents",
+            headers={"Authorization": f"Bearer {tokens[user]}", "Idempotency-Key": key},
+            data={"category": "0101", "description": "限流测试", "lon": str(lon), "lat": str(lat)},
+        )
+
+    keys = [f"rate-{uuid.uuid4()}" for _ in range(4)]
+    assert [report("citizen", k).status_code for k in keys[:3]] == [201, 201, 201]
+    r = report("citizen", keys[3])
+    assert_problem(r, 429, "rate-limited")
+    assert int(r.headers["Retry-After"]) >= 1
+    assert report("gridworker", keys[3]).status_code == 201  # another user's quota is their own
+    with engine.connect() as c:
+        stored = c.execute(
+            sa.text(
+                "SELECT u.username FROM incident i JOIN app_user u ON u.id = i.reporter_user_id "
+                "WHERE idempotency_key = ANY(:k) ORDER BY i.id"
+            ),
+            {"k": keys},
+        ).scalars()
+        assert list(stored) == ["citizen"] * 3 + ["gridworker"]

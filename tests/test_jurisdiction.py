@@ -1,0 +1,280 @@
+"""Jurisdiction enforced by the database: the request role, its policies, and a role × endpoint matrix.
+
+The reference sets below are written from the issue's rules with plain joins on the owner's
+connection, independently of the policies (migration 0009) and of `gis_core.scope`.
+"""
+
+import pytest
+import sqlalchemy as sa
+
+from gis_core import tiles
+from gis_core.auth import User
+from gis_core.scope import act_as
+from tests.conftest import assert_problem
+from tests.mvt import decode, tile_of
+
+USERS = ["admin", "commander", "street", "community", "gridworker", "handler", "planner", "citizen"]
+PROTECTED = [
+    "person",
+    "incident",
+    "incident_event",
+    "incident_photo",
+    "incident_duplicate",
+    "warning",
+    "warning_event",
+    "point_call",
+    "point_call_task",
+    "worker_position",
+    "track_point",
+    "track_rejected",
+]
+
+
+def account(conn, username):
+    return conn.execute(
+        sa.text(
+            "SELECT id, username, display_name, role, jurisdiction_code, department_code "
+            "FROM app_user WHERE username = :u"
+        ),
+        {"u": username},
+    ).one()
+
+
+def expected(conn, table: str, username: str) -> set[int]:
+    """Ids of `table` (person, incident or warning) that `username` may read, from the issue's rules."""
+    u = account(conn, username)
+    if u.role in ("admin", "commander", "planner"):
+        return set(conn.execute(sa.text(f"SELECT id FROM {table}")).scalars())
+    area = {
+        "street_officer": f"SELECT t.id FROM {table} t JOIN street s ON s.id = t.street_id WHERE s.code = :code",
+        "community_officer": (
+            f"SELECT t.id FROM {table} t JOIN community c ON c.id = t.community_id WHERE c.code = :code"
+        ),
+        "grid_worker": (
+            f"SELECT t.id FROM {table} t JOIN worker_grid wg ON wg.grid_id = t.grid_id "
+            "JOIN worker w ON w.id = wg.worker_id WHERE w.user_id = :uid"
+        ),
+    }.get(u.role)
+    ids = set()
+    if area:
+        params = {"code": (u.jurisdiction_code or "").strip(), "uid": u.id}
+        ids |= set(conn.execute(sa.text(area), params).scalars())
+    if table == "incident":
+        ids |= set(
+            conn.execute(
+                sa.text("SELECT id FROM incident WHERE reporter_user_id = :uid OR department_code = :dept"),
+                {"uid": u.id, "dept": u.department_code if u.role == "department_handler" else None},
+            ).scalars()
+        )
+    return ids
+
+
+@pytest.fixture(scope="module", autouse=True)
+def residents_in_the_workers_grid(engine, spot, client, auth):
+    """Three residents and a citizen's report in the grid worker's grid (the test-scale demo may have none there)."""
+    lon, lat, _ = spot
+    r = client.post(
+        "/api/v1/incidents",
+        headers={**auth("citizen"), "Idempotency-Key": "jurisdiction-matrix"},
+        data={"category": "0101", "description": "井盖缺失", "lon": str(lon), "lat": str(lat)},
+    )
+    assert r.status_code in (200, 201), r.text
+    with engine.begin() as c:
+        ids = [
+            c.execute(
+                sa.text(
+                    "INSERT INTO person (household_no, name, id_number, phone, gender, birth_date, residency, "
+                    "geom) VALUES ('HRLS', '欧阳明月', :idn, '13900001111', 'F', '1988-07-15', 'resident', "
+                    "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id"
+                ),
+                {"idn": f"21060219880715432{i}", "lon": lon + i * 0.0001, "lat": lat},
+            ).scalar()
+            for i in range(3)
+        ]
+    yield ids
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM person WHERE id = ANY(:ids)"), {"ids": ids})
+
+
+@pytest.fixture(scope="module")
+def request_engine(client):
+    """The app's own request pool: connections that run as onegrid_app."""
+    return client.app.state.engine
+
+
+def as_user(request_engine, engine, username, sql):
+    with request_engine.connect() as c, c.begin():
+        with engine.connect() as o:
+            u = account(o, username) if username else None
+        act_as(c, User(*u) if u else None)
+        return set(c.execute(sa.text(sql)).scalars())
+
+
+def test_the_request_role_cannot_bypass_row_level_security(request_engine):
+    with request_engine.connect() as c:
+        who = c.execute(
+            sa.text("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        ).one()
+        assert who == ("onegrid_app", False, False)
+        owned = c.execute(
+            sa.text("SELECT count(*) FROM pg_class WHERE relowner = 'onegrid_app'::regrole")
+        ).scalar()
+        assert owned == 0  # an owner would not be bound by its tables' policies
+        rls = dict(
+            c.execute(
+                sa.text("SELECT relname, relrowsecurity FROM pg_class WHERE relname = ANY(:t)"),
+                {"t": PROTECTED},
+            ).all()
+        )
+        assert rls == {t: True for t in PROTECTED}
+        c.rollback()
+        with pytest.raises(sa.exc.ProgrammingError, match="row-level security"):
+            with c.begin():
+                c.execute(sa.text("SET LOCAL row_security = off"))
+                c.execute(sa.text("SELECT count(*) FROM person")).scalar()
+        with pytest.raises(sa.exc.ProgrammingError, match="must be owner"):
+            with c.begin():
+                c.execute(sa.text("ALTER TABLE person DISABLE ROW LEVEL SECURITY"))
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            with c.begin():
+                c.execute(sa.text("SELECT password_hash FROM app_user")).all()
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            with c.begin():
+                c.execute(sa.text("SELECT token_hash FROM api_token")).all()
+
+
+@pytest.mark.parametrize("table", ["person", "incident", "warning"])
+@pytest.mark.parametrize("username", USERS)
+def test_a_bare_select_returns_exactly_the_users_rows(request_engine, engine, table, username):
+    """No WHERE clause at all: the policies alone decide."""
+    with engine.connect() as o:
+        want = expected(o, table, username)
+        everything = set(o.execute(sa.text(f"SELECT id FROM {table}")).scalars())
+    got = as_user(request_engine, engine, username, f"SELECT id FROM {table}")
+    assert got == want
+    if username in ("commander", "gridworker") and table != "warning":
+        assert got  # the comparison is not between two empty sets
+    if username == "gridworker" and table == "person":
+        assert got < everything
+
+
+@pytest.mark.parametrize("table", ["person", "incident", "incident_event", "worker_position", "track_point"])
+def test_an_anonymous_transaction_sees_no_protected_row(request_engine, engine, table):
+    assert as_user(request_engine, engine, None, f"SELECT 1 FROM {table} LIMIT 1") == set()
+
+
+def test_a_tile_built_without_any_row_filter_still_carries_only_the_readers_rows(request_engine, engine):
+    """An application bug (the commander's unfiltered SQL) run for a grid worker leaks nothing.
+
+    Two tiles: one around the worker's own residents, one around someone else's.
+    """
+    z = 16  # clustered below z18: every point is counted
+    with engine.connect() as o:
+        worker = User(*account(o, "gridworker"))
+        commander = User(*account(o, "commander"))
+        allowed = list(expected(o, "person", "gridworker"))
+        places = o.execute(
+            sa.text(
+                "(SELECT ST_X(geom), ST_Y(geom) FROM person WHERE id = ANY(:ids) ORDER BY id LIMIT 1) UNION ALL "
+                "(SELECT ST_X(geom), ST_Y(geom) FROM person WHERE NOT id = ANY(:ids) ORDER BY id LIMIT 1)"
+            ),
+            {"ids": allowed},
+        ).all()
+    in_tile = (
+        "SELECT count(*) FILTER (WHERE id = ANY(:ids)), count(*) FROM person WHERE "
+        "geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096), 4326)"
+    )
+
+    def counted(data, x, y):
+        feats = decode(bytes(data or b""), z, x, y).get("persons", {"features": []})["features"]
+        return sum(f["properties"].get("count", 1) for f in feats)
+
+    seen = []
+    for lon, lat in places:
+        x, y = tile_of(lon, lat, z)
+        req = tiles.tile_request("persons", z, x, y, commander)
+        sql, params = tiles.tile_sql(req, commander)
+        assert "scope_uid" not in params  # no row filter in the SQL at all
+        with engine.connect() as o:
+            want_mine, want_all = o.execute(sa.text(in_tile), dict(z=z, x=x, y=y, ids=allowed)).one()
+            everything = o.execute(sa.text(sql), params).scalar()  # the owner: not bound by the policies
+        with request_engine.connect() as c, c.begin():
+            act_as(c, worker)
+            mine = c.execute(sa.text(sql), params).scalar()
+        assert counted(mine, x, y) == want_mine
+        assert counted(everything, x, y) == want_all
+        seen.append((want_mine, want_all))
+    (own_mine, _), (foreign_mine, foreign_all) = seen
+    assert own_mine > 0 and foreign_all > foreign_mine
+
+
+def _persons_in_view(client, auth, username, sample):
+    """Person ids `username` gets from every person-bearing endpoint around the sampled people."""
+    got: dict[str, set[int]] = {"tiles": set(), "features": set(), "radius": set()}
+    h = auth(username)
+    for lon, lat in sample:
+        x, y = tile_of(lon, lat, 18)
+        r = client.get(f"/tiles/persons/18/{x}/{y}.pbf", headers=h)
+        if r.status_code == 403:
+            return None
+        if r.status_code == 200:
+            got["tiles"] |= {f["id"] for f in decode(r.content, 18, x, y)["persons"]["features"]}
+        r = client.get(
+            "/api/v1/spatial/persons/radius", params={"lon": lon, "lat": lat, "radius": 300}, headers=h
+        )
+        assert r.status_code == 200, r.text
+        got["radius"] |= {f["id"] for f in r.json()["features"]}
+        bbox = f"{lon - 0.003},{lat - 0.002},{lon + 0.003},{lat + 0.002}"
+        r = client.get("/collections/persons/items", params={"bbox": bbox, "limit": 1000}, headers=h)
+        assert r.status_code == 200, r.text
+        got["features"] |= {f["id"] for f in r.json()["features"]}
+    return got
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_role_by_endpoint_matrix_leaks_no_row(client, auth, engine, username):
+    with engine.connect() as o:
+        persons = expected(o, "person", username)
+        incidents = expected(o, "incident", username)
+        warnings = expected(o, "warning", username)
+        mine = expected(o, "person", "gridworker")
+        # people inside and outside the grid worker's grid
+        sample = o.execute(
+            sa.text(
+                "(SELECT ST_X(geom), ST_Y(geom) FROM person WHERE id = ANY(:m) ORDER BY id LIMIT 3) UNION ALL "
+                "(SELECT ST_X(geom), ST_Y(geom) FROM person WHERE NOT id = ANY(:m) ORDER BY id LIMIT 3)"
+            ),
+            {"m": list(mine)},
+        ).all()
+        outsider = o.execute(
+            sa.text("SELECT min(id) FROM incident WHERE NOT id = ANY(:ids)"), {"ids": list(incidents) or [0]}
+        ).scalar()
+    h = auth(username)
+    views = _persons_in_view(client, auth, username, sample)
+    if views is None:
+        assert username in ("handler", "citizen")  # the layer is not theirs at all
+    else:
+        for endpoint, ids in views.items():
+            assert ids <= persons, (endpoint, sorted(ids - persons)[:5])
+        if username in ("commander", "gridworker"):
+            assert views["tiles"] and views["features"] and views["radius"]
+
+    seen: set[int] = set()
+    url = "/api/v1/incidents?limit=1000"
+    while url:
+        r = client.get(url, headers=h)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        seen |= {f["id"] for f in body["features"]}
+        url = next((link["href"] for link in body.get("links", []) if link["rel"] == "next"), None)
+    assert seen == incidents
+    r = client.get("/open311/v2/requests.json", params={"start_date": "2000-01-01T00:00:00Z"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert {int(x["service_request_id"]) for x in r.json()} <= incidents
+    if outsider is not None:
+        assert_problem(client.get(f"/api/v1/incidents/{outsider}", headers=h), 404)
+    r = client.get("/api/v1/warnings", params={"state": "all"}, headers=h)
+    if r.status_code == 200:
+        assert {f["id"] for f in r.json()["features"]} <= warnings
+    else:
+        assert_problem(r, 403)
