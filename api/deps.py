@@ -62,7 +62,9 @@ async def get_grid_index(request: Request) -> GridIndex:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-ConnDep = Annotated[sa.Connection, Depends(get_conn)]
+#: Scope "function": the transaction commits before the response is sent, so a commit that
+#: fails is the client's 503, never an acknowledged report that was not stored.
+ConnDep = Annotated[sa.Connection, Depends(get_conn, scope="function")]
 GridIndexDep = Annotated[GridIndex, Depends(get_grid_index)]
 
 

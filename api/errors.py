@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis_core import errors as e
@@ -121,6 +121,13 @@ def install(app: FastAPI) -> None:
             request,
             headers={"Retry-After": "5"},
         )
+
+    @app.exception_handler(DataError)
+    async def _bad_value(request: Request, exc: DataError) -> JSONResponse:
+        # a value the checks let through but PostgreSQL refuses (a UTC offset past ±15:59, a
+        # number out of range): the request's fault, and nothing was stored (the transaction failed)
+        detail = str(getattr(exc.orig, "pgerror", None) or exc.orig).strip().splitlines()[0]
+        return problem(400, "invalid-input", "Invalid input", f"a value was refused: {detail}", request)
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:

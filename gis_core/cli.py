@@ -23,7 +23,7 @@ def _ensure_database() -> None:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    """`onegrid db start|stop|status|url|migrate|create`."""
+    """`onegrid db start|stop|status|url|migrate|backup FILE|restore FILE`."""
     settings = get_settings()
     if args.action == "migrate":
         from gis_core.db import migrate
@@ -31,6 +31,26 @@ def cmd_db(args: argparse.Namespace) -> int:
         _ensure_database()
         migrate()
         print("schema is at head")
+        return 0
+    if args.action in ("backup", "restore"):
+        from gis_core import backup
+        from gis_core.db import database_url
+
+        if not args.file:
+            print(f"usage: onegrid db {args.action} FILE", file=sys.stderr)
+            return 2
+        _ensure_database()
+        path = Path(args.file)
+        try:
+            if args.action == "backup":
+                backup.backup(database_url(), path, settings)
+                print(f"database dumped to {path} ({path.stat().st_size:,} bytes)")
+            else:
+                backup.restore(database_url(), path, settings)
+                print(f"database restored from {path}")
+        except backup.BackupError as exc:
+            print(f"onegrid db {args.action}: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.action == "url":
         from gis_core.db import database_url
@@ -144,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="embedded PostGIS cluster and migrations")
-    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate", "backup", "restore"])
+    db.add_argument("file", nargs="?", help="dump file (backup, restore)")
     db.set_defaults(func=cmd_db)
 
     check = sub.add_parser("check", help="data checks")

@@ -117,6 +117,7 @@ def parse_sortby(text: str, layer: Layer, user: User, where: str = "query.sortby
 
 def check_geometry(geojson: Any, where: str = "body.geometry") -> shapely.Geometry:
     """A valid (Multi)Polygon in lon/lat from GeoJSON; 400 problem naming what is wrong otherwise."""
+    _check_rings(geojson, where)
     try:
         geom = shapely.geometry.shape(geojson)
     except Exception as exc:  # noqa: BLE001 - shapely raises many kinds for malformed input
@@ -133,6 +134,22 @@ def check_geometry(geojson: Any, where: str = "body.geometry") -> shapely.Geomet
             reason=shapely.is_valid_reason(geom),
         )
     return geom
+
+
+def _check_rings(geojson: Any, where: str) -> None:
+    """RFC 7946 §3.1.6: every ring closed, of four positions or more (shapely would close it silently)."""
+    if not isinstance(geojson, dict):
+        return
+    kind, coords = geojson.get("type"), geojson.get("coordinates")
+    polygons = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else None
+    if not isinstance(polygons, list):
+        return
+    for p, rings in enumerate(polygons):
+        for r, ring in enumerate(rings if isinstance(rings, list) else []):
+            if not isinstance(ring, list) or len(ring) < 4 or ring[0] != ring[-1]:
+                at = f"{where}.coordinates" + (f"[{p}]" if kind == "MultiPolygon" else "") + f"[{r}]"
+                raise InvalidInput("a ring must be closed (last position = first) with at least 4 positions",
+                                   where=at)  # fmt: skip
 
 
 def _json_value(v: Any) -> Any:

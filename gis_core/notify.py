@@ -42,6 +42,8 @@ class Listener(threading.Thread):
     def _dispatch(self, channel: str, payload: str) -> None:
         try:
             self._handlers[channel](payload)
+        except sa.exc.OperationalError as exc:  # the database went away: the reconnect catches up
+            log.warning("handling a notice on %s failed: database unavailable (%s)", channel, exc.orig)
         except Exception:  # noqa: BLE001 - one bad notice must not stop the others
             log.exception("handling a notice on %s failed", channel)
 

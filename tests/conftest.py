@@ -16,12 +16,27 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 
 from gis_core.db import database_url, migrate
 from gis_core.settings import Settings
 
 TEST_SCALE = 0.02
+
+# generated inputs (tests/test_fuzz.py): reproducible, no example database left in the checkout
+hypothesis_settings.register_profile(
+    "onegrid", database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+hypothesis_settings.load_profile("onegrid")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Fuzz tests last: the reports and actions they generate must not surprise other tests."""
+    items.sort(key=lambda item: item.get_closest_marker("fuzz") is not None)
+
+
 TEST_SEED = 20261122
 
 
@@ -40,7 +55,8 @@ def db_url() -> Iterator[str]:
             cluster.start()
     base = make_url(database_url(settings))
     name = f"onegrid_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    # pre-ping: tests/test_faults.py restarts the server under this pool
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = base.set(database=name).render_as_string(hide_password=False)

@@ -307,7 +307,7 @@ def test_spatial_queries_honour_role_rows_and_masks(client, auth, engine, spot):
             "/api/v1/spatial/grid/polygon",
             {"geometry": {"type": "Polygon", "coordinates": [[[1, 2]]]}},
             400,
-            "body.geometry",
+            "body.geometry.coordinates[0]",  # the ring: unclosed, too short
         ),
         (
             "post",
