@@ -145,3 +145,59 @@ def test_the_wall(settings, spot, manifest):
         # warnings are listed and the layer switcher comes from layers/
         assert page.locator("#layers input[data-layer='grid']").count() == 1
     assert errors == [], errors
+
+
+def test_the_wall_fills_a_3840x2160_screen_with_type_readable_from_the_room(settings):
+    """The 4K wall: the map fills the screen at full resolution, type scales up, nothing overflows."""
+    errors: list[str] = []
+    with (
+        live_server(settings) as base,
+        browser_context(viewport={"width": 3840, "height": 2160}, locale="zh-CN", base_url=base) as ctx,
+    ):
+        page = ctx.new_page()
+        page.on(
+            "console", lambda m: m.type == "error" and not m.text.startswith(NOISE) and errors.append(m.text)
+        )
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto("/wall")
+        page.fill("input[name=username]", "commander")
+        page.fill("input[name=password]", "onegrid-demo")
+        page.click("#login-form button")
+        page.wait_for_function("window.wall && window.wall.loaded === true", timeout=30_000)
+        page.wait_for_function(
+            "wall.map.areTilesLoaded() && wall.map.queryRenderedFeatures({layers: ['grid']}).length > 0",
+            timeout=30_000,
+        )
+        m = page.evaluate(
+            """() => {
+              const box = (s) => document.querySelector(s).getBoundingClientRect();
+              const canvas = wall.map.getCanvas(), panels = document.querySelector('#panels');
+              return {
+                rootPx: parseFloat(getComputedStyle(document.documentElement).fontSize),
+                listPx: parseFloat(getComputedStyle(document.querySelector('#panels h2')).fontSize),
+                map: box('#map'), panels: box('#panels'), header: box('header'),
+                canvasW: canvas.width, canvasH: canvas.height,
+                overflowX: panels.scrollWidth - panels.clientWidth,
+                zoomButtonPx: document.querySelector('.maplibregl-ctrl-zoom-in').getBoundingClientRect().width,
+                district: (() => {  // the district's extent on screen, from the style's bounds
+                  const b = Object.values(wall.map.getStyle().sources).map((s) => s.bounds).find(Boolean);
+                  const a = wall.map.project([b[0], b[1]]), c = wall.map.project([b[2], b[3]]);
+                  return { w: Math.abs(c.x - a.x), h: Math.abs(c.y - a.y) };
+                })(),
+                pageOverflow: document.documentElement.scrollWidth - innerWidth,
+              };
+            }"""
+        )
+        page.screenshot(path=str(ARTIFACTS / "wall-4k.png"))
+    assert errors == []
+    # 0.75vw: 28.8 px at 3840 (14.4 px on a 1920 screen), so a panel heading is ~30 px tall
+    assert m["rootPx"] == 28.8 and m["listPx"] >= 28
+    # the map takes everything but the side panel and header, and draws at full resolution
+    assert m["map"]["width"] + m["panels"]["width"] >= 3840 - 1 and m["map"]["width"] > 3000
+    assert m["map"]["height"] >= 2160 - m["header"]["height"] - 1
+    assert m["canvasW"] >= m["map"]["width"] - 1 and m["canvasH"] >= m["map"]["height"] - 1
+    assert m["overflowX"] <= 0 and m["pageOverflow"] <= 0
+    # it opens on the whole district, filling the map in one direction at least
+    fill = max(m["district"]["w"] / m["map"]["width"], m["district"]["h"] / m["map"]["height"])
+    assert 0.8 <= fill <= 1.0
+    assert m["zoomButtonPx"] >= 50  # the map's own controls grow with the screen too

@@ -46,9 +46,12 @@ const HOT = ["match", ["get", "bin"], 3, "#b2182b", 2, "#ef8a62", 1, "#fddbc7", 
 async function start() {
   show("wall");
   const style = await api("/styles/wall.json");
+  // open on the whole district, however large the screen (the style's centre/zoom suit a laptop)
+  const bounds = Object.values(style.sources).map((s) => s.bounds).find(Boolean);
   const map = new maplibregl.Map({
     container: "map",
     style,
+    ...(bounds ? { bounds, fitBoundsOptions: { padding: 40 } } : {}),
     attributionControl: false,
     transformRequest: (url) => (url.startsWith(location.origin) ? { url, headers: { Authorization: `Bearer ${token}` } } : { url }),
   });
