@@ -16,6 +16,28 @@ from tests.live import live_server
 NOISE = ("GL Driver Message", "GPU stall")
 
 
+def open_wall(ctx, path: str, errors: list[str]):
+    """A page logged in as the commander on `path`, with tiles drawn; console errors go to `errors`."""
+    page = ctx.new_page()
+    page.on("console", lambda m: m.type == "error" and not m.text.startswith(NOISE) and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # MapLibre cancels tile loads it no longer needs when the view moves (ERR_ABORTED): not a failure
+    page.on(
+        "requestfailed",
+        lambda r: "ERR_ABORTED" not in (r.failure or "") and errors.append(f"{r.url} {r.failure}"),
+    )
+    page.goto(path)
+    page.fill("input[name=username]", "commander")
+    page.fill("input[name=password]", "onegrid-demo")
+    page.click("#login-form button")
+    page.wait_for_function("window.wall && window.wall.loaded === true", timeout=30_000)
+    page.wait_for_function(
+        "wall.map.areTilesLoaded() && wall.map.queryRenderedFeatures({layers: ['grid']}).length > 0",
+        timeout=30_000,
+    )
+    return page
+
+
 def test_the_wall(settings, spot, manifest):
     lon, lat, _ = spot
     errors: list[str] = []
@@ -23,25 +45,7 @@ def test_the_wall(settings, spot, manifest):
         live_server(settings) as base,
         browser_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN", base_url=base) as ctx,
     ):
-        page = ctx.new_page()
-        page.on(
-            "console", lambda m: m.type == "error" and not m.text.startswith(NOISE) and errors.append(m.text)
-        )
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        # MapLibre cancels tile loads it no longer needs when the view moves (ERR_ABORTED): not a failure
-        page.on(
-            "requestfailed",
-            lambda r: "ERR_ABORTED" not in (r.failure or "") and errors.append(f"{r.url} {r.failure}"),
-        )
-        page.goto("/wall?dwell=1&traj_from=2026-10-30T00:00&traj_to=2026-10-31T00:00")
-        page.fill("input[name=username]", "commander")
-        page.fill("input[name=password]", "onegrid-demo")
-        page.click("#login-form button")
-        page.wait_for_function("window.wall && window.wall.loaded === true", timeout=20_000)
-        page.wait_for_function(
-            "wall.map.areTilesLoaded() && wall.map.queryRenderedFeatures({layers: ['grid']}).length > 0",
-            timeout=20_000,
-        )
+        page = open_wall(ctx, "/wall?dwell=1&traj_from=2026-10-30T00:00&traj_to=2026-10-31T00:00", errors)
         page.wait_for_selector("#live-status.on", timeout=10_000)
         commander = page.evaluate("localStorage.getItem('onegrid.token')")
         page.screenshot(path=str(ARTIFACTS / "wall-loaded.png"))
@@ -154,20 +158,7 @@ def test_the_wall_fills_a_3840x2160_screen_with_type_readable_from_the_room(sett
         live_server(settings) as base,
         browser_context(viewport={"width": 3840, "height": 2160}, locale="zh-CN", base_url=base) as ctx,
     ):
-        page = ctx.new_page()
-        page.on(
-            "console", lambda m: m.type == "error" and not m.text.startswith(NOISE) and errors.append(m.text)
-        )
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto("/wall")
-        page.fill("input[name=username]", "commander")
-        page.fill("input[name=password]", "onegrid-demo")
-        page.click("#login-form button")
-        page.wait_for_function("window.wall && window.wall.loaded === true", timeout=30_000)
-        page.wait_for_function(
-            "wall.map.areTilesLoaded() && wall.map.queryRenderedFeatures({layers: ['grid']}).length > 0",
-            timeout=30_000,
-        )
+        page = open_wall(ctx, "/wall", errors)
         m = page.evaluate(
             """() => {
               const box = (s) => document.querySelector(s).getBoundingClientRect();
