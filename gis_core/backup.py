@@ -19,16 +19,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from gis_core.db import execute_sql_file
 from gis_core.settings import Settings
-
-_REQUEST_ROLE = """
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'onegrid_app') THEN
-        CREATE ROLE onegrid_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT;
-    END IF;
-END $$
-"""
 
 
 class BackupError(RuntimeError):
@@ -70,7 +62,7 @@ def restore(url: str, path: Path, settings: Settings) -> None:
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.exec_driver_sql(_REQUEST_ROLE)
+            execute_sql_file(conn, "request_role.sql")
             conn.exec_driver_sql(f'CREATE DATABASE "{loading}"')
         args, env = _libpq(target.set(database=loading).render_as_string(hide_password=False))
         try:

@@ -25,12 +25,17 @@ from gis_core.errors import InvalidInput
 DISTRICT_WIDE = frozenset({"admin", "commander", "planner"})
 
 #: Names the transaction's user for the row-level security policies (migration 0009).
-ACT_AS_SQL = "SELECT set_config('onegrid.uid', %s, true)"
+ACT_AS_SQL = "SELECT set_config('onegrid.uid', :act_as_uid, true)"
+
+
+def act_as_params(user: User | None) -> dict[str, str]:
+    """The parameters of ACT_AS_SQL for `user` (None: anonymous)."""
+    return {"act_as_uid": str(user.id) if user else ""}
 
 
 def act_as(conn: sa.Connection, user: User | None) -> None:
     """Bind the rest of `conn`'s transaction to `user` (None: anonymous, who sees no protected row)."""
-    conn.exec_driver_sql(ACT_AS_SQL, (str(user.id) if user else "",))
+    conn.execute(sa.text(ACT_AS_SQL), act_as_params(user))
 
 
 def jurisdiction_clause(user: User, alias: str, params: dict[str, Any]) -> str:

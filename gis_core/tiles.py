@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from gis_core.auth import User
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.layers import Layer, get_layer, quote_ident
+from gis_core.scope import ACT_AS_SQL, act_as_params
 
 EXTENT = 4096
 BUFFER = 64
@@ -139,9 +140,7 @@ def render(conn: sa.Connection, req: TileRequest, user: User) -> bytes:
     sql, params = tile_sql(req, user)
     # the user for row-level security goes in the same round trip: the tile pool autocommits,
     # and one query string is one implicit transaction, so the setting ends with it
-    params["act_as_uid"] = str(user.id)
-    bound = "SELECT set_config('onegrid.uid', :act_as_uid, true); " + sql
-    data = conn.execute(sa.text(bound), params).scalar()
+    data = conn.execute(sa.text(f"{ACT_AS_SQL}; {sql}"), params | act_as_params(user)).scalar()
     return bytes(data or b"")
 
 

@@ -168,6 +168,19 @@ def auth(token) -> callable:
     return lambda username="commander": {"Authorization": f"Bearer {token(username)}"}
 
 
+def plant_resident(engine, lon: float, lat: float, id_number: str, name: str = "欧阳明月") -> int:
+    """Insert a resident at (lon, lat) (the test-scale demo may have none where a test needs one)."""
+    with engine.begin() as c:
+        return c.execute(
+            sa.text(
+                "INSERT INTO person (household_no, name, id_number, phone, gender, birth_date, residency, geom) "
+                "VALUES ('HTEST', :name, :idn, '13900001111', 'F', '1988-07-15', 'resident', "
+                "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id"
+            ),
+            {"name": name, "idn": id_number, "lon": lon, "lat": lat},
+        ).scalar_one()
+
+
 def assert_problem(resp, status: int, code: str | None = None) -> dict:
     """Assert an RFC 9457 problem response and return its body."""
     assert resp.status_code == status, resp.text

@@ -5,22 +5,14 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, plant_resident
 from tests.mvt import tile_of
 
 
 @pytest.fixture(scope="module")
 def resident(engine, spot):
     lon, lat, _ = spot
-    with engine.begin() as c:
-        pid = c.execute(
-            sa.text(
-                "INSERT INTO person (household_no, name, id_number, phone, gender, birth_date, residency, geom) "
-                "VALUES ('HAUD', '司马光明', '210602197001011111', '13900002222', 'M', '1970-01-01', 'resident', "
-                "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id"
-            ),
-            {"lon": lon, "lat": lat},
-        ).scalar()
+    pid = plant_resident(engine, lon, lat, "210602197001011111", name="司马光明")
     yield pid, lon, lat
     with engine.begin() as c:
         c.execute(sa.text("DELETE FROM person WHERE id = :id"), {"id": pid})

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from gis_core import tiles
 from gis_core.auth import User
 from gis_core.scope import act_as
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, plant_resident
 from tests.mvt import decode, tile_of
 
 USERS = ["admin", "commander", "street", "community", "gridworker", "handler", "planner", "citizen"]
@@ -79,18 +79,7 @@ def residents_in_the_workers_grid(engine, spot, client, auth):
         data={"category": "0101", "description": "井盖缺失", "lon": str(lon), "lat": str(lat)},
     )
     assert r.status_code in (200, 201), r.text
-    with engine.begin() as c:
-        ids = [
-            c.execute(
-                sa.text(
-                    "INSERT INTO person (household_no, name, id_number, phone, gender, birth_date, residency, "
-                    "geom) VALUES ('HRLS', '欧阳明月', :idn, '13900001111', 'F', '1988-07-15', 'resident', "
-                    "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id"
-                ),
-                {"idn": f"21060219880715432{i}", "lon": lon + i * 0.0001, "lat": lat},
-            ).scalar()
-            for i in range(3)
-        ]
+    ids = [plant_resident(engine, lon + i * 0.0001, lat, f"21060219880715432{i}") for i in range(3)]
     yield ids
     with engine.begin() as c:
         c.execute(sa.text("DELETE FROM person WHERE id = ANY(:ids)"), {"ids": ids})

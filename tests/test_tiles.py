@@ -4,7 +4,7 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, plant_resident
 from tests.mvt import bounds, decode, tile_of, to_3857
 
 
@@ -161,15 +161,7 @@ def test_clusters_count_only_rows_the_reader_may_see(client, auth, engine, spot)
 def resident(engine, spot):
     """A resident planted in the grid worker's grid (the demo at test scale may have none there)."""
     lon, lat, _ = spot
-    with engine.begin() as c:
-        pid = c.execute(
-            sa.text(
-                "INSERT INTO person (household_no, name, id_number, phone, gender, birth_date, residency, geom) "
-                "VALUES ('HTEST', '欧阳明月', '210602198807154321', '13900001111', 'F', '1988-07-15', 'resident', "
-                "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id"
-            ),
-            {"lon": lon, "lat": lat},
-        ).scalar()
+    pid = plant_resident(engine, lon, lat, "210602198807154321")
     yield pid
     with engine.begin() as c:
         c.execute(sa.text("DELETE FROM person WHERE id = :id"), {"id": pid})

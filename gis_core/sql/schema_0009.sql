@@ -7,16 +7,7 @@
 -- Background work (escalation, warning rules, loading) runs as the owner, which RLS does not
 -- bind. A connection with no user set sees no protected row at all.
 
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'onegrid_app') THEN
-        CREATE ROLE onegrid_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT;
-    END IF;
-    -- the owner switches its request connections to it (SET ROLE needs membership unless superuser)
-    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-        EXECUTE format('GRANT onegrid_app TO %I', current_user);
-    END IF;
-END $$;
+-- the role itself: request_role.sql (run first by the migration, and by `onegrid db restore`)
 
 GRANT USAGE ON SCHEMA public TO onegrid_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO onegrid_app;

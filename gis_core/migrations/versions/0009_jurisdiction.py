@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    execute_sql_file(op.get_bind(), "request_role.sql")
     execute_sql_file(op.get_bind(), "schema_0009.sql")
 
 
