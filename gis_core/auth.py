@@ -71,13 +71,13 @@ _TOKEN_SQL = sa.text(
 
 @dataclass(frozen=True)
 class Lockout:
-    """After `failures` wrong passwords in a row an account locks for `minutes`."""
+    """After `failures` wrong passwords in a row an account locks for `minutes` (from the settings)."""
 
-    failures: int = 5
-    minutes: float = 15.0
+    failures: int
+    minutes: float
 
 
-def authenticate(conn: sa.Connection, username: str, password: str, lockout: Lockout = Lockout()) -> User:
+def authenticate(conn: sa.Connection, username: str, password: str, lockout: Lockout) -> User:
     """Check a username and password; raise AuthError on a mismatch, RateLimited while locked.
 
     Failures are counted on `conn`: the caller commits them even when this raises. A
