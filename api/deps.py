@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import TypeAdapter, ValidationError
 
 from gis_core.auth import User, token_user_and_expiry
 from gis_core.errors import AuthError, Forbidden
@@ -117,3 +119,48 @@ def report_quota(request: Request, user: CurrentUser) -> None:
 
 
 ReportQuota = Depends(report_quota)
+
+
+class BulkJsonBody:
+    """A JSON request body validated from its raw bytes by pydantic-core, for bulk uploads.
+
+    FastAPI's own body handling decodes to Python dicts and then builds a model object per
+    item: about 6 µs per GPS fix, a third of a 20,000-fix upload. A TypedDict schema validated
+    straight from the bytes takes under 1 µs an item. Errors are the usual 422 problem with
+    `body.…` locations, and `openapi` (pass it as the route's `openapi_extra`) documents the
+    same schema.
+    """
+
+    def __init__(self, schema: Any) -> None:
+        self.adapter = TypeAdapter(schema)
+        self.openapi = {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _inline_refs(self.adapter.json_schema())}},
+            }
+        }
+
+    async def __call__(self, request: Request) -> Any:
+        """The validated body, or a 422 problem naming each wrong place."""
+        try:
+            return self.adapter.validate_json(await request.body())
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_context=False, include_input=False)
+            raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in errors]) from None
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema with its local `$defs` written in place (OpenAPI resolves no `#/$defs/…`)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)  # type: ignore[no-any-return]

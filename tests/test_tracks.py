@@ -191,9 +191,21 @@ def test_worker_position_follows_the_newest_upload(client, auth, engine, spot):
         (lambda b: b.update(crs="EPSG:999999"), 400, "body.fixes.crs"),
         (lambda b: b["fixes"][2].update(t="2099-01-01T00:00:00+00:00"), 400, "body.fixes[2].t"),
         (lambda b: b["fixes"][1].update(worker_id=2), 403, "body.fixes.worker_id"),
-        (lambda b: b["fixes"][0].update(accuracy=-1), 422, None),
+        (lambda b: b["fixes"][0].update(accuracy=-1), 422, "body.fixes.0.accuracy"),
+        (lambda b: b["fixes"][4].update(t="2026-04-06T09:00:00"), 422, "body.fixes.4.t"),
+        (lambda b: b["fixes"][5].pop("lat"), 422, "body.fixes.5.lat"),
+        (lambda b: b.pop("fixes"), 422, "body.fixes"),
     ],
-    ids=["latitude", "unknown-crs", "future", "someone-else", "negative-accuracy"],
+    ids=[
+        "latitude",
+        "unknown-crs",
+        "future",
+        "someone-else",
+        "negative-accuracy",
+        "no-utc-offset",
+        "no-lat",
+        "no-fixes",
+    ],
 )
 def test_bad_uploads_are_refused_and_store_nothing(client, auth, engine, spot, mutate, status, where):
     lon, lat, _ = spot
@@ -204,6 +216,57 @@ def test_bad_uploads_are_refused_and_store_nothing(client, auth, engine, spot, m
     if where:
         assert body_resp["where"] == where
     assert _count(engine, "track_point", 1, start, start + timedelta(hours=1)) == 0
+
+
+def test_malformed_json_is_a_422_problem(client, auth):
+    r = client.post(
+        "/api/v1/tracks",
+        content=b'{"fixes": [{"t": ',
+        headers={**auth("gridworker"), "Content-Type": "application/json"},
+    )
+    assert assert_problem(r, 422, "validation-error")["errors"][0]["type"] == "json_invalid"
+
+
+def test_the_upload_schema_is_documented(client):
+    body = client.get("/openapi.json").json()["paths"]["/api/v1/tracks"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert body["required"] is True and schema["required"] == ["fixes"]
+    fix = schema["properties"]["fixes"]["items"]
+    assert set(fix["required"]) == {"t", "lon", "lat"}
+    assert fix["properties"]["t"]["format"] == "date-time"
+    assert "$ref" not in str(schema)
+
+
+def test_fixes_need_an_existing_worker_and_go_with_their_worker(conn):
+    """The per-statement worker check (migration 0010) keeps the foreign key's promises."""
+    with pytest.raises(sa.exc.IntegrityError, match="track_point_worker_id_fkey"), conn.begin_nested():
+        conn.execute(
+            sa.text(
+                "INSERT INTO track_point (worker_id, recorded_at, geom) VALUES "
+                "(1, '2026-04-09 10:00+08', ST_MakePoint(123.4, 41.8)), "
+                "(999999, '2026-04-09 10:00+08', ST_MakePoint(123.4, 41.8))"
+            )
+        )
+    worker = conn.execute(
+        sa.text("INSERT INTO worker (code, name, phone) VALUES ('T-FK', '测试', '13800000000') RETURNING id")
+    ).scalar_one()
+    conn.execute(
+        sa.text(
+            "INSERT INTO track_point (worker_id, recorded_at, geom) "
+            "SELECT :w, '2026-04-09 10:00+08'::timestamptz + k * interval '30 s', ST_MakePoint(123.4, 41.8) "
+            "FROM generate_series(1, 3) k"
+        ),
+        {"w": worker},
+    )
+    assert (
+        conn.execute(sa.text("SELECT count(*) FROM track_point WHERE worker_id = :w"), {"w": worker}).scalar()
+        == 3
+    )
+    conn.execute(sa.text("DELETE FROM worker WHERE id = :w"), {"w": worker})
+    assert (
+        conn.execute(sa.text("SELECT count(*) FROM track_point WHERE worker_id = :w"), {"w": worker}).scalar()
+        == 0
+    )
 
 
 def test_oversized_batch_is_413(client, auth, settings, spot):

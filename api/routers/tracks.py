@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 import numpy as np
-from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, Field
+from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
-from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
+from api.deps import BulkJsonBody, ConnDep, CurrentUser, SettingsDep, require_roles
 from gis_core import tracks
 from gis_core.crs import input_points
 from gis_core.errors import Forbidden, InvalidInput, TooLarge
@@ -20,33 +21,49 @@ UPLOADERS = require_roles("grid_worker", "admin", "commander")
 READERS = require_roles("admin", "commander", "planner", "street_officer", "community_officer", "grid_worker")
 
 
-class FixIn(BaseModel):
+class FixIn(TypedDict):
     """One GPS fix."""
 
-    worker_id: int | None = Field(default=None, description="Whose fix; a grid worker's own by default")
-    t: AwareDatetime = Field(description="When it was taken, with its UTC offset")
+    worker_id: NotRequired[
+        Annotated[int | None, Field(description="Whose fix; a grid worker's own by default")]
+    ]
+    t: Annotated[AwareDatetime, Field(description="When it was taken, with its UTC offset")]
     lon: float
     lat: float
-    accuracy: float | None = Field(default=None, ge=0, description="Horizontal accuracy, metres")
-    speed: float | None = Field(default=None, ge=0, description="Speed reported by the phone, m/s")
+    accuracy: NotRequired[Annotated[float | None, Field(ge=0, description="Horizontal accuracy, metres")]]
+    speed: NotRequired[Annotated[float | None, Field(ge=0, description="Speed reported by the phone, m/s")]]
 
 
-class TrackBatch(BaseModel):
+class TrackBatch(TypedDict):
     """A batch of fixes as a phone uploads them; a retried batch stores nothing twice."""
 
-    crs: str | None = Field(default=None, description="CRS of lon/lat (default EPSG:4326; GCJ-02 accepted)")
+    crs: NotRequired[
+        Annotated[str | None, Field(description="CRS of lon/lat (default EPSG:4326; GCJ-02 accepted)")]
+    ]
     fixes: list[FixIn]
 
 
-@router.post("/tracks", summary="Upload GPS fixes (batched, retry-safe)", dependencies=[UPLOADERS])
-def upload_fixes(body: TrackBatch, user: CurrentUser, conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
+#: Batches are validated from the raw bytes: 20,000 fixes are not 20,000 model objects.
+TRACK_BATCH = BulkJsonBody(TrackBatch)
+
+
+@router.post(
+    "/tracks",
+    summary="Upload GPS fixes (batched, retry-safe)",
+    dependencies=[UPLOADERS],
+    openapi_extra=TRACK_BATCH.openapi,
+)
+def upload_fixes(
+    body: Annotated[TrackBatch, Depends(TRACK_BATCH)], user: CurrentUser, conn: ConnDep, settings: SettingsDep
+) -> dict[str, Any]:
     """Store the fixes taken as truth; count duplicates and refused fixes (poor accuracy, jumps)."""
-    n = len(body.fixes)
+    batch = body["fixes"]
+    n = len(batch)
     if n > settings.track_max_batch:
         raise TooLarge(f"at most {settings.track_max_batch} fixes per upload", where="body.fixes")
     own = tracks.worker_of_user(conn, user.id)
     workers = np.array(
-        [f.worker_id if f.worker_id is not None else (own or 0) for f in body.fixes], dtype=np.int64
+        [w if (w := f.get("worker_id")) is not None else (own or 0) for f in batch], dtype=np.int64
     )
     if user.role == "grid_worker":
         if own is None or (workers != own).any():
@@ -54,24 +71,23 @@ def upload_fixes(body: TrackBatch, user: CurrentUser, conn: ConnDep, settings: S
     elif (workers == 0).any():
         raise InvalidInput("worker_id is required", where=f"body.fixes[{int(np.argmin(workers))}].worker_id")
     tracks.check_workers(conn, workers)
-    t = np.array([f.t.timestamp() for f in body.fixes], dtype=float)
+    t = np.array([f["t"].timestamp() for f in batch], dtype=float)
     late = datetime.now(UTC).timestamp() + tracks.CLOCK_SKEW.total_seconds()
     if n and t.max() > late:
         raise InvalidInput("a fix is dated in the future", where=f"body.fixes[{int(np.argmax(t))}].t")
     lon, lat = input_points(
-        np.array([f.lon for f in body.fixes], dtype=float),
-        np.array([f.lat for f in body.fixes], dtype=float),
-        body.crs,
+        np.array([f["lon"] for f in batch], dtype=float),
+        np.array([f["lat"] for f in batch], dtype=float),
+        body.get("crs"),
         where="body.fixes",
     )
-    nan = float("nan")
     fixes = tracks.Fixes(
         worker_id=workers,
         t=t,
         lon=lon,
         lat=lat,
-        accuracy_m=np.array([nan if f.accuracy is None else f.accuracy for f in body.fixes], dtype=float),
-        speed_mps=np.array([nan if f.speed is None else f.speed for f in body.fixes], dtype=float),
+        accuracy_m=np.array([f.get("accuracy") for f in batch], dtype=float),
+        speed_mps=np.array([f.get("speed") for f in batch], dtype=float),
     )
     limits = tracks.Limits(settings.track_max_accuracy_m, settings.track_max_speed_mps)
     result = tracks.ingest(conn, fixes, limits, settings.projected_epsg)

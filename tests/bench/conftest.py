@@ -38,13 +38,22 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
 
 @pytest.fixture(scope="session")
 def bench_url() -> str:
-    """A database `onegrid_bench` with the full demo district, freshly loaded (timed)."""
+    """A database `onegrid_bench` with the full demo district, freshly loaded (timed).
+
+    `ONEGRID_BENCH_REUSE=1` keeps an already loaded `onegrid_bench` (migrated to head) for quick
+    iterations on one benchmark; its rows carry earlier runs' writes, so published figures come
+    from a fresh load.
+    """
     settings = Settings()
     if settings.embedded:
         from gis_core.embedded_db import EmbeddedCluster
 
         EmbeddedCluster(settings).start()
     base = make_url(database_url(settings))
+    if os.environ.get("ONEGRID_BENCH_REUSE") == "1":
+        url = base.set(database="onegrid_bench").render_as_string(hide_password=False)
+        migrate(url)
+        return url
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(sa.text('DROP DATABASE IF EXISTS "onegrid_bench" WITH (FORCE)'))
