@@ -82,6 +82,7 @@ def test_retry_with_same_key_returns_the_same_incident_and_stores_nothing(client
     again = post(client, auth, key=key, lon=x, lat=y, files=files)
     assert again.status_code == 200 and again.headers["Idempotency-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
+    assert again.json() == first.json()  # the stored fields read back = those the insert returned
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT count(*) FROM incident")).scalar() == n
         assert (

@@ -64,14 +64,20 @@ class IncidentFilter:
     offset: int = 0
 
 
-_BASE = """
-FROM incident i
+def base(source: str = "incident") -> str:
+    """FROM clause of incident reads: `source` (the table, or a CTE of new rows) as i, with names."""
+    return f"""
+FROM {source} i
 LEFT JOIN grid g ON g.id = i.grid_id
 LEFT JOIN community c ON c.id = i.community_id
 LEFT JOIN street s ON s.id = i.street_id
 JOIN category cat ON cat.code = i.category_code
 """
-_COLUMNS = """
+
+
+_BASE = base()
+#: An incident's own fields, as lists and single reads return them (needs :active).
+COLUMNS = """
 i.id, i.code, i.category_code, cat.name AS category_name, cat.major_name, i.description, i.source, i.state,
 i.level, i.department_code, i.reported_at, i.accepted_at, i.dispatched_at, i.resolved_at, i.closed_at,
 i.due_at, i.rating, i.near_boundary, i.adjacent_grid_codes, i.version, i.escalations, i.reopened,
@@ -144,7 +150,7 @@ def list_incidents(conn: sa.Connection, user: User, f: IncidentFilter) -> tuple[
     total = conn.execute(sa.text(f"SELECT count(*) {_BASE} WHERE {where}"), params).scalar_one()
     rows = conn.execute(
         sa.text(
-            f"SELECT {_COLUMNS} {_BASE} WHERE {where} "
+            f"SELECT {COLUMNS} {_BASE} WHERE {where} "
             "ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit OFFSET :offset"
         ),
         params,
@@ -156,7 +162,7 @@ def summary(conn: sa.Connection, user: User, incident_id: int) -> dict[str, Any]
     """One incident's own fields as a GeoJSON Feature (one query; what a list item holds)."""
     params: dict[str, Any] = {"id": incident_id}
     where = where_clause(user, IncidentFilter(), params)
-    row = conn.execute(sa.text(f"SELECT {_COLUMNS} {_BASE} WHERE i.id = :id AND {where}"), params).first()
+    row = conn.execute(sa.text(f"SELECT {COLUMNS} {_BASE} WHERE i.id = :id AND {where}"), params).first()
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist or is not yours to see", where="path.id")
     return feature(row)

@@ -19,12 +19,54 @@ import sqlalchemy as sa
 from gis_core.auth import User
 from gis_core.crs import UnknownCRS, parse_crs, to_wgs84, valid_lonlat
 from gis_core.errors import Conflict, InvalidInput, UnknownCRSError
+from gis_core.incidents import queries
+from gis_core.incidents.workflow import ACTIVE_STATES
 from gis_core.lookup import GridIndex
 from gis_core.photos import Photo, digest, inspect, store_photo
 from gis_core.settings import Settings
 
 SOURCE_BY_ROLE = {"grid_worker": "grid_worker", "citizen": "citizen"}
 IDEMPOTENCY_KEY_MAX = 200
+
+# One statement stores the report: the incident, its first timeline row and its photos' rows
+# (the foreign keys are checked at the end of the statement, when all three exist; the event
+# id is drawn first, because a RETURNING would have to pass the timeline's read policy, which
+# cannot see the incident before the statement ends), and it
+# returns the incident with the fields a read gives (queries.COLUMNS, fixed text), so a new
+# report costs one round trip and its answer no second query.
+_INSERT = sa.text(
+    """
+    WITH i AS (
+        INSERT INTO incident (code, category_code, description, source, state, level, department_code,
+                              reporter_user_id, reporter_name, reported_at, due_at, near_boundary,
+                              adjacent_grid_codes, idempotency_key, request_hash, geom, updated_at)
+        VALUES ('YB' || to_char(:now AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-'
+                    || lpad(nextval('incident_code_seq')::text, 6, '0'),
+                :cat, :desc, :src, 'reported', :lvl, :dept, :uid, :uname, :now, :due, :near, :adj,
+                :key, :hash, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :now)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING *
+    ), ev AS (
+        SELECT nextval('incident_event_id_seq') AS id
+    ), e AS (
+        INSERT INTO incident_event (id, incident_id, action, from_state, to_state, actor_user_id, at,
+                                    level, department_code, data)
+        SELECT ev.id, i.id, 'report', NULL, 'reported', :uid, :now, :lvl, :dept, CAST(:event AS jsonb)
+        FROM i, ev
+    ), p AS (
+        INSERT INTO incident_photo (incident_id, event_id, sha256, content_type, width, height, bytes,
+                                    position, taken_lon, taken_lat)
+        SELECT i.id, ev.id, ph.sha256, ph.content_type, ph.width, ph.height, ph.bytes,
+               ph.n - 1, ph.lon, ph.lat
+        FROM i, ev, unnest(CAST(:p_sha AS text[]), CAST(:p_type AS text[]), CAST(:p_w AS int[]),
+                       CAST(:p_h AS int[]), CAST(:p_bytes AS int[]), CAST(:p_lon AS float8[]),
+                       CAST(:p_lat AS float8[]))
+                WITH ORDINALITY AS ph(sha256, content_type, width, height, bytes, lon, lat, n)
+    )
+    SELECT """
+    + queries.COLUMNS
+    + queries.base("i")
+)
 
 
 class TooManyPhotos(InvalidInput):
@@ -49,10 +91,11 @@ class Submission:
 
 @dataclass(frozen=True)
 class Submitted:
-    """The stored incident's id, and whether this call was a replay of an earlier one."""
+    """The stored incident's id, whether this call was a replay, and (when new) its fields."""
 
     id: int
     replayed: bool
+    feature: dict[str, Any] | None = None  # as `queries.summary` gives it; None on a replay
 
 
 def request_hash(user: User, s: Submission) -> str:
@@ -70,13 +113,9 @@ def request_hash(user: User, s: Submission) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _existing(conn: sa.Connection, key: str, fingerprint: str) -> Submitted | None:
-    row = conn.execute(
-        # every reporter's keys, not only the caller's (row-level security): keys are unique
-        sa.text("SELECT id, request_hash FROM incident_by_key(:k)"),
-        {"k": key},
-    ).first()
-    if row is None:
+def _replay(row: Any, fingerprint: str) -> Submitted | None:
+    """The earlier submission under this key (`row.id`, `row.request_hash`), if any; 409 if it differs."""
+    if row is None or row.id is None:
         return None
     if row.request_hash != fingerprint:
         raise Conflict(
@@ -85,6 +124,22 @@ def _existing(conn: sa.Connection, key: str, fingerprint: str) -> Submitted | No
             incident_id=row.id,
         )
     return Submitted(row.id, replayed=True)
+
+
+def _existing(conn: sa.Connection, key: str, fingerprint: str) -> Submitted | None:
+    # every reporter's keys, not only the caller's (row-level security): keys are unique
+    row = conn.execute(sa.text("SELECT id, request_hash FROM incident_by_key(:k)"), {"k": key}).first()
+    return _replay(row, fingerprint)
+
+
+# The key's earlier incident (if any) and the category, in one round trip: every submission
+# needs both answers before anything else.
+_KEY_AND_CATEGORY = sa.text(
+    "SELECT k.id, k.request_hash, c.code, c.handling_level, c.department_code, c.accept_hours "
+    "FROM (SELECT) AS one "
+    "LEFT JOIN incident_by_key(:k) AS k ON true "
+    "LEFT JOIN category AS c ON c.code = :c"
+)
 
 
 def _location(s: Submission, photos: list[Photo]) -> tuple[float, float]:
@@ -130,11 +185,11 @@ def submit(
             where=f"body.photos[{settings.photo_max_count}]",
         )
     fingerprint = request_hash(user, s)
-    done = _existing(conn, key, fingerprint)
+    cat = conn.execute(_KEY_AND_CATEGORY, {"k": key, "c": s.category}).one()
+    done = _replay(cat, fingerprint)
     if done:
         return done
-    cat = conn.execute(sa.text("SELECT * FROM category WHERE code = :c"), {"c": s.category}).first()
-    if cat is None:
+    if cat.code is None:
         raise InvalidInput(f"unknown category {s.category!r}; see /api/v1/categories", where="body.category")
     checked = [
         inspect(p, settings.photo_max_bytes, settings.photo_max_pixels, where=f"body.photos[{i}]")
@@ -156,18 +211,9 @@ def submit(
         if loc.grid.code != place.grid.code
     ]
     level = cat.handling_level
+    photos = [photo for _, photo in checked]
     row = conn.execute(
-        sa.text("""
-        INSERT INTO incident (code, category_code, description, source, state, level, department_code,
-                              reporter_user_id, reporter_name, reported_at, due_at, near_boundary,
-                              adjacent_grid_codes, idempotency_key, request_hash, geom, updated_at)
-        VALUES ('YB' || to_char(:now AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-'
-                    || lpad(nextval('incident_code_seq')::text, 6, '0'),
-                :cat, :desc, :src, 'reported', :lvl, :dept, :uid, :uname, :now, :due, :near, :adj,
-                :key, :hash,
-                ST_SetSRID(ST_MakePoint(:x, :y), 4326), :now)
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id"""),
+        _INSERT,
         {
             "now": now,
             "cat": cat.code,
@@ -184,6 +230,15 @@ def submit(
             "hash": fingerprint,
             "x": lon,
             "y": lat,
+            "event": json.dumps({"grid": place.grid.code, "adjacent_grids": list(adjacent)}),
+            "p_sha": [p.sha256 for p in photos],
+            "p_type": [p.content_type for p in photos],
+            "p_w": [p.width for p in photos],
+            "p_h": [p.height for p in photos],
+            "p_bytes": [p.bytes for p in photos],
+            "p_lon": [p.gps[0] if p.gps else None for p in photos],
+            "p_lat": [p.gps[1] if p.gps else None for p in photos],
+            "active": list(ACTIVE_STATES),
         },
     ).first()
     if row is None:  # a concurrent retry with the same key got there first
@@ -191,43 +246,8 @@ def submit(
         assert raced is not None
         return raced
     incident_id = int(row.id)
-    event_id = conn.execute(
-        sa.text(
-            "INSERT INTO incident_event (incident_id, action, from_state, to_state, actor_user_id, at, "
-            "level, department_code, data) "
-            "VALUES (:i, 'report', NULL, 'reported', :u, :now, :l, :d, CAST(:data AS jsonb)) "
-            "RETURNING id"
-        ),
-        {
-            "i": incident_id,
-            "u": user.id,
-            "now": now,
-            "l": level,
-            "d": cat.department_code,
-            "data": json.dumps({"grid": place.grid.code, "adjacent_grids": list(adjacent)}),
-        },
-    ).scalar()
-    for pos, (_, photo) in enumerate(checked):
-        conn.execute(
-            sa.text(
-                "INSERT INTO incident_photo (incident_id, event_id, sha256, content_type, width, height, "
-                "bytes, position, taken_lon, taken_lat) VALUES (:i, :e, :h, :ct, :w, :hh, :b, :p, :tx, :ty)"
-            ),
-            {
-                "i": incident_id,
-                "e": event_id,
-                "h": photo.sha256,
-                "ct": photo.content_type,
-                "w": photo.width,
-                "hh": photo.height,
-                "b": photo.bytes,
-                "p": pos,
-                "tx": photo.gps[0] if photo.gps else None,
-                "ty": photo.gps[1] if photo.gps else None,
-            },
-        )
     _link_duplicates(conn, incident_id, settings, now)
-    return Submitted(incident_id, replayed=False)
+    return Submitted(incident_id, replayed=False, feature=queries.feature(row))
 
 
 def _link_duplicates(conn: sa.Connection, incident_id: int, settings: Settings, now: datetime) -> None:
