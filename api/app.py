@@ -91,9 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # requests run as the row-level-security-bound role; background work, logins and
         # token checks as the owner
         engine = make_engine(settings=settings, request_role=True)
-        # background work (LISTEN, index rebuilds, escalation) never competes with requests
-        # for pooled connections: it gets its own, opened as needed
-        background = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+        # background work (LISTEN, the live feed's reads, index rebuilds, escalation) never
+        # competes with requests for pooled connections: it has a small pool of its own. (Not
+        # unpooled: the feed reads after every new event, and a fresh connection per read cost
+        # PostgreSQL a backend start and its warm-up each time.)
+        background = sa.create_engine(engine.url, pool_size=3, max_overflow=10, pool_pre_ping=True)
         if not settings.demo_mode:
             from gis_core.accounts import refuse_demo_passwords
 
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "onegrid_events": hub.on_notice,
             },
             on_connect=reconnected,
+            coalesce=frozenset({"onegrid_events"}),  # the hub reads everything new each time
         )
         listener.start()
         app.state.engine = engine

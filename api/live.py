@@ -42,7 +42,7 @@ class Hub:
     """Reads new events when the database says there are some, and hands each to its audience."""
 
     def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine  # unpooled: the listener's reads and the feeds' set-up
+        self.engine = engine  # the background pool: the listener's reads and the feeds' set-up
         self._subscribers: set[Subscriber] = set()
         self._lock = threading.Lock()
         with engine.connect() as conn:

@@ -27,11 +27,19 @@ class Listener(threading.Thread):
         engine: sa.Engine,
         handlers: dict[str, Callable[[str], None]],
         on_connect: Callable[[], None] = lambda: None,
+        coalesce: frozenset[str] = frozenset(),
     ):
+        """Listen for `handlers`' channels; call `on_connect` after each (re)connection.
+
+        `coalesce`: channels whose notices only say "look again": of those that arrived
+        together, the handler gets the last one only (a busy minute's reports then cost one
+        read per batch, not one per report).
+        """
         super().__init__(name="onegrid-listener", daemon=True)
         self._engine = engine
         self._handlers = handlers
         self._on_connect = on_connect
+        self._coalesce = coalesce
         self._stopping = threading.Event()
         self.listening = threading.Event()
 
@@ -46,6 +54,13 @@ class Listener(threading.Thread):
             log.warning("handling a notice on %s failed: database unavailable (%s)", channel, exc.orig)
         except Exception:  # noqa: BLE001 - one bad notice must not stop the others
             log.exception("handling a notice on %s failed", channel)
+
+    def _dispatch_batch(self, dbapi: Any) -> None:
+        notes, dbapi.notifies[:] = list(dbapi.notifies), []
+        last = {n.channel: i for i, n in enumerate(notes) if n.channel in self._coalesce}
+        for i, note in enumerate(notes):
+            if last.get(note.channel, i) == i:
+                self._dispatch(note.channel, note.payload)
 
     def run(self) -> None:  # noqa: D102
         while not self._stopping.is_set():
@@ -62,9 +77,7 @@ class Listener(threading.Thread):
                     while not self._stopping.is_set():
                         if select.select([dbapi], [], [], 1.0)[0]:
                             dbapi.poll()
-                            while dbapi.notifies:
-                                note = dbapi.notifies.pop(0)
-                                self._dispatch(note.channel, note.payload)
+                            self._dispatch_batch(dbapi)
                 finally:
                     self.listening.clear()
                     raw.invalidate()

@@ -144,3 +144,34 @@ def test_open_walls_do_not_hold_the_servers_request_slots(settings):
             timeout=5,
         )
         assert r.status_code == 200
+
+
+def test_the_listener_coalesces_look_again_notices_and_keeps_the_others(engine):
+    """Notices that arrive together: a coalesced channel's handler runs once, with the last."""
+    from gis_core.notify import Listener
+
+    seen: dict[str, list[str]] = {"t_look": [], "t_each": []}
+    done = threading.Event()
+
+    def each(payload):
+        seen["t_each"].append(payload)
+        if payload == "4":
+            done.set()
+
+    listener = Listener(
+        engine,
+        {"t_look": seen["t_look"].append, "t_each": each},
+        coalesce=frozenset({"t_look"}),
+    )
+    listener.start()
+    try:
+        assert listener.listening.wait(10)
+        with engine.begin() as c:  # delivered together, at commit
+            for k in range(5):
+                c.execute(sa.text("SELECT pg_notify('t_look', :p), pg_notify('t_each', :p)"), {"p": str(k)})
+        assert done.wait(10)
+        time.sleep(0.2)
+    finally:
+        listener.stop()
+    assert seen["t_each"] == ["0", "1", "2", "3", "4"]
+    assert 1 <= len(seen["t_look"]) < 5 and seen["t_look"][-1] == "4"
