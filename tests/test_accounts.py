@@ -109,3 +109,28 @@ def test_report_submissions_are_rate_limited_per_user_and_nothing_is_stored(stri
         assert list(stored) == ["citizen"] * 3 + ["gridworker"]
     with engine.begin() as c:  # the demo's own counts are checked elsewhere
         c.execute(sa.text("DELETE FROM incident WHERE idempotency_key = ANY(:k)"), {"k": keys})
+
+
+def test_the_window_moves_and_forgets_idle_keys(monkeypatch):
+    from api import rate_limits
+    from gis_core.errors import RateLimited
+
+    now = [1000.0]
+    limiter = rate_limits.Limiter(3, "reports", clock=lambda: now[0])
+    for dt in (0, 10, 20):
+        now[0] = 1000.0 + dt
+        limiter.hit("u")
+    now[0] = 1030.0
+    with pytest.raises(RateLimited) as refused:
+        limiter.hit("u", where="header.Authorization")
+    assert refused.value.retry_after == 30 and refused.value.where == "header.Authorization"
+    limiter.hit("v")  # keys are counted apart
+    now[0] = 1060.5  # the first hit has left the window: one more fits, not two
+    limiter.hit("u")
+    with pytest.raises(RateLimited):
+        limiter.hit("u")
+    monkeypatch.setattr(rate_limits, "SWEEP_EVERY", 1)
+    now[0] = 2000.0
+    limiter._until_sweep = 1
+    limiter.hit("w")
+    assert len(limiter) == 1  # "u" and "v" were idle for a whole window
