@@ -4,7 +4,7 @@ import httpx
 import sqlalchemy as sa
 
 from tests.live import live_server
-from tests.load import run_load
+from tests.load import run_load, stored_per_key
 from tests.photos import jpeg
 
 
@@ -24,18 +24,15 @@ def test_two_hundred_clients_store_each_report_exactly_once(settings, engine):
     assert result.acknowledged == result.keys and len(result.keys) == 600  # none lost
     assert result.replays > 100  # the duplicate paths were exercised
     with engine.connect() as c:
-        stored = c.execute(
+        stored = stored_per_key(c, result.keys)
+        events, photos = c.execute(
             sa.text(
-                "SELECT idempotency_key, count(*) FROM incident WHERE idempotency_key = ANY(:k) GROUP BY 1"
+                "SELECT (SELECT count(*) FROM incident_event e JOIN incident i ON i.id = e.incident_id "
+                "        WHERE i.idempotency_key = ANY(:k)), "
+                "       (SELECT count(DISTINCT p.sha256) FROM incident_photo p "
+                "        JOIN incident i ON i.id = p.incident_id WHERE i.idempotency_key = ANY(:k))"
             ),
             {"k": list(result.keys)},
-        ).all()
-        events = c.execute(
-            sa.text(
-                "SELECT count(*) FROM incident_event e JOIN incident i ON i.id = e.incident_id "
-                "WHERE i.idempotency_key = ANY(:k)"
-            ),
-            {"k": list(result.keys)},
-        ).scalar()
-    assert len(stored) == 600 and all(n == 1 for _, n in stored)  # exactly one per key
-    assert result.created == 600 and events == 600
+        ).one()
+    assert stored == dict.fromkeys(result.keys, 1)  # exactly one per key
+    assert result.created == 600 and events == 600 and photos == 600  # a distinct photo each
