@@ -2,16 +2,21 @@
 
 import httpx
 import numpy as np
+import pytest
 import sqlalchemy as sa
 
 from gis_core.settings import Settings
 from tests.bench.conftest import record
 from tests.live import live_server
 from tests.load import run_load, stored_per_key
-from tests.photos import jpeg
+from tests.photos import jpeg, phone_photo
 
 
-def test_reports_per_second(bench_url, bench_engine, tmp_path):
+@pytest.mark.parametrize(
+    "photo_kind",
+    ["small", "phone"],  # a 640×480 test image (~5 KB); a 1,600 px photo as the phone page sends (~280 KB)
+)
+def test_reports_per_second(bench_url, bench_engine, tmp_path, photo_kind):
     with bench_engine.connect() as c:
         points = [
             tuple(p)
@@ -19,7 +24,7 @@ def test_reports_per_second(bench_url, bench_engine, tmp_path):
                 sa.text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid) s")
             ).all()
         ]
-    photo = jpeg(640, 480)
+    photo = jpeg(640, 480) if photo_kind == "small" else phone_photo()
     # one demo account stands for 200 phones: its per-user quota would otherwise be the figure
     settings = Settings(database_url=bench_url, photo_dir=tmp_path / "photos", reports_per_minute=10**6)
     for workers in (1, 2):
@@ -34,7 +39,7 @@ def test_reports_per_second(bench_url, bench_engine, tmp_path):
         assert stored == dict.fromkeys(r.keys, 1) and r.created == len(r.keys)  # once each, none lost
         lat = np.array(r.latencies_ms)
         record(
-            f"reports_{workers}_workers",
+            f"reports_{photo_kind}_photo_{workers}_workers",
             {
                 "clients": 200,
                 "reports": len(r.keys),
