@@ -72,6 +72,12 @@ def restore(url: str, path: Path, settings: Settings) -> None:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{loading}"')
             raise
+        restored = sa.create_engine(target.set(database=loading), isolation_level="AUTOCOMMIT")
+        try:
+            with restored.connect() as conn:  # extension functions' flags are not in a dump
+                execute_sql_file(conn, "postgis_leakproof.sql")
+        finally:
+            restored.dispose()
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.exec_driver_sql(f'ALTER DATABASE "{loading}" RENAME TO "{name}"')

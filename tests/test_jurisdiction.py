@@ -222,6 +222,26 @@ def _persons_in_view(client, auth, username, sample):
     return got
 
 
+@pytest.mark.parametrize(
+    ("layer", "index"), [("persons", "person_geom"), ("incidents_open", "incident_geom")]
+)
+def test_spatial_indexes_serve_tiles_under_row_level_security(request_engine, engine, spot, layer, index):
+    """The policies come first, and only LEAKPROOF conditions may use an index (migration 0012).
+
+    With sequential scans priced out, a tile's bounding-box search must still find the GiST
+    index as the request role: without LEAKPROOF `&&` the planner cannot use it at all.
+    """
+    lon, lat, _ = spot
+    with engine.connect() as o:
+        commander = User(*account(o, "commander"))
+    sql, params = tiles.tile_sql(tiles.tile_request(layer, 18, *tile_of(lon, lat, 18), commander), commander)
+    with request_engine.connect() as c, c.begin():
+        act_as(c, commander)
+        c.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(r[0] for r in c.execute(sa.text("EXPLAIN " + sql), params))
+    assert f"Index Scan using {index}" in plan or f"Bitmap Index Scan on {index}" in plan, plan
+
+
 @pytest.mark.parametrize("username", USERS)
 def test_role_by_endpoint_matrix_leaks_no_row(client, auth, engine, username):
     with engine.connect() as o:
