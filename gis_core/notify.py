@@ -56,7 +56,8 @@ class Listener(threading.Thread):
             log.exception("handling a notice on %s failed", channel)
 
     def _dispatch_batch(self, dbapi: Any) -> None:
-        notes, dbapi.notifies[:] = list(dbapi.notifies), []
+        notes = list(dbapi.notifies)
+        dbapi.notifies.clear()
         last = {n.channel: i for i, n in enumerate(notes) if n.channel in self._coalesce}
         for i, note in enumerate(notes):
             if last.get(note.channel, i) == i:

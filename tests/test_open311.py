@@ -1,5 +1,6 @@
 """Open311 GeoReport v2: responses checked field by field against the spec; spec-format errors."""
 
+import uuid
 from datetime import datetime
 
 import pytest
@@ -155,3 +156,22 @@ def test_bad_dates_and_status(client, key):
         client.get("/open311/v2/requests.json", params={"api_key": key, "status": "lost"}).json()[0]["code"]
         == 400
     )
+
+
+def test_a_retried_post_with_an_idempotency_key_answers_the_same_request(client, key, spot, engine):
+    body = {
+        "api_key": key,
+        "service_code": "0201",
+        "lat": spot[1],
+        "long": spot[0],
+        "description": "井盖松动",
+    }
+    headers = {"Idempotency-Key": f"open311-retry-{uuid.uuid4()}"}
+    (first,) = client.post("/open311/v2/requests.json", data=body, headers=headers).json()
+    (again,) = client.post("/open311/v2/requests.json", data=body, headers=headers).json()
+    assert again == first and first["service_notice"]
+    with engine.connect() as c:
+        stored = c.execute(
+            sa.text("SELECT code FROM incident WHERE idempotency_key = :k"), {"k": headers["Idempotency-Key"]}
+        ).scalar_one()
+    assert stored == first["service_notice"]

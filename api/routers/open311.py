@@ -204,5 +204,8 @@ async def post_request(
     done = await run_in_threadpool(
         submitting.submit, conn, index, settings, user, sub, key, datetime.now(UTC)
     )
-    code = conn.execute(sa.text("SELECT code FROM incident WHERE id = :i"), {"i": done.id}).scalar()
+    if done.feature is not None:  # a new report: the insert returned its fields
+        code = done.feature["properties"]["code"]
+    else:  # a replayed key: read what was stored
+        code = conn.execute(sa.text("SELECT code FROM incident WHERE id = :i"), {"i": done.id}).scalar()
     return [{"service_request_id": str(done.id), "service_notice": code, "account_id": None}]
