@@ -36,7 +36,7 @@ from api.routers import (
     warnings,
 )
 from gis_core.auth import TokenCache
-from gis_core.db import make_engine
+from gis_core.db import make_engine, ping_when_idle
 from gis_core.lookup import GridIndexCache
 from gis_core.notify import Listener
 from gis_core.settings import Settings, get_settings
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # competes with requests for pooled connections: it has a small pool of its own. (Not
         # unpooled: the feed reads after every new event, and a fresh connection per read cost
         # PostgreSQL a backend start and its warm-up each time.)
-        background = sa.create_engine(engine.url, pool_size=3, max_overflow=10, pool_pre_ping=True)
+        background = ping_when_idle(sa.create_engine(engine.url, pool_size=3, max_overflow=10))
         if not settings.demo_mode:
             from gis_core.accounts import refuse_demo_passwords
 

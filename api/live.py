@@ -47,11 +47,21 @@ class Hub:
         self._lock = threading.Lock()
         with engine.connect() as conn:
             self.last = live.head(conn)
+        # with no client connected a notice reads nothing (a busy district sends hundreds a
+        # second); the first client to arrive moves `last` up to the newest event instead
+        self._behind = False
 
-    def subscribe(self, audience: live.Audience) -> Subscriber:
-        """A new client's queue; call from the event loop."""
-        sub = Subscriber(audience, asyncio.get_running_loop())
+    def subscribe(self, audience: live.Audience, loop: asyncio.AbstractEventLoop) -> Subscriber:
+        """A new client's queue, fed on `loop`.
+
+        Blocking (it may read the newest event id): call it in a worker thread.
+        """
+        sub = Subscriber(audience, loop)
         with self._lock:
+            if self._behind:
+                with self.engine.connect() as conn:
+                    self.last = live.head(conn)
+                self._behind = False
             self._subscribers.add(sub)
         return sub
 
@@ -68,6 +78,9 @@ class Hub:
     def on_notice(self, _payload: str = "") -> None:
         """Read every event after the last one read and offer it to each client allowed to see it."""
         with self._lock:
+            if not self._subscribers:
+                self._behind = True
+                return
             with self.engine.connect() as conn:
                 while True:
                     events = live.since(conn, self.last, 5_000)

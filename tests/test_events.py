@@ -96,6 +96,24 @@ def test_a_report_filed_on_one_server_reaches_walls_on_another_and_a_wall_resume
         assert ids == missed
 
 
+def test_a_wall_that_connects_after_a_quiet_spell_starts_now(settings, spot):
+    # with no wall connected the server reads no events at all; the first wall must still
+    # start at the newest event, not be handed what came in while nobody watched
+    lon, lat, _ = spot
+    with live_server(settings) as base:
+        token = _token(base, "gridworker")
+        before = [_report(base, token, lon, lat) for _ in range(2)]
+        time.sleep(0.3)  # the notices arrive and are passed over
+        wall = Feed(base, _token(base, "commander"))
+        wall.start()
+        assert wall.ready.wait(10)
+        time.sleep(0.3)
+        after = _report(base, token, lon, lat)
+        seen = []
+        got = wall.wait_for(lambda d: seen.append(d["id"]) or d["id"] == after)
+        assert got is not None and seen == [after] and not set(before) & set(seen)
+
+
 def test_a_street_wall_sees_only_its_street(settings, engine, spot):
     lon, lat, _ = spot
     with engine.connect() as c:

@@ -80,7 +80,8 @@ async def events(
     audience = await run_in_threadpool(_audience, request, user)
 
     async def stream() -> AsyncIterator[str]:
-        sub = hub.subscribe(audience)  # first, so nothing falls between replay and live
+        # first, so nothing falls between replay and live
+        sub = await run_in_threadpool(hub.subscribe, audience, asyncio.get_running_loop())
         try:
             yield "retry: 3000\n\n"
             sent = hub.last if after is None else after

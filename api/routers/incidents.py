@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from api.deps import ConnDep, CurrentUser, GridIndexDep, ReportQuota, SettingsDep
+from api.deps import ConnDep, CurrentUser, GridIndexDep, ReportQuota, SettingsDep, transaction
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.features import parse_bbox
 from gis_core.incidents import queries, workflow
@@ -43,7 +43,6 @@ async def submit_incident(
     request: Request,
     response: Response,
     user: CurrentUser,
-    conn: ConnDep,
     index: GridIndexDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
@@ -74,14 +73,16 @@ async def submit_incident(
     sub = submitting.Submission(
         category=category, description=description, lon=lon, lat=lat, crs=crs, source=source, photos=blobs
     )
-    # the database and Pillow work is blocking: keep it off the event loop
-    done = await run_in_threadpool(
-        submitting.submit, conn, index, settings, user, sub, idempotency_key, _now()
-    )
-    # the incident's own fields; its timeline, photos and duplicates are one GET away (Location)
-    body = done.feature
-    if body is None:  # a replay: read what was stored
-        body = await run_in_threadpool(queries.summary, conn, user, done.id)
+
+    def store() -> tuple[submitting.Submitted, dict[str, Any]]:
+        with transaction(request, user) as conn:  # commits before the answer is sent
+            done = submitting.submit(conn, index, settings, user, sub, idempotency_key, _now())
+            # the incident's own fields (a replay reads what was stored); its timeline, photos
+            # and duplicates are one GET away (Location)
+            return done, done.feature or queries.summary(conn, user, done.id)
+
+    # the database and Pillow work is blocking: off the event loop, in one thread hop
+    done, body = await run_in_threadpool(store)
     response.headers["Location"] = f"/api/v1/incidents/{done.id}"
     response.headers["ETag"] = _etag(body["properties"]["version"])
     if done.replayed:

@@ -1,0 +1,42 @@
+"""Pooled connections: one that sat idle is pinged and replaced if dead; one in steady use is not."""
+
+import contextlib
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from gis_core.db import make_engine, ping_when_idle
+
+
+@contextlib.contextmanager
+def one_connection_pool(db_url, settings, idle_s):
+    """A pool of one connection, pinged after `idle_s` idle, and the pid of its backend killed."""
+    pool = ping_when_idle(make_engine(db_url, settings, pool_size=1, max_overflow=0, pre_ping=False), idle_s)
+    try:
+        with pool.connect() as c:
+            pid = c.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        killer = make_engine(db_url, settings, pool_size=1)
+        with killer.connect() as c:
+            assert c.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        killer.dispose()
+        yield pool, pid
+    finally:
+        pool.dispose()
+
+
+def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(db_url, settings):
+    with one_connection_pool(db_url, settings, 0.2) as (pool, dead):
+        time.sleep(0.3)  # idle past the threshold: the checkout pings, finds it dead, opens another
+        with pool.connect() as c:
+            assert c.execute(sa.text("SELECT pg_backend_pid()")).scalar() != dead
+
+
+def test_a_connection_in_steady_use_is_not_pinged(db_url, settings):
+    with one_connection_pool(db_url, settings, 60) as (pool, dead):
+        # handed back a moment ago: no ping, so the dead connection's first statement fails
+        # (the request's 503), and the pool replaces it for the next checkout
+        with pytest.raises(sa.exc.OperationalError), pool.connect() as c:
+            c.execute(sa.text("SELECT 1"))
+        with pool.connect() as c:
+            assert c.execute(sa.text("SELECT pg_backend_pid()")).scalar() != dead
