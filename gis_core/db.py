@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import psycopg2 as postgresql_psycopg2
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis_core.settings import Settings, get_settings
@@ -147,3 +150,38 @@ def migrate(url: str | None = None, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url or database_url()), revision)
+
+
+class Prepared:
+    """A statement PostgreSQL parses and plans once per connection, then only executes.
+
+    psycopg2 sends each statement as text, to be parsed and planned anew every time. For
+    the report insert (three tables, triggers, the answer's joins) that was 0.6 ms of 1.7.
+    Here the statement is `PREPARE`d on a connection's first use (prepared statements live
+    as long as the session and survive a rollback) and run by `EXECUTE` after that, its
+    parameters still bound by the driver. Needs a session per connection, as `SET ROLE`
+    does already: not a transaction-mode pooler.
+    """
+
+    def __init__(self, name: str, stmt: sa.TextClause):
+        compiled = str(stmt.compile(dialect=postgresql_psycopg2.dialect()))
+        if "%%" in compiled:
+            raise ValueError("a literal % in a prepared statement is not supported")
+        names: list[str] = []
+
+        def positional(m: re.Match[str]) -> str:
+            if m.group(1) not in names:
+                names.append(m.group(1))
+            return f"${names.index(m.group(1)) + 1}"
+
+        self.name = name
+        self._prepare = f"PREPARE {name} AS " + re.sub(r"%\((\w+)\)s", positional, compiled)
+        self._execute = f"EXECUTE {name}(" + ", ".join(f"%({n})s" for n in names) + ")"
+
+    def execute(self, conn: sa.Connection, params: dict[str, Any]) -> sa.CursorResult[Any]:
+        """Run the statement with `params` on `conn`, preparing it first if this connection has not."""
+        prepared = conn.connection.info.setdefault("onegrid_prepared", set())  # gone with the connection
+        if self.name not in prepared:
+            conn.exec_driver_sql(self._prepare)
+            prepared.add(self.name)
+        return conn.exec_driver_sql(self._execute, params)

@@ -1,4 +1,4 @@
-"""Pooled connections: one that sat idle is pinged and replaced if dead; one in steady use is not."""
+"""Pooled connections: pinged only after sitting idle; statements prepared once per connection."""
 
 import contextlib
 import time
@@ -6,7 +6,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from gis_core.db import make_engine, ping_when_idle
+from gis_core.db import Prepared, make_engine, ping_when_idle
 
 
 @contextlib.contextmanager
@@ -40,3 +40,32 @@ def test_a_connection_in_steady_use_is_not_pinged(db_url, settings):
             c.execute(sa.text("SELECT 1"))
         with pool.connect() as c:
             assert c.execute(sa.text("SELECT pg_backend_pid()")).scalar() != dead
+
+
+def test_a_prepared_statement_is_planned_once_per_connection_and_answers_as_its_text(
+    db_url, settings, engine
+):
+    stmt = sa.text("SELECT :a + 1 AS n, CAST(:tags AS text[]) AS tags, :a * 2 AS twice")
+    prepared = Prepared("onegrid_test_add", stmt)
+    params = {"a": 41, "tags": ["甲", "b"]}
+    mine = "SELECT count(*) FROM pg_prepared_statements WHERE name = 'onegrid_test_add'"
+    with engine.connect() as c:
+        assert c.execute(sa.text(mine)).scalar() == 0
+        first = prepared.execute(c, params).one()
+        c.rollback()  # a prepared statement outlives the transaction that prepared it
+        again = prepared.execute(c, {"a": 1, "tags": []}).one()
+        assert c.execute(sa.text(mine)).scalar() == 1
+        assert tuple(first) == tuple(c.execute(stmt, params).one()) == (42, ["甲", "b"], 82)
+        assert tuple(again) == (2, [], 2)
+    fresh = make_engine(db_url, settings, pool_size=1)
+    try:
+        with fresh.connect() as other:  # another session prepares its own
+            assert other.execute(sa.text(mine)).scalar() == 0
+            assert prepared.execute(other, params).one() == first
+    finally:
+        fresh.dispose()
+
+
+def test_a_literal_percent_is_refused_not_mangled():
+    with pytest.raises(ValueError, match="literal %"):
+        Prepared("onegrid_test_pct", sa.text("SELECT :a || '%'"))
