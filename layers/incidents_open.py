@@ -12,6 +12,7 @@ LAYER = Layer(
     rows="incidents",
     datetime="reported_at",
     cluster_below=14,
+    # the condition of the partial index incident_open_geom_gist (migration 0013): keep them equal
     where="t.state IN ('reported', 'accepted', 'dispatched', 'in_progress', 'suspended', 'resolved')",
     minzoom=10,
     maxzoom=20,

@@ -223,7 +223,7 @@ def _persons_in_view(client, auth, username, sample):
 
 
 @pytest.mark.parametrize(
-    ("layer", "index"), [("persons", "person_geom"), ("incidents_open", "incident_geom")]
+    ("layer", "index"), [("persons", "person_geom"), ("incidents_open", "incident_open_geom_gist")]
 )
 def test_spatial_indexes_serve_tiles_under_row_level_security(request_engine, engine, spot, layer, index):
     """The policies come first, and only LEAKPROOF conditions may use an index (migration 0012).
@@ -240,6 +240,25 @@ def test_spatial_indexes_serve_tiles_under_row_level_security(request_engine, en
         c.execute(sa.text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(r[0] for r in c.execute(sa.text("EXPLAIN " + sql), params))
     assert f"Index Scan using {index}" in plan or f"Bitmap Index Scan on {index}" in plan, plan
+
+
+@pytest.mark.parametrize("z", [10, 12, 14])
+def test_open_incident_tiles_read_only_open_incidents(request_engine, engine, spot, z):
+    """A low-zoom tile of open incidents takes them from their own index, not from all reported.
+
+    The partial index of migration 0013 holds what the layer's condition selects; with the
+    full index a district-wide tile filtered out every closed incident, under the policy.
+    """
+    lon, lat, _ = spot
+    with engine.connect() as o:
+        commander = User(*account(o, "commander"))
+    sql, params = tiles.tile_sql(
+        tiles.tile_request("incidents_open", z, *tile_of(lon, lat, z), commander), commander
+    )
+    with request_engine.connect() as c, c.begin():
+        act_as(c, commander)
+        plan = "\n".join(r[0] for r in c.execute(sa.text("EXPLAIN ANALYZE " + sql), params))
+    assert "incident_open_geom_gist" in plan and "Rows Removed by Filter" not in plan, plan
 
 
 @pytest.mark.parametrize("username", USERS)

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS incident_open_geom_gist;
