@@ -122,11 +122,11 @@ def eight_clients(base: str, paths: list[str], token: str, tmp: Path) -> dict[st
     )
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT"))
     n, secs, p50, p95, errors = line.split()[1:]
-    assert int(errors) == 0, out.stdout
     return {
         "p50_ms": round(float(p50), 2),
         "p95_ms": round(float(p95), 2),
         "tiles_per_s": round(int(n) / float(secs), 1),
+        "errors": int(errors),  # wrk's: non-2xx answers, socket errors, over 2 s
     }
 
 
@@ -219,6 +219,8 @@ def test_tiles_side_by_side_with_tipg(bench_url, bench_views, bench_commander, t
             key = f"{layer}@z{z}"
             results.setdefault(key, {})[f"{name}_1"] = one_client(base, paths, headers)
             results[key][f"{name}_8"] = eight_clients(base, paths, token, tmp_path)
+            # OneGrid must answer every request; tipg's errors are reported, not ours to fail on
+            assert name == "tipg" or results[key][f"{name}_8"]["errors"] == 0, (name, key)
 
     # tipg
     port = free_port()
