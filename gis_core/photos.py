@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,11 +157,31 @@ def strip_jpeg_metadata(data: bytes) -> bytes | None:
     return None
 
 
-def store_photo(data: bytes, img: Image.Image, photo: Photo, store: Path) -> None:
-    """Write the original, an upright EXIF-free public copy and a thumbnail."""
-    where = paths(store, photo.sha256)
-    if where["thumb"].exists():
-        return  # stored before: content addressing makes this a no-op
+def store_photos(photos: Sequence[tuple[bytes, Image.Image, Photo, str]], store: Path) -> None:
+    """Write each photo's original, an upright EXIF-free public copy and a thumbnail.
+
+    Takes (bytes, opened image, description, where) per photo. All are decoded before any is
+    written (`inspect` reads only the headers): one whose data is cut short or corrupt is a
+    415 problem at its `where`, and no file is left behind.
+    """
+    todo = []
+    for data, img, photo, where in photos:
+        files = paths(store, photo.sha256)
+        if files["thumb"].exists():
+            continue  # stored before: content addressing makes this a no-op
+        try:
+            public, thumb = _renditions(data, img)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise NotAnImage(f"not a readable image: {exc}", where=where) from exc
+        todo.append((files, data, public, thumb))
+    for files, data, public, thumb in todo:
+        _write_once(files["orig"], data)
+        _write_once(files["public"], public)
+        _write_once(files["thumb"], thumb)
+
+
+def _renditions(data: bytes, img: Image.Image) -> tuple[bytes, bytes]:
+    """The public copy (upright, no metadata) and the thumbnail, as JPEG bytes."""
     upright_already = img.getexif().get(0x0112, 1) == 1
     if img.format == "JPEG" and upright_already and max(img.size) <= PUBLIC_MAX_SIDE:
         # the usual case from the phone page: drop the metadata losslessly, decode only for the
@@ -173,10 +194,7 @@ def store_photo(data: bytes, img: Image.Image, photo: Photo, store: Path) -> Non
             small.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
             thumb = io.BytesIO()
             small.save(thumb, "JPEG", quality=75)
-            _write_once(where["orig"], data)
-            _write_once(where["public"], stripped)
-            _write_once(where["thumb"], thumb.getvalue())
-            return
+            return stripped, thumb.getvalue()
     if img.format == "JPEG":
         # let libjpeg decode at 1/2, 1/4 or 1/8 scale straight away: a 12 MP phone photo is
         # never kept above PUBLIC_MAX_SIDE, and a full decode costs ten times the CPU
@@ -191,6 +209,4 @@ def store_photo(data: bytes, img: Image.Image, photo: Photo, store: Path) -> Non
     thumb_img.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
     thumb = io.BytesIO()
     thumb_img.save(thumb, "JPEG", quality=75)
-    _write_once(where["orig"], data)
-    _write_once(where["public"], public.getvalue())
-    _write_once(where["thumb"], thumb.getvalue())
+    return public.getvalue(), thumb.getvalue()

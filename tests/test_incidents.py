@@ -1,5 +1,6 @@
 """Snap-and-report: submission, routing, idempotency, photos, bad input, reading, stats."""
 
+import hashlib
 import io
 import uuid
 
@@ -118,6 +119,7 @@ def _count(engine):
         "outside",
         "unknown-category",
         "not-image",
+        "truncated-jpeg",
         "ten-photos",
         "bad-crs",
         "half-location",
@@ -140,6 +142,15 @@ def test_bad_submissions_are_problems_and_store_nothing(client, auth, engine, sp
             client, auth, lon=x, lat=y, files=[("photos", ("a.jpg", b"%PDF-1.4 not a photo", "image/jpeg"))]
         )
         assert assert_problem(r, 415, "not-an-image")["where"] == "body.photos[0]"
+    elif case == "truncated-jpeg":  # a good photo, then one whose data is cut short (headers whole)
+        good, whole = jpeg(color=(1, 2, 3)), jpeg(640, 480)
+        files = [
+            ("photos", ("a.jpg", good, "image/jpeg")),
+            ("photos", ("b.jpg", whole[: len(whole) // 2], "image/jpeg")),
+        ]
+        r = post(client, auth, lon=x, lat=y, files=files)
+        assert assert_problem(r, 415, "not-an-image")["where"] == "body.photos[1]"
+        assert not list(client.app.state.settings.photo_dir.glob(f"*/{hashlib.sha256(good).hexdigest()}*"))
     elif case == "ten-photos":
         files = [("photos", (f"{i}.jpg", jpeg(color=(i, i, i)), "image/jpeg")) for i in range(10)]
         assert (

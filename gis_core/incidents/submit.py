@@ -23,7 +23,7 @@ from gis_core.errors import Conflict, InvalidInput, UnknownCRSError
 from gis_core.incidents import queries
 from gis_core.incidents.workflow import ACTIVE_STATES
 from gis_core.lookup import GridIndex
-from gis_core.photos import Photo, digest, inspect, store_photo
+from gis_core.photos import Photo, digest, inspect, store_photos
 from gis_core.settings import Settings
 
 SOURCE_BY_ROLE = {"grid_worker": "grid_worker", "citizen": "citizen"}
@@ -207,8 +207,13 @@ def submit(
         if user.role == "commander" and s.source in ("hotline", "camera")
         else SOURCE_BY_ROLE.get(user.role, "citizen")
     )
-    for data, (img, photo) in zip(s.photos, checked, strict=True):
-        store_photo(data, img, photo, settings.photo_dir)
+    store_photos(
+        [
+            (data, img, photo, f"body.photos[{i}]")
+            for i, (data, (img, photo)) in enumerate(zip(s.photos, checked, strict=True))
+        ],
+        settings.photo_dir,
+    )
     # the units across a nearby grid edge, from the in-process index: this is a hot path
     adjacent = [
         loc.grid.code
