@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from api.deps import Caller, ConnDep, GridIndexDep, ReportQuota, SettingsDep
+from api.deps import Caller, ConnDep, GridIndexDep, ReportQuota, SettingsDep, transaction
 from api.errors import status_of
 from gis_core.auth import User
 from gis_core.errors import AuthError, InvalidInput, NotFound, OneGridError
@@ -182,8 +182,8 @@ def get_request(
 
 @router.post("/requests.json", summary="Open311: create a service request", dependencies=[ReportQuota])
 async def post_request(
+    request: Request,
     user: Open311User,
-    conn: ConnDep,
     index: GridIndexDep,
     settings: SettingsDep,
     service_code: Annotated[str, Form()],
@@ -201,11 +201,16 @@ async def post_request(
     sub = submitting.Submission(category=service_code, description=description, lon=long, lat=lat)
     # Open311 clients send no idempotency key; one is honoured when they do
     key = idempotency_key or f"open311-{uuid.uuid4()}"
-    done = await run_in_threadpool(
-        submitting.submit, conn, index, settings, user, sub, key, datetime.now(UTC)
-    )
-    if done.feature is not None:  # a new report: the insert returned its fields
-        code = done.feature["properties"]["code"]
-    else:  # a replayed key: read what was stored
-        code = conn.execute(sa.text("SELECT code FROM incident WHERE id = :i"), {"i": done.id}).scalar()
-    return [{"service_request_id": str(done.id), "service_notice": code, "account_id": None}]
+
+    def store() -> tuple[int, str | None]:
+        with transaction(request, user) as conn:  # commits before the answer is sent
+            done = submitting.submit(conn, index, settings, user, sub, key, datetime.now(UTC))
+            if done.feature is not None:  # a new report: the insert returned its fields
+                return done.id, done.feature["properties"]["code"]
+            # a replayed key: read what was stored
+            stored = sa.text("SELECT code FROM incident WHERE id = :i")
+            return done.id, conn.execute(stored, {"i": done.id}).scalar()
+
+    # blocking database and routing work: off the event loop, in one thread hop
+    incident_id, code = await run_in_threadpool(store)
+    return [{"service_request_id": str(incident_id), "service_notice": code, "account_id": None}]
