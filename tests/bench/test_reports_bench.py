@@ -16,7 +16,7 @@ from tests.photos import jpeg, phone_photo
     "photo_kind",
     ["small", "phone"],  # a 640×480 test image (~5 KB); a 1,600 px photo as the phone page sends (~280 KB)
 )
-def test_reports_per_second(bench_url, bench_engine, tmp_path, photo_kind):
+def test_reports_per_second(bench_url, bench_engine, bench_photo_dir, photo_kind):
     with bench_engine.connect() as c:
         points = [
             tuple(p)
@@ -26,7 +26,9 @@ def test_reports_per_second(bench_url, bench_engine, tmp_path, photo_kind):
         ]
     photo = jpeg(640, 480) if photo_kind == "small" else phone_photo()
     # one demo account stands for 200 phones: its per-user quota would otherwise be the figure
-    settings = Settings(database_url=bench_url, photo_dir=tmp_path / "photos", reports_per_minute=10**6)
+    settings = Settings(
+        database_url=bench_url, photo_dir=bench_photo_dir / photo_kind, reports_per_minute=10**6
+    )
     for workers in (1, 2):
         with live_server(settings, workers=workers) as base:
             token = httpx.post(
