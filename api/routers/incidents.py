@@ -75,7 +75,8 @@ async def submit_incident(
     )
 
     def store() -> tuple[submitting.Submitted, dict[str, Any]]:
-        with transaction(request, user) as conn:  # commits before the answer is sent
+        # commits before the answer is sent; submit binds the user in its first statement
+        with transaction(request, user, bind=False) as conn:
             done = submitting.submit(conn, index, settings, user, sub, idempotency_key, _now())
             # the incident's own fields (a replay reads what was stored); its timeline, photos
             # and duplicates are one GET away (Location)

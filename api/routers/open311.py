@@ -203,7 +203,8 @@ async def post_request(
     key = idempotency_key or f"open311-{uuid.uuid4()}"
 
     def store() -> tuple[int, str | None]:
-        with transaction(request, user) as conn:  # commits before the answer is sent
+        # commits before the answer is sent; submit binds the user in its first statement
+        with transaction(request, user, bind=False) as conn:
             done = submitting.submit(conn, index, settings, user, sub, key, datetime.now(UTC))
             if done.feature is not None:  # a new report: the insert returned its fields
                 return done.id, done.feature["properties"]["code"]

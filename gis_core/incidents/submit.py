@@ -24,6 +24,7 @@ from gis_core.incidents import queries
 from gis_core.incidents.workflow import ACTIVE_STATES
 from gis_core.lookup import GridIndex
 from gis_core.photos import Photo, digest, inspect, store_photos
+from gis_core.scope import ACT_AS_SQL, act_as_params
 from gis_core.settings import Settings
 
 SOURCE_BY_ROLE = {"grid_worker": "grid_worker", "citizen": "citizen"}
@@ -137,9 +138,10 @@ def _existing(conn: sa.Connection, key: str, fingerprint: str) -> Submitted | No
     return _replay(row, fingerprint)
 
 
-# The key's earlier incident (if any) and the category, in one round trip: every submission
-# needs both answers before anything else.
+# The reporter named for row-level security, then the key's earlier incident (if any) and the
+# category, in one round trip: every submission needs all three before anything else.
 _KEY_AND_CATEGORY = sa.text(
+    f"{ACT_AS_SQL}; "
     "SELECT k.id, k.request_hash, c.code, c.handling_level, c.department_code, c.accept_hours "
     "FROM (SELECT) AS one "
     "LEFT JOIN incident_by_key(:k) AS k ON true "
@@ -178,7 +180,11 @@ def submit(
     key: str,
     now: datetime,
 ) -> Submitted:
-    """Store a report once per idempotency key; route it by location and category."""
+    """Store a report once per idempotency key; route it by location and category.
+
+    Binds `conn`'s transaction to `user` (row-level security) in its first statement, so the
+    caller need not.
+    """
     if not key or len(key) > IDEMPOTENCY_KEY_MAX:
         raise InvalidInput(
             f"an Idempotency-Key header of 1-{IDEMPOTENCY_KEY_MAX} characters is required",
@@ -190,7 +196,7 @@ def submit(
             where=f"body.photos[{settings.photo_max_count}]",
         )
     fingerprint = request_hash(user, s)
-    cat = conn.execute(_KEY_AND_CATEGORY, {"k": key, "c": s.category}).one()
+    cat = conn.execute(_KEY_AND_CATEGORY, {"k": key, "c": s.category, **act_as_params(user)}).one()
     done = _replay(cat, fingerprint)
     if done:
         return done
