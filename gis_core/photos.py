@@ -76,8 +76,13 @@ def exif_gps(exif: Image.Exif) -> tuple[float, float] | None:
     return lon, lat
 
 
-def inspect(data: bytes, max_bytes: int, max_pixels: int, where: str) -> tuple[Image.Image, Photo]:
-    """Check an upload and return it opened, with its description; raise a 4xx error otherwise."""
+def inspect(
+    data: bytes, max_bytes: int, max_pixels: int, where: str, sha256: str | None = None
+) -> tuple[Image.Image, Photo]:
+    """Check an upload and return it opened, with its description; raise a 4xx error otherwise.
+
+    `sha256`: the data's digest when the caller has it already (0.15 ms for a phone photo).
+    """
     if len(data) > max_bytes:
         raise PhotoTooLarge(
             f"photo is {len(data):,} bytes; the limit is {max_bytes:,}", where=where, limit_bytes=max_bytes
@@ -97,7 +102,12 @@ def inspect(data: bytes, max_bytes: int, max_pixels: int, where: str) -> tuple[I
             limit_pixels=max_pixels,
         )
     photo = Photo(
-        digest(data), ACCEPTED_FORMATS[img.format], img.width, img.height, len(data), exif_gps(img.getexif())
+        sha256 or digest(data),
+        ACCEPTED_FORMATS[img.format],
+        img.width,
+        img.height,
+        len(data),
+        exif_gps(img.getexif()),
     )
     return img, photo
 

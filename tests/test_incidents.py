@@ -45,6 +45,7 @@ def test_photos_are_stored_upright_without_exif_with_thumbnail(client, auth, spo
     raw = jpeg(80, 40, gps=(x, y), orientation=6)
     r = post(client, auth, lon=x, lat=y, files=[("photos", ("a.jpg", raw, "image/jpeg"))])
     photo = client.get(r.headers["Location"], headers=auth()).json()["properties"]["photos"][0]
+    assert photo["url"] == f"/api/v1/photos/{hashlib.sha256(raw).hexdigest()}.jpg"  # content-addressed
     pub = client.get(photo["url"], headers=auth())
     assert pub.status_code == 200 and pub.headers["content-type"] == "image/jpeg"
     img = Image.open(io.BytesIO(pub.content))

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,6 +95,11 @@ class Submission:
     source: str | None = None
     photos: list[bytes] = field(default_factory=list)
 
+    @cached_property
+    def photo_digests(self) -> list[str]:
+        """Each photo's SHA-256: part of the request's fingerprint, and the name it is stored under."""
+        return [digest(p) for p in self.photos]
+
 
 @dataclass(frozen=True)
 class Submitted:
@@ -114,7 +120,7 @@ def request_hash(user: User, s: Submission) -> str:
         "y": s.lat,
         "crs": s.crs or "",
         "src": s.source or "",
-        "p": [digest(p) for p in s.photos],
+        "p": s.photo_digests,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -203,8 +209,8 @@ def submit(
     if cat.code is None:
         raise InvalidInput(f"unknown category {s.category!r}; see /api/v1/categories", where="body.category")
     checked = [
-        inspect(p, settings.photo_max_bytes, settings.photo_max_pixels, where=f"body.photos[{i}]")
-        for i, p in enumerate(s.photos)
+        inspect(p, settings.photo_max_bytes, settings.photo_max_pixels, f"body.photos[{i}]", sha256=d)
+        for i, (p, d) in enumerate(zip(s.photos, s.photo_digests, strict=True))
     ]
     lon, lat = _location(s, [c[1] for c in checked])
     place = index.require(lon, lat, where="body.lon,lat")
