@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 #: Metres per degree: of latitude (mean), and of longitude at the equator (scaled by cos φ).
 M_PER_DEG_LAT = 111_195.0
 
-#: 64 points on the unit circle, scaled and moved by `GridIndex.within` (a
-#: quarter of the time of buffering a point and scaling the result, on every report).
+#: 64 points on the unit circle, scaled and moved by `GridIndex.within` on every report: a
+#: quarter of the time of buffering a point and scaling the result.
 _ANGLES = np.linspace(0, 2 * np.pi, 64, endpoint=False)
 _UNIT_CIRCLE = np.column_stack([np.cos(_ANGLES), np.sin(_ANGLES)])  # shapely closes the ring
 
