@@ -1,7 +1,8 @@
 """Report photos: checked with Pillow, bounded, turned upright, stored by content hash.
 
 Three files per photo under `photo_dir/ab/<sha256>`: `.orig` (the bytes as uploaded, never
-served), `.jpg` (upright, EXIF stripped: what people see) and `.thumb.jpg` (320 px). The
+served), `.jpg` (upright, EXIF stripped: what people see; a second name of `.orig` when there
+was nothing to strip, as with the phone page's photos) and `.thumb.jpg` (320–640 px). The
 original's EXIF GPS can stand in for a missing location.
 """
 
@@ -21,6 +22,7 @@ from gis_core.errors import InvalidInput, TooLarge
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 PUBLIC_MAX_SIDE = 1600  # ample for a handler's screen or the wall; lets libjpeg decode at reduced scale
+#: A thumbnail's long side: at least this (if the photo has it), and at most twice it.
 THUMB_SIDE = 320
 
 
@@ -88,9 +90,10 @@ def inspect(
             f"photo is {len(data):,} bytes; the limit is {max_bytes:,}", where=where, limit_bytes=max_bytes
         )
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            probe.verify()
         img = Image.open(io.BytesIO(data))
+        if img.format == "PNG":  # only PNG's verify checks anything (its chunks' CRCs) without decoding
+            with Image.open(io.BytesIO(data)) as probe:
+                probe.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise NotAnImage(f"not a readable image: {exc}", where=where) from exc
     if img.format not in ACCEPTED_FORMATS:
@@ -123,6 +126,14 @@ def _write_once(path: Path, payload: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _link_once(existing: Path, path: Path) -> None:
+    """Give `existing` the name `path` too (a hard link), unless `path` exists already."""
+    try:
+        os.link(existing, path)
+    except FileExistsError:
+        pass
+
+
 def paths(store: Path, sha256: str) -> dict[str, Path]:
     """Where the original, the public copy and the thumbnail of a photo live."""
     base = store / sha256[:2] / sha256
@@ -141,11 +152,14 @@ def strip_jpeg_metadata(data: bytes) -> bytes | None:
     """The JPEG without EXIF, XMP, IPTC and comments, byte for byte otherwise; None if unusual.
 
     Metadata lives in APPn and COM segments before the first scan; everything from the
-    start-of-scan marker on is image data and is copied untouched.
+    start-of-scan marker on is image data and is copied untouched. When there is nothing to
+    drop (the phone page's photos) the answer is `data` itself, not a copy.
     """
     if data[:2] != b"\xff\xd8":
         return None
-    out = bytearray(b"\xff\xd8")
+    view = memoryview(data)
+    kept = [view[:2]]  # the parts to keep, in order
+    dropped = False
     i = 2
     while i + 4 <= len(data):
         if data[i] != 0xFF:
@@ -155,14 +169,16 @@ def strip_jpeg_metadata(data: bytes) -> bytes | None:
             i += 1
             continue
         if marker == 0xDA:  # start of scan: the rest is image data
-            out += data[i:]
-            return bytes(out)
+            kept.append(view[i:])
+            return b"".join(kept) if dropped else data
         length = int.from_bytes(data[i + 2 : i + 4], "big")
         if length < 2:
             return None
         metadata = (0xE0 <= marker <= 0xEF and marker not in _KEEP_APP) or marker == 0xFE
-        if not metadata:
-            out += data[i : i + 2 + length]
+        if metadata:
+            dropped = True
+        else:
+            kept.append(view[i : i + 2 + length])
         i += 2 + length
     return None
 
@@ -186,7 +202,10 @@ def store_photos(photos: Sequence[tuple[bytes, Image.Image, Photo, str]], store:
         todo.append((files, data, public, thumb))
     for files, data, public, thumb in todo:
         _write_once(files["orig"], data)
-        _write_once(files["public"], public)
+        if public is data:  # nothing to drop (the phone page's photos): one file under both names
+            _link_once(files["orig"], files["public"])
+        else:
+            _write_once(files["public"], public)
         _write_once(files["thumb"], thumb)
 
 
@@ -194,14 +213,16 @@ def _renditions(data: bytes, img: Image.Image) -> tuple[bytes, bytes]:
     """The public copy (upright, no metadata) and the thumbnail, as JPEG bytes."""
     upright_already = img.getexif().get(0x0112, 1) == 1
     if img.format == "JPEG" and upright_already and max(img.size) <= PUBLIC_MAX_SIDE:
-        # the usual case from the phone page: drop the metadata losslessly, decode only for the
-        # thumbnail, and at 1/8 scale where libjpeg can
+        # the usual case from the phone page: drop the metadata losslessly, and decode only for
+        # the thumbnail, at the smallest of libjpeg's 1/2, 1/4 and 1/8 scales that keeps
+        # THUMB_SIDE: that is the thumbnail (1,600 px → 400 px), with no resampling after it
+        # (0.7 ms of a phone photo's 4 ms)
         stripped = strip_jpeg_metadata(data)
         if stripped is not None:
-            k = THUMB_SIDE / max(img.size)  # ask for the thumbnail's own shape: draft needs both sides
-            img.draft("RGB", (max(1, round(img.width * k)), max(1, round(img.height * k))))
+            k = next((k for k in (8, 4, 2) if max(img.size) >= THUMB_SIDE * k), 1)
+            img.draft("RGB", (max(1, img.width // k), max(1, img.height // k)))
             small = img.convert("RGB")
-            small.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+            small.thumbnail((2 * THUMB_SIDE, 2 * THUMB_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
             thumb = io.BytesIO()
             small.save(thumb, "JPEG", quality=75)
             return stripped, thumb.getvalue()

@@ -52,7 +52,7 @@ def test_photos_are_stored_upright_without_exif_with_thumbnail(client, auth, spo
     assert img.size == (40, 80)  # orientation 6: rotated a quarter turn
     assert len(img.getexif()) == 0 and img.getexif().get_ifd(0x8825) == {}
     thumb = Image.open(io.BytesIO(client.get(photo["thumbnail"], headers=auth()).content))
-    assert max(thumb.size) <= 320
+    assert thumb.size == img.size  # under THUMB_SIDE: its own thumbnail
     assert_problem(client.get("/api/v1/photos/" + "0" * 64 + ".orig", headers=auth()), 404)
 
 
@@ -315,7 +315,7 @@ def test_upright_jpeg_loses_its_metadata_but_not_a_pixel(client, auth, spot):
     assert b"Exif" not in public and b"TestPhone" not in public
     assert Image.open(io.BytesIO(public)).tobytes() == Image.open(io.BytesIO(raw)).tobytes()
     thumb = Image.open(io.BytesIO(client.get(photo["thumbnail"], headers=auth()).content))
-    assert max(thumb.size) <= 320
+    assert thumb.size == (200, 150)  # under THUMB_SIDE: its own thumbnail
 
 
 def test_strip_refuses_what_is_not_a_plain_jpeg():
@@ -323,3 +323,30 @@ def test_strip_refuses_what_is_not_a_plain_jpeg():
 
     assert strip_jpeg_metadata(b"\x89PNG\r\n") is None
     assert strip_jpeg_metadata(b"\xff\xd8\x00\x00\x00") is None
+
+
+@pytest.mark.parametrize(
+    ("size", "thumb"),
+    [
+        ((1600, 1200), (400, 300)),
+        ((640, 480), (320, 240)),
+        ((1279, 959), (640, 480)),
+        ((1200, 1600), (300, 400)),
+    ],
+)
+def test_a_jpeg_thumbnail_is_libjpegs_scaled_decode(tmp_path, size, thumb):
+    """The smallest of the 1/2, 1/4, 1/8 scales that keeps 320 px: no resampling, 320-640 px."""
+    from gis_core.photos import inspect, paths, store_photos
+    from tests.photos import phone_photo
+
+    data = phone_photo(*size, seed=3)  # 1,600 px is what the phone page sends
+    img, photo = inspect(data, 10**7, 10**8, "body.photos[0]")
+    store_photos([(data, img, photo, "body.photos[0]")], tmp_path)
+    files = paths(tmp_path, photo.sha256)
+    assert Image.open(files["thumb"]).size == thumb
+    assert files["orig"].read_bytes() == data and files["public"].read_bytes() == data  # no metadata to drop
+    assert files["public"].stat().st_ino == files["orig"].stat().st_ino  # stored once, under two names
+    files["thumb"].unlink()  # as if a crash had cut the first store short: the rest is done again
+    img, photo = inspect(data, 10**7, 10**8, "body.photos[0]")
+    store_photos([(data, img, photo, "body.photos[0]")], tmp_path)
+    assert Image.open(files["thumb"]).size == thumb
