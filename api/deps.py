@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.datastructures import UploadFile
 
 from gis_core.auth import User, token_user_and_expiry
 from gis_core.errors import AuthError, Forbidden
@@ -163,8 +164,71 @@ class BulkJsonBody:
         try:
             return self.adapter.validate_json(await request.body())
         except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_context=False, include_input=False)
-            raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in errors]) from None
+            raise _validation_error(exc) from None
+
+
+def _validation_error(exc: ValidationError) -> RequestValidationError:
+    """The 422 problem of a body that failed validation, each error located under `body`."""
+    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    return RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in errors])
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class FormBody(Generic[M]):
+    """A multipart/form-data body: its text fields validated by one model, its files listed.
+
+    FastAPI checks each `Form()` and `File()` parameter on its own: ~0.1 ms a request, 3 % of
+    a report's server CPU on the busiest write path. Here Starlette parses the form and one
+    `model_validate` checks the fields. As with `Form()`, an empty value counts as not sent and
+    an empty file input as no file. Errors are the usual 422 problem with `body.…` locations;
+    `openapi` (pass it as the route's `openapi_extra`) documents the same body. A dependency
+    with `scope="function"` (`Depends(body, scope="function")`): the form's spooled files are
+    closed when the endpoint returns.
+    """
+
+    def __init__(self, model: type[M], files: str, files_description: str) -> None:
+        self.model = model
+        self.files = files
+        schema = _inline_refs(model.model_json_schema())
+        schema["properties"][files] = {
+            "type": "array",
+            "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+            "description": files_description,
+        }
+        self.openapi = {
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+        }
+
+    async def __call__(self, request: Request) -> AsyncIterator[tuple[M, list[UploadFile]]]:
+        """The validated fields and the uploaded files, or a 422 problem naming each wrong place."""
+        form = await request.form()
+        try:
+            fields = {k: v for k, v in form.multi_items() if k != self.files and v != ""}
+            files = []
+            for i, f in enumerate(form.getlist(self.files)):
+                if f == "":  # an empty value is a value not sent
+                    continue
+                if not isinstance(f, UploadFile):
+                    raise RequestValidationError(
+                        [
+                            {
+                                "type": "value_error",
+                                "loc": ("body", f"{self.files}[{i}]"),
+                                "msg": "Expected a file",
+                            }
+                        ]
+                    )
+                if f.filename or f.size:  # a browser sends an empty part for a file input left empty
+                    files.append(f)
+            try:
+                valid = self.model.model_validate(fields)
+            except ValidationError as exc:
+                raise _validation_error(exc) from None
+            yield valid, files
+        finally:
+            await form.close()
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,31 @@ def test_replayed_key_with_another_body_is_a_conflict(client, auth, engine, spot
         assert c.execute(sa.text("SELECT count(*) FROM incident")).scalar() == n
 
 
+@pytest.mark.parametrize("disposition", ['name="photos"; filename=""', 'name="photos"'])
+def test_an_empty_file_input_is_no_photo(client, auth, spot, disposition):
+    """What a browser sends for a file input left empty (an empty file part), or a client that drops the name."""
+    x, y, _ = spot
+    fields = {"category": "0101", "lon": x, "lat": y}
+    body = "".join(
+        f'--B\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()
+    )
+    body += f"--B\r\nContent-Disposition: form-data; {disposition}\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--B--\r\n"
+    headers = {**auth("citizen"), "Idempotency-Key": str(uuid.uuid4())}
+    headers["Content-Type"] = "multipart/form-data; boundary=B"
+    r = client.post("/api/v1/incidents", content=body.encode(), headers=headers)
+    assert r.status_code == 201, r.text
+    assert client.get(r.headers["Location"], headers=auth()).json()["properties"]["photos"] == []
+
+
+def test_the_report_form_is_documented(client):
+    body = client.get("/openapi.json").json()["paths"]["/api/v1/incidents"]["post"]["requestBody"]
+    schema = body["content"]["multipart/form-data"]["schema"]
+    assert body["required"] is True and schema["required"] == ["category"]
+    assert {"category", "description", "lon", "lat", "crs", "source", "photos"} == set(schema["properties"])
+    assert schema["properties"]["photos"]["type"] == "array"
+    assert schema["properties"]["description"]["maxLength"] == 2000
+
+
 def _count(engine):
     with engine.connect() as c:
         return c.execute(sa.text("SELECT count(*) FROM incident")).scalar()
@@ -125,6 +150,11 @@ def _count(engine):
         "bad-crs",
         "half-location",
         "no-key",
+        "no-category",
+        "lon-not-a-number",
+        "lon-not-finite",
+        "description-too-long",
+        "text-as-photo",
     ],
 )
 def test_bad_submissions_are_problems_and_store_nothing(client, auth, engine, spot, case):
@@ -167,6 +197,26 @@ def test_bad_submissions_are_problems_and_store_nothing(client, auth, engine, sp
             "/api/v1/incidents", data={"category": "0101", "lon": x, "lat": y}, headers=auth("citizen")
         )
         assert assert_problem(r, 422)["where"] == "header.Idempotency-Key"
+    elif case == "no-category":
+        r = client.post(
+            "/api/v1/incidents",
+            data={"category": "", "lon": x, "lat": y},  # an empty field is a field not sent
+            headers={**auth("citizen"), "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert assert_problem(r, 422, "validation-error")["where"] == "body.category"
+    elif case in ("lon-not-a-number", "lon-not-finite"):
+        lon = "east" if case == "lon-not-a-number" else "inf"
+        assert assert_problem(post(client, auth, lon=lon, lat=y), 422)["where"] == "body.lon"
+    elif case == "description-too-long":
+        r = post(client, auth, lon=x, lat=y, description="长" * 2001)
+        assert assert_problem(r, 422)["where"] == "body.description"
+    elif case == "text-as-photo":
+        r = client.post(
+            "/api/v1/incidents",
+            data={"category": "0101", "lon": x, "lat": y, "photos": "not a file"},
+            headers={**auth("citizen"), "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert assert_problem(r, 422)["where"] == "body.photos[0]"
     assert _count(engine) == before
 
 

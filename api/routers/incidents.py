@@ -6,12 +6,13 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
 
-from api.deps import ConnDep, CurrentUser, GridIndexDep, ReportQuota, SettingsDep, transaction
+from api.deps import ConnDep, CurrentUser, FormBody, GridIndexDep, ReportQuota, SettingsDep, transaction
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.features import parse_bbox
 from gis_core.incidents import queries, workflow
@@ -29,6 +30,20 @@ def _etag(version: int) -> str:
     return f'"v{version}"'
 
 
+class ReportFields(BaseModel):
+    """A report's text fields (multipart/form-data, with its photos under `photos`)."""
+
+    category: str = Field(description="Catalogue item code, e.g. 0101")
+    description: str = Field(default="", max_length=2000)
+    lon: float | None = Field(default=None, allow_inf_nan=False)
+    lat: float | None = Field(default=None, allow_inf_nan=False)
+    crs: str | None = Field(default=None, description="EPSG:4326 (default), EPSG:4490, GCJ-02 or BD-09")
+    source: str | None = Field(default=None, description="hotline or camera (command centre only)")
+
+
+REPORT_FORM = FormBody(ReportFields, files="photos", files_description="Up to 9 JPEG/PNG/WebP photos")
+
+
 @router.post(
     "/incidents",
     status_code=201,
@@ -38,6 +53,7 @@ def _etag(version: int) -> str:
         429: {"description": "Over the per-user submission limit"},
     },
     dependencies=[ReportQuota],
+    openapi_extra=REPORT_FORM.openapi,
 )
 async def submit_incident(
     request: Request,
@@ -48,19 +64,14 @@ async def submit_incident(
     idempotency_key: Annotated[
         str, Header(alias="Idempotency-Key", description="Unique per report; reuse on retry")
     ],
-    category: Annotated[str, Form(description="Catalogue item code, e.g. 0101")],
-    description: Annotated[str, Form(max_length=2000)] = "",
-    lon: Annotated[float | None, Form(allow_inf_nan=False)] = None,
-    lat: Annotated[float | None, Form(allow_inf_nan=False)] = None,
-    crs: Annotated[str | None, Form(description="EPSG:4326 (default), EPSG:4490, GCJ-02 or BD-09")] = None,
-    source: Annotated[str | None, Form(description="hotline or camera (command centre only)")] = None,
-    photos: Annotated[list[UploadFile], File(description="Up to 9 JPEG/PNG/WebP photos")] = [],  # noqa: B006
+    form: Annotated[tuple[ReportFields, list[UploadFile]], Depends(REPORT_FORM, scope="function")],
 ) -> dict[str, Any]:
     """Store a report once per Idempotency-Key: 201 when new, 200 with the same incident on a retry.
 
     The body is the incident's own fields (as in a list); GET the Location for its timeline,
     photos and possible duplicates.
     """
+    fields, photos = form
     limit = settings.photo_max_bytes
     blobs = []
     for i, f in enumerate(photos):
@@ -70,9 +81,7 @@ async def submit_incident(
             raise PhotoTooLarge(
                 f"photo is over {limit:,} bytes", where=f"body.photos[{i}]", limit_bytes=limit
             )
-    sub = submitting.Submission(
-        category=category, description=description, lon=lon, lat=lat, crs=crs, source=source, photos=blobs
-    )
+    sub = submitting.Submission(**fields.model_dump(), photos=blobs)
 
     def store() -> tuple[submitting.Submitted, dict[str, Any]]:
         # commits before the answer is sent; submit binds the user in its first statement
