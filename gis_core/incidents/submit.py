@@ -12,7 +12,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,8 +30,10 @@ from gis_core.settings import Settings
 SOURCE_BY_ROLE = {"grid_worker": "grid_worker", "citizen": "citizen"}
 IDEMPOTENCY_KEY_MAX = 200
 
-# One statement stores the report: the incident, its first timeline row and its photos' rows
-# (the foreign keys are checked at the end of the statement, when all three exist; the event
+# One statement stores the report: the incident, its first timeline row, its photos' rows and
+# its links to possible duplicates, open reports of the same category close by and recent (the
+# search sees the statement's snapshot, so never the new report itself). The foreign keys are
+# checked at the end of the statement, when all of them exist; the event
 # id is drawn first, because a RETURNING would have to pass the timeline's read policy, which
 # cannot see the incident before the statement ends), and it
 # returns the incident with the fields a read gives (queries.COLUMNS, fixed text), so a new
@@ -68,6 +69,11 @@ _INSERT = Prepared(
                        CAST(:p_h AS int[]), CAST(:p_bytes AS int[]), CAST(:p_lon AS float8[]),
                        CAST(:p_lat AS float8[]))
                 WITH ORDINALITY AS ph(sha256, content_type, width, height, bytes, lon, lat, n)
+    ), d AS (
+        INSERT INTO incident_duplicate (incident_id, candidate_id, distance_m)
+        SELECT i.id, near.candidate_id, near.distance_m
+        FROM i, incident_duplicate_candidates(i.category_code, i.geom, CAST(:open AS text[]), :since,
+                                              :r, :deg) AS near
     )
     SELECT """
         + queries.COLUMNS
@@ -94,11 +100,16 @@ class Submission:
     crs: str | None = None
     source: str | None = None
     photos: list[bytes] = field(default_factory=list)
+    _digests: list[str] | None = field(default=None, init=False, repr=False, compare=False)
 
-    @cached_property
+    @property
     def photo_digests(self) -> list[str]:
         """Each photo's SHA-256: part of the request's fingerprint, and the name it is stored under."""
-        return [digest(p) for p in self.photos]
+        # kept by hand: Python 3.11's cached_property takes one lock for all instances, and 20
+        # requests' threads queued on it while each hashed a phone photo
+        if self._digests is None:
+            self._digests = [digest(p) for p in self.photos]
+        return self._digests
 
 
 @dataclass(frozen=True)
@@ -261,30 +272,18 @@ def submit(
             "p_lon": [p.gps[0] if p.gps else None for p in photos],
             "p_lat": [p.gps[1] if p.gps else None for p in photos],
             "active": list(ACTIVE_STATES),
+            # possible duplicates: open (suspended included) and recent, among everyone's reports
+            "open": [*ACTIVE_STATES, "suspended"],
+            "since": now - timedelta(days=settings.duplicate_days),
+            "r": settings.duplicate_radius_m,
+            "deg": settings.duplicate_radius_m / 70_000,  # ≥ r metres in both axes below 50° N
         },
     ).first()
     if row is None:  # a concurrent retry with the same key got there first
         raced = _existing(conn, key, fingerprint)
         assert raced is not None
         return raced
-    incident_id = int(row.id)
-    _link_duplicates(conn, incident_id, settings, now)
-    return Submitted(incident_id, replayed=False, feature=queries.feature(row))
-
-
-def _link_duplicates(conn: sa.Connection, incident_id: int, settings: Settings, now: datetime) -> None:
-    """Link open incidents of the same category close by and recent, for the handler to merge."""
-    # among everyone's reports, not only those the reporter may read (row-level security)
-    conn.execute(
-        sa.text("SELECT link_incident_duplicates(:id, :open, :since, :r, :deg)"),
-        {
-            "open": ["reported", "accepted", "dispatched", "in_progress", "suspended"],
-            "since": now - timedelta(days=settings.duplicate_days),
-            "r": settings.duplicate_radius_m,
-            "deg": settings.duplicate_radius_m / 70_000,  # ≥ r metres in both axes below 50° N
-            "id": incident_id,
-        },
-    )
+    return Submitted(int(row.id), replayed=False, feature=queries.feature(row))
 
 
 def as_dict(row: Any) -> dict[str, Any]:
