@@ -97,7 +97,7 @@ def bench_commander(bench_engine):
 
 @pytest.fixture(scope="session")
 def bench_photo_dir():
-    """Where the report benchmark's photos go, removed when the session ends, not before.
+    """Where the benchmarks' servers keep photos, removed when the session ends, not before.
 
     This machine's root file system is ext4 without a journal, and there ext4 skips every
     inode freed in the last one to six minutes when it looks for a free one

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -20,8 +18,8 @@ from tests.live import live_server
 from tests.test_events import Feed
 
 
-def _settings(url):
-    return Settings(database_url=url, photo_dir=Path(tempfile.mkdtemp(prefix="onegrid-bench-photos-")))
+def _settings(url, photo_dir):
+    return Settings(database_url=url, photo_dir=photo_dir / "live")
 
 
 def _token(base, user):
@@ -30,14 +28,14 @@ def _token(base, user):
     ).json()["access_token"]
 
 
-def test_sse_fan_out_to_50_walls(bench_url, bench_engine):
+def test_sse_fan_out_to_50_walls(bench_url, bench_engine, bench_photo_dir):
     with bench_engine.connect() as c:
         points = c.execute(
             sa.text(
                 "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid ORDER BY code) s"
             )
         ).all()
-    with live_server(_settings(bench_url), workers=2) as base:
+    with live_server(_settings(bench_url, bench_photo_dir), workers=2) as base:
         token = _token(base, "commander")
         walls = [Feed(base, token) for _ in range(50)]
         for w in walls:
@@ -86,7 +84,7 @@ def test_sse_fan_out_to_50_walls(bench_url, bench_engine):
     assert np.percentile(lat, 95) < 2000
 
 
-def test_track_ingest_over_http(bench_url, bench_engine):
+def test_track_ingest_over_http(bench_url, bench_engine, bench_photo_dir):
     with bench_engine.connect() as c:
         workers = c.execute(
             sa.text("SELECT worker_id, ST_X(geom), ST_Y(geom) FROM worker_position ORDER BY worker_id")
@@ -111,7 +109,7 @@ def test_track_ingest_over_http(bench_url, bench_engine):
                     }
                 )
         batches.append(json.dumps({"fixes": fixes}))
-    with live_server(_settings(bench_url), workers=2) as base:
+    with live_server(_settings(bench_url, bench_photo_dir), workers=2) as base:
         token = _token(base, "commander")
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         stored = []
