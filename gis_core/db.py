@@ -152,6 +152,11 @@ def migrate(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url or database_url()), revision)
 
 
+def _pyformat(stmt: sa.TextClause) -> str:
+    """`stmt` as psycopg2 takes it: `%(name)s` placeholders."""
+    return str(stmt.compile(dialect=postgresql_psycopg2.dialect()))
+
+
 class Prepared:
     """A statement PostgreSQL parses and plans once per connection, then only executes.
 
@@ -163,8 +168,9 @@ class Prepared:
     does already: not a transaction-mode pooler.
     """
 
-    def __init__(self, name: str, stmt: sa.TextClause):
-        compiled = str(stmt.compile(dialect=postgresql_psycopg2.dialect()))
+    def __init__(self, name: str, stmt: sa.TextClause, before: str | None = None):
+        """`before`: SQL text (`:name` parameters) sent ahead of each EXECUTE in the same round trip."""
+        compiled = _pyformat(stmt)
         if "%%" in compiled:
             raise ValueError("a literal % in a prepared statement is not supported")
         names: list[str] = []
@@ -177,6 +183,8 @@ class Prepared:
         self.name = name
         self._prepare = f"PREPARE {name} AS " + re.sub(r"%\((\w+)\)s", positional, compiled)
         self._execute = f"EXECUTE {name}(" + ", ".join(f"%({n})s" for n in names) + ")"
+        if before is not None:
+            self._execute = f"{_pyformat(sa.text(before))}; {self._execute}"
 
     def execute(self, conn: sa.Connection, params: dict[str, Any]) -> sa.CursorResult[Any]:
         """Run the statement with `params` on `conn`, preparing it first if this connection has not."""

@@ -400,3 +400,24 @@ def test_a_jpeg_thumbnail_is_libjpegs_scaled_decode(tmp_path, size, thumb):
     img, photo = inspect(data, 10**7, 10**8, "body.photos[0]")
     store_photos([(data, img, photo, "body.photos[0]")], tmp_path)
     assert Image.open(files["thumb"]).size == thumb
+
+
+@pytest.mark.parametrize("user", ["citizen", "gridworker", "community", "street", "handler", "commander"])
+def test_every_reporter_gets_their_stored_report_back_on_a_retry(client, auth, engine, spot, user):
+    """Whoever reports, a retry is answered with the incident stored the first time."""
+    x, y, _ = spot
+    key = str(uuid.uuid4())
+    # category 0101 goes to the grid: outside the department handler's own department
+    first = post(client, auth, user=user, key=key, lon=x, lat=y)
+    assert first.status_code == 201, first.text
+    again = post(client, auth, user=user, key=key, lon=x, lat=y)
+    assert again.status_code == 200, again.text
+    assert again.headers["Idempotency-Replayed"] == "true"
+    assert again.json() == first.json()
+    with engine.connect() as c:
+        assert (
+            c.execute(
+                sa.text("SELECT count(*) FROM incident WHERE idempotency_key = :k"), {"k": key}
+            ).scalar()
+            == 1
+        )

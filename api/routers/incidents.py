@@ -87,8 +87,9 @@ async def submit_incident(
         # commits before the answer is sent; submit binds the user in its first statement
         with transaction(request, user, bind=False) as conn:
             done = submitting.submit(conn, index, settings, user, sub, idempotency_key, _now())
-            # the incident's own fields (a replay reads what was stored); its timeline, photos
-            # and duplicates are one GET away (Location)
+            # the incident's own fields (on a retry, as stored the first time; read here only
+            # when the retry raced the first submission); its timeline, photos and duplicates
+            # are one GET away (Location)
             return done, done.feature or queries.summary(conn, user, done.id)
 
     # the database and Pillow work is blocking: off the event loop, in one thread hop

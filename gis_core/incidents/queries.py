@@ -9,6 +9,7 @@ is dispatched to their department, the command centre, admins and planners every
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,16 +128,16 @@ def where_clause(user: User, f: IncidentFilter, params: dict[str, Any]) -> str:
     return " AND ".join(conds)
 
 
-def feature(row: Any) -> dict[str, Any]:
-    """An incident row as a GeoJSON Feature (RFC 7946)."""
-    props = {k: v for k, v in row._mapping.items() if k not in ("lon", "lat")}
+def feature(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """An incident's fields (COLUMNS, by name) as a GeoJSON Feature (RFC 7946)."""
+    props = {k: v for k, v in row.items() if k not in ("lon", "lat")}
     for k, v in props.items():
         if isinstance(v, datetime):
             props[k] = v.isoformat()
     return {
         "type": "Feature",
-        "id": row.id,
-        "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
+        "id": row["id"],
+        "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
         "properties": props,
     }
 
@@ -155,7 +156,7 @@ def list_incidents(conn: sa.Connection, user: User, f: IncidentFilter) -> tuple[
         ),
         params,
     ).all()
-    return [feature(r) for r in rows], int(total)
+    return [feature(r._mapping) for r in rows], int(total)
 
 
 def summary(conn: sa.Connection, user: User, incident_id: int) -> dict[str, Any]:
@@ -165,7 +166,7 @@ def summary(conn: sa.Connection, user: User, incident_id: int) -> dict[str, Any]
     row = conn.execute(sa.text(f"SELECT {COLUMNS} {_BASE} WHERE i.id = :id AND {where}"), params).first()
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist or is not yours to see", where="path.id")
-    return feature(row)
+    return feature(row._mapping)
 
 
 def get_incident(conn: sa.Connection, user: User, incident_id: int) -> dict[str, Any]:

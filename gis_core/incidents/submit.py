@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -118,7 +118,7 @@ class Submitted:
 
     id: int
     replayed: bool
-    feature: dict[str, Any] | None = None  # as `queries.summary` gives it; None on a replay
+    feature: dict[str, Any] | None = None  # as `queries.summary` gives it; None: read it (a raced retry)
 
 
 def request_hash(user: User, s: Submission) -> str:
@@ -136,33 +136,52 @@ def request_hash(user: User, s: Submission) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _replay(row: Any, fingerprint: str) -> Submitted | None:
-    """The earlier submission under this key (`row.id`, `row.request_hash`), if any; 409 if it differs."""
-    if row is None or row.id is None:
+def _replay(key_id: int | None, key_hash: str | None, fingerprint: str) -> Submitted | None:
+    """The earlier submission under this key (its id and fingerprint), if any; 409 if it differs."""
+    if key_id is None:
         return None
-    if row.request_hash != fingerprint:
+    if key_hash != fingerprint:
         raise Conflict(
             "this Idempotency-Key was used for a different report",
             where="header.Idempotency-Key",
-            incident_id=row.id,
+            incident_id=key_id,
         )
-    return Submitted(row.id, replayed=True)
+    return Submitted(key_id, replayed=True)
 
 
 def _existing(conn: sa.Connection, key: str, fingerprint: str) -> Submitted | None:
     # every reporter's keys, not only the caller's (row-level security): keys are unique
     row = conn.execute(sa.text("SELECT id, request_hash FROM incident_by_key(:k)"), {"k": key}).first()
-    return _replay(row, fingerprint)
+    return _replay(row.id, row.request_hash, fingerprint) if row else None
 
 
-# The reporter named for row-level security, then the key's earlier incident (if any) and the
-# category, in one round trip: every submission needs all three before anything else.
-_KEY_AND_CATEGORY = sa.text(
-    f"{ACT_AS_SQL}; "
-    "SELECT k.id, k.request_hash, c.code, c.handling_level, c.department_code, c.accept_hours "
-    "FROM (SELECT) AS one "
-    "LEFT JOIN incident_by_key(:k) AS k ON true "
-    "LEFT JOIN category AS c ON c.code = :c"
+# What every submission needs before anything else, in one round trip: the reporter named for
+# row-level security, then the key's earlier incident (if any), the category, and, when the
+# earlier incident is this very report (same fingerprint), its fields for the answer. A retry
+# is then answered by this statement alone, whoever the reporter (their own report, which
+# row-level security always lets them read). Prepared: planned once per connection.
+_KEY_AND_CATEGORY = Prepared(
+    "onegrid_submit_key",
+    sa.text(
+        "SELECT k.id AS key_id, k.request_hash AS key_hash, c.code AS cat_code, "
+        "c.handling_level AS cat_level, c.department_code AS cat_department, "
+        "c.accept_hours AS cat_accept_hours, r.* "
+        "FROM (SELECT) AS one "
+        "LEFT JOIN incident_by_key(:k) AS k ON true "
+        "LEFT JOIN category AS c ON c.code = :c "
+        f"LEFT JOIN LATERAL (SELECT {queries.COLUMNS} {queries.base()} "
+        # LIMIT: a subquery the planner cannot flatten into a hash join over every incident
+        "                    WHERE i.id = k.id AND k.request_hash = :hash LIMIT 1) AS r ON true"
+    ),
+    before=ACT_AS_SQL,
+)
+_KEY_AND_CATEGORY_FIELDS = (
+    "key_id",
+    "key_hash",
+    "cat_code",
+    "cat_level",
+    "cat_department",
+    "cat_accept_hours",
 )
 
 
@@ -213,11 +232,21 @@ def submit(
             where=f"body.photos[{settings.photo_max_count}]",
         )
     fingerprint = request_hash(user, s)
-    cat = conn.execute(_KEY_AND_CATEGORY, {"k": key, "c": s.category, **act_as_params(user)}).one()
-    done = _replay(cat, fingerprint)
+    cat = _KEY_AND_CATEGORY.execute(
+        conn,
+        {
+            "k": key,
+            "c": s.category,
+            "hash": fingerprint,
+            "active": list(ACTIVE_STATES),
+            **act_as_params(user),
+        },
+    ).one()
+    done = _replay(cat.key_id, cat.key_hash, fingerprint)
     if done:
-        return done
-    if cat.code is None:
+        stored = {k: v for k, v in cat._mapping.items() if k not in _KEY_AND_CATEGORY_FIELDS}
+        return replace(done, feature=queries.feature(stored)) if stored["id"] is not None else done
+    if cat.cat_code is None:
         raise InvalidInput(f"unknown category {s.category!r}; see /api/v1/categories", where="body.category")
     checked = [
         inspect(p, settings.photo_max_bytes, settings.photo_max_pixels, f"body.photos[{i}]", sha256=d)
@@ -243,20 +272,20 @@ def submit(
         for loc in index.within(lon, lat, settings.boundary_flag_m)
         if loc.grid.code != place.grid.code
     ]
-    level = cat.handling_level
+    level = cat.cat_level
     photos = [photo for _, photo in checked]
     row = _INSERT.execute(
         conn,
         {
             "now": now,
-            "cat": cat.code,
+            "cat": cat.cat_code,
             "desc": s.description,
             "src": source,
             "lvl": level,
-            "dept": cat.department_code,
+            "dept": cat.cat_department,
             "uid": user.id,
             "uname": user.display_name,
-            "due": now + timedelta(hours=float(cat.accept_hours)),
+            "due": now + timedelta(hours=float(cat.cat_accept_hours)),
             "near": bool(adjacent),
             "adj": list(adjacent),
             "key": key,
@@ -283,7 +312,7 @@ def submit(
         raced = _existing(conn, key, fingerprint)
         assert raced is not None
         return raced
-    return Submitted(int(row.id), replayed=False, feature=queries.feature(row))
+    return Submitted(int(row.id), replayed=False, feature=queries.feature(row._mapping))
 
 
 def as_dict(row: Any) -> dict[str, Any]:
