@@ -421,3 +421,20 @@ def test_every_reporter_gets_their_stored_report_back_on_a_retry(client, auth, e
             ).scalar()
             == 1
         )
+
+
+@pytest.mark.parametrize("user", ["handler", "street", "community", "gridworker"])
+def test_reporters_follow_their_own_reports_outside_their_area(client, auth, engine, user):
+    """A report filed outside the reporter's area or department is still theirs to list and read."""
+    with engine.connect() as c:
+        x, y = c.execute(  # a grid of the last street: outside the demo officers' and worker's areas
+            sa.text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Buffer(geom, -0.0004)) p "
+                "FROM grid ORDER BY code DESC LIMIT 1) s"
+            )
+        ).one()
+    r = post(client, auth, user=user, lon=x, lat=y, category="0101")  # a grid matter: no department's
+    assert r.status_code == 201, r.text
+    mine = client.get("/api/v1/incidents", params={"mine": "true", "limit": 1000}, headers=auth(user)).json()
+    assert r.json()["id"] in [f["id"] for f in mine["features"]]
+    assert client.get(r.headers["Location"], headers=auth(user)).status_code == 200

@@ -36,17 +36,20 @@ MAX_LIMIT = 1000
 
 
 def scope_clause(user: User, params: dict[str, Any], alias: str = "i") -> str:
-    """SQL condition (on `alias`) limiting incidents to what `user` may read."""
+    """SQL condition (on `alias`) limiting incidents to what `user` may read.
+
+    Everyone reads their own reports (and follows them, as the phone page does), wherever they
+    are; beyond those, a department handler reads their department's, the others their area's.
+    The row-level security policies of migration 0009 say the same.
+    """
     params["scope_uid"] = user.id
+    own = f"{alias}.reporter_user_id = :scope_uid"
     if user.role == "citizen":
-        return f"{alias}.reporter_user_id = :scope_uid"
+        return own
     if user.role == "department_handler":
         params["scope_dept"] = user.department_code
-        return f"{alias}.department_code = :scope_dept"
-    area = jurisdiction_clause(user, alias, params)
-    if user.role == "grid_worker":
-        return f"({alias}.reporter_user_id = :scope_uid OR {area})"
-    return area
+        return f"({own} OR {alias}.department_code = :scope_dept)"
+    return f"({own} OR {jurisdiction_clause(user, alias, params)})"
 
 
 @dataclass
