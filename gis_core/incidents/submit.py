@@ -33,12 +33,12 @@ IDEMPOTENCY_KEY_MAX = 200
 # One statement stores the report: the incident, its first timeline row, its photos' rows and
 # its links to possible duplicates, open reports of the same category close by and recent (the
 # search sees the statement's snapshot, so never the new report itself). The foreign keys are
-# checked at the end of the statement, when all of them exist; the event
-# id is drawn first, because a RETURNING would have to pass the timeline's read policy, which
-# cannot see the incident before the statement ends), and it
-# returns the incident with the fields a read gives (queries.COLUMNS, fixed text), so a new
-# report costs one round trip and its answer no second query. Prepared once per connection:
-# planned anew for every report, it spent 0.6 ms of its 1.7 ms in the planner.
+# checked at the end of the statement, when all of them exist. The event id is drawn first,
+# because a RETURNING would have to pass the timeline's read policy, which cannot see the
+# incident before the statement ends. The statement returns the incident with the fields a
+# read gives (queries.COLUMNS, fixed text), so a new report costs one round trip and its answer
+# no second query. Prepared once per connection: planned anew for every report, it spent
+# 0.6 ms of its 1.7 ms in the planner.
 _INSERT = Prepared(
     "onegrid_submit_incident",
     sa.text(
@@ -232,7 +232,7 @@ def submit(
             where=f"body.photos[{settings.photo_max_count}]",
         )
     fingerprint = request_hash(user, s)
-    cat = _KEY_AND_CATEGORY.execute(
+    known = _KEY_AND_CATEGORY.execute(
         conn,
         {
             "k": key,
@@ -242,11 +242,11 @@ def submit(
             **act_as_params(user),
         },
     ).one()
-    done = _replay(cat.key_id, cat.key_hash, fingerprint)
+    done = _replay(known.key_id, known.key_hash, fingerprint)
     if done:
-        stored = {k: v for k, v in cat._mapping.items() if k not in _KEY_AND_CATEGORY_FIELDS}
+        stored = {k: v for k, v in known._mapping.items() if k not in _KEY_AND_CATEGORY_FIELDS}
         return replace(done, feature=queries.feature(stored)) if stored["id"] is not None else done
-    if cat.cat_code is None:
+    if known.cat_code is None:
         raise InvalidInput(f"unknown category {s.category!r}; see /api/v1/categories", where="body.category")
     checked = [
         inspect(p, settings.photo_max_bytes, settings.photo_max_pixels, f"body.photos[{i}]", sha256=d)
@@ -272,20 +272,20 @@ def submit(
         for loc in index.within(lon, lat, settings.boundary_flag_m)
         if loc.grid.code != place.grid.code
     ]
-    level = cat.cat_level
+    level = known.cat_level
     photos = [photo for _, photo in checked]
     row = _INSERT.execute(
         conn,
         {
             "now": now,
-            "cat": cat.cat_code,
+            "cat": known.cat_code,
             "desc": s.description,
             "src": source,
             "lvl": level,
-            "dept": cat.cat_department,
+            "dept": known.cat_department,
             "uid": user.id,
             "uname": user.display_name,
-            "due": now + timedelta(hours=float(cat.cat_accept_hours)),
+            "due": now + timedelta(hours=float(known.cat_accept_hours)),
             "near": bool(adjacent),
             "adj": list(adjacent),
             "key": key,
