@@ -2,7 +2,9 @@
 
 import hashlib
 import io
+import threading
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -438,3 +440,40 @@ def test_reporters_follow_their_own_reports_outside_their_area(client, auth, eng
     mine = client.get("/api/v1/incidents", params={"mine": "true", "limit": 1000}, headers=auth(user)).json()
     assert r.json()["id"] in [f["id"] for f in mine["features"]]
     assert client.get(r.headers["Location"], headers=auth(user)).status_code == 200
+
+
+def test_a_retry_racing_the_first_submission_gets_the_stored_answer(client, engine, spot):
+    """Two submissions under one key at once: the second waits for the first, then answers with it."""
+    from gis_core.auth import User
+    from gis_core.incidents.submit import Submission, submit
+
+    state = client.app.state
+    with engine.connect() as o:
+        user = User(
+            *o.execute(
+                sa.text(
+                    "SELECT id, username, display_name, role, jurisdiction_code, department_code "
+                    "FROM app_user WHERE username = 'gridworker'"
+                )
+            ).one()
+        )
+    x, y, _ = spot
+    sub, key, now = Submission(category="0101", lon=x, lat=y), str(uuid.uuid4()), datetime.now(UTC)
+    index = state.grid_cache.get()
+    second: dict = {}
+
+    def retry():
+        with state.engine.begin() as c:
+            second["done"] = submit(c, index, state.settings, user, sub, key, now)
+
+    with state.engine.connect() as c:
+        c.begin()
+        first = submit(c, index, state.settings, user, sub, key, now)
+        racer = threading.Thread(target=retry)
+        racer.start()
+        racer.join(0.5)
+        assert racer.is_alive()  # its insert waits on the first's uncommitted key
+        c.commit()
+    racer.join(10)
+    assert not first.replayed and second["done"].replayed
+    assert second["done"].id == first.id and second["done"].feature == first.feature

@@ -83,17 +83,16 @@ async def submit_incident(
             )
     sub = submitting.Submission(**fields.model_dump(), photos=blobs)
 
-    def store() -> tuple[submitting.Submitted, dict[str, Any]]:
+    def store() -> submitting.Submitted:
         # commits before the answer is sent; submit binds the user in its first statement
         with transaction(request, user, bind=False) as conn:
-            done = submitting.submit(conn, index, settings, user, sub, idempotency_key, _now())
-            # the incident's own fields (on a retry, as stored the first time; read here only
-            # when the retry raced the first submission); its timeline, photos and duplicates
-            # are one GET away (Location)
-            return done, done.feature or queries.summary(conn, user, done.id)
+            return submitting.submit(conn, index, settings, user, sub, idempotency_key, _now())
 
     # the database and Pillow work is blocking: off the event loop, in one thread hop
-    done, body = await run_in_threadpool(store)
+    done = await run_in_threadpool(store)
+    # the incident's own fields (on a retry, as stored the first time); its timeline, photos
+    # and duplicates are one GET away (Location)
+    body = done.feature
     response.headers["Location"] = f"/api/v1/incidents/{done.id}"
     response.headers["ETag"] = _etag(body["properties"]["version"])
     if done.replayed:

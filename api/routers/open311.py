@@ -202,16 +202,12 @@ async def post_request(
     # Open311 clients send no idempotency key; one is honoured when they do
     key = idempotency_key or f"open311-{uuid.uuid4()}"
 
-    def store() -> tuple[int, str | None]:
+    def store() -> submitting.Submitted:
         # commits before the answer is sent; submit binds the user in its first statement
         with transaction(request, user, bind=False) as conn:
-            done = submitting.submit(conn, index, settings, user, sub, key, datetime.now(UTC))
-            if done.feature is not None:  # a new report: the insert returned its fields
-                return done.id, done.feature["properties"]["code"]
-            # a replayed key: read what was stored
-            stored = sa.text("SELECT code FROM incident WHERE id = :i")
-            return done.id, conn.execute(stored, {"i": done.id}).scalar()
+            return submitting.submit(conn, index, settings, user, sub, key, datetime.now(UTC))
 
     # blocking database and routing work: off the event loop, in one thread hop
-    incident_id, code = await run_in_threadpool(store)
-    return [{"service_request_id": str(incident_id), "service_notice": code, "account_id": None}]
+    done = await run_in_threadpool(store)
+    code = done.feature["properties"]["code"]
+    return [{"service_request_id": str(done.id), "service_notice": code, "account_id": None}]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,11 +114,11 @@ class Submission:
 
 @dataclass(frozen=True)
 class Submitted:
-    """The stored incident's id, whether this call was a replay, and (when new) its fields."""
+    """The stored incident's id, whether this call was a replay, and its fields."""
 
     id: int
     replayed: bool
-    feature: dict[str, Any] | None = None  # as `queries.summary` gives it; None: read it (a raced retry)
+    feature: dict[str, Any]  # as `queries.summary` gives it; on a replay, as stored the first time
 
 
 def request_hash(user: User, s: Submission) -> str:
@@ -134,25 +134,6 @@ def request_hash(user: User, s: Submission) -> str:
         "p": s.photo_digests,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _replay(key_id: int | None, key_hash: str | None, fingerprint: str) -> Submitted | None:
-    """The earlier submission under this key (its id and fingerprint), if any; 409 if it differs."""
-    if key_id is None:
-        return None
-    if key_hash != fingerprint:
-        raise Conflict(
-            "this Idempotency-Key was used for a different report",
-            where="header.Idempotency-Key",
-            incident_id=key_id,
-        )
-    return Submitted(key_id, replayed=True)
-
-
-def _existing(conn: sa.Connection, key: str, fingerprint: str) -> Submitted | None:
-    # every reporter's keys, not only the caller's (row-level security): keys are unique
-    row = conn.execute(sa.text("SELECT id, request_hash FROM incident_by_key(:k)"), {"k": key}).first()
-    return _replay(row.id, row.request_hash, fingerprint) if row else None
 
 
 # What every submission needs before anything else, in one round trip: the reporter named for
@@ -183,6 +164,26 @@ _KEY_AND_CATEGORY_FIELDS = (
     "cat_department",
     "cat_accept_hours",
 )
+
+
+def _look_up(conn: sa.Connection, user: User, category: str, key: str, fingerprint: str) -> Any:
+    """The row of `_KEY_AND_CATEGORY` for this submission."""
+    params = {"k": key, "c": category, "hash": fingerprint, "active": list(ACTIVE_STATES)}
+    return _KEY_AND_CATEGORY.execute(conn, {**params, **act_as_params(user)}).one()
+
+
+def _replay(known: Any, fingerprint: str) -> Submitted | None:
+    """The submission stored earlier under the key (`_look_up`'s row), if any; 409 if it differs."""
+    if known.key_id is None:
+        return None
+    if known.key_hash != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was used for a different report",
+            where="header.Idempotency-Key",
+            incident_id=known.key_id,
+        )
+    stored = {k: v for k, v in known._mapping.items() if k not in _KEY_AND_CATEGORY_FIELDS}
+    return Submitted(known.key_id, replayed=True, feature=queries.feature(stored))
 
 
 def _location(s: Submission, photos: list[Photo]) -> tuple[float, float]:
@@ -232,20 +233,10 @@ def submit(
             where=f"body.photos[{settings.photo_max_count}]",
         )
     fingerprint = request_hash(user, s)
-    known = _KEY_AND_CATEGORY.execute(
-        conn,
-        {
-            "k": key,
-            "c": s.category,
-            "hash": fingerprint,
-            "active": list(ACTIVE_STATES),
-            **act_as_params(user),
-        },
-    ).one()
-    done = _replay(known.key_id, known.key_hash, fingerprint)
+    known = _look_up(conn, user, s.category, key, fingerprint)
+    done = _replay(known, fingerprint)
     if done:
-        stored = {k: v for k, v in known._mapping.items() if k not in _KEY_AND_CATEGORY_FIELDS}
-        return replace(done, feature=queries.feature(stored)) if stored["id"] is not None else done
+        return done
     if known.cat_code is None:
         raise InvalidInput(f"unknown category {s.category!r}; see /api/v1/categories", where="body.category")
     checked = [
@@ -308,8 +299,8 @@ def submit(
             "deg": settings.duplicate_radius_m / 70_000,  # ≥ r metres in both axes below 50° N
         },
     ).first()
-    if row is None:  # a concurrent retry with the same key got there first
-        raced = _existing(conn, key, fingerprint)
+    if row is None:  # a concurrent retry with the same key got there first (and has committed)
+        raced = _replay(_look_up(conn, user, s.category, key, fingerprint), fingerprint)
         assert raced is not None
         return raced
     return Submitted(int(row.id), replayed=False, feature=queries.feature(row._mapping))
