@@ -225,7 +225,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         poly = geo.rectangle(
             x, y, rng.uniform(30, 70), rng.uniform(11, 16), rot + rng.choice([0, math.pi / 2])
         )
-        if road_lines.query(poly.buffer(6), predicate="intersects").size:
+        if road_lines.query(poly.buffer(6), predicate="intersects").size or not district.contains(poly):
             continue
         gi = grid_tree.query(Point(x, y), predicate="within")
         kind = grid_kind[grid_geoms[int(gi[0])][0]] if gi.size else "urban"
@@ -251,6 +251,8 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
             if not shapely.contains_xy(cg, x, y):
                 continue
             poly = geo.rectangle(x, y, rng.uniform(10, 16), rng.uniform(8, 11), rot)
+            if not cg.contains(poly):  # a house across the village edge belongs to neither side
+                continue
             b_geoms.append(poly)
             b_use.append("rural_house")
             b_floors.append(int(rng.integers(1, 3)))
@@ -514,6 +516,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         grid_geoms,
         core,
         np.array(ccs_xy),
+        district,
     )
     # ------------------------------------------------------------- tracks
     tracks, track_truth = _tracks(rng, g, end, assignment, grid_geoms)
@@ -644,9 +647,22 @@ def _ts(epoch: float) -> str:
 
 
 def _incidents(
-    rng, g, scale, end, cat, b_points, households, creek, town, kp_rows, grid_geoms, core, cold_sites
+    rng,
+    g,
+    scale,
+    end,
+    cat,
+    b_points,
+    households,
+    creek,
+    town,
+    kp_rows,
+    grid_geoms,
+    core,
+    cold_sites,
+    district,
 ):  # type: ignore[no-untyped-def]
-    """A year of incidents with seasonal/weekly/daily rhythm and planted hotspots."""
+    """A year of incidents with seasonal/weekly/daily rhythm and planted hotspots, all inside `district`."""
     items = [(m["code"], it) for m in cat["majors"] for it in m["items"]]
     # Most reports are handled at grid/community/street level (95% in the seeds).
     w = np.array([1.0 if it["handling_level"] == "district" else 9.0 for _, it in items])
@@ -669,23 +685,37 @@ def _incidents(
     hour_w /= hour_w.sum()
     hh_w = households.astype(float) + 0.3
     hh_w /= hh_w.sum()
-    forest = np.array([shapely.from_wkb(k[-1]).coords[0] for k in kp_rows if k[2] == "forest_fire"])
+    # key points are stored in lon/lat; the scatter around them is in metres
+    forest_lonlat = np.array([shapely.from_wkb(k[-1]).coords[0] for k in kp_rows if k[2] == "forest_fire"])
+    forest = np.column_stack(g.fwd.transform(forest_lonlat[:, 0], forest_lonlat[:, 1]))
     rows, events, incident_points = [], [], []
+    shapely.prepare(district)
 
     def add(code_item, major, x, y, t, state_hint=None):  # type: ignore[no-untyped-def]
         incident_points.append((code_item, major, x, y, t, state_hint))
 
+    def inside(draw):  # type: ignore[no-untyped-def]
+        """A point from `draw()` that lies in the district: a scatter near the edge is drawn again."""
+        for _ in range(1000):
+            x, y = draw()
+            if shapely.contains_xy(district, x, y):
+                return x, y
+        raise RuntimeError("no point of this kind falls inside the district")
+
+    def creek_point():  # type: ignore[no-untyped-def]
+        p = creek.interpolate(rng.uniform(0, creek.length))
+        return p.x + rng.normal(0, 120), p.y + rng.normal(0, 120)
+
     for _ in range(n):
         major, it = items[int(rng.choice(len(items), p=w))]
         if major == "07" and len(forest):
-            x, y = forest[int(rng.integers(len(forest)))] + rng.normal(0, 300, 2)
+            x, y = inside(lambda: forest[int(rng.integers(len(forest)))] + rng.normal(0, 300, 2))
         elif major == "06" and len(cold_sites):  # cold-chain reports come from the sites themselves
-            x, y = cold_sites[int(rng.integers(len(cold_sites)))] + rng.normal(0, 40, 2)
+            x, y = inside(lambda: cold_sites[int(rng.integers(len(cold_sites)))] + rng.normal(0, 40, 2))
         elif major == "08":
-            p = creek.interpolate(rng.uniform(0, creek.length))
-            x, y = p.x + rng.normal(0, 120), p.y + rng.normal(0, 120)
+            x, y = inside(creek_point)
         else:
-            x, y = b_points[int(rng.choice(len(b_points), p=hh_w))] + rng.normal(0, 25, 2)
+            x, y = inside(lambda: b_points[int(rng.choice(len(b_points), p=hh_w))] + rng.normal(0, 25, 2))
         dw = (season[major](months) if major in season else np.ones(365)) * np.where(weekday < 5, 1.2, 0.8)
         d = int(rng.choice(365, p=dw / dw.sum()))
         t = (
@@ -712,7 +742,7 @@ def _incidents(
         t0 = end_s - (30 + 80 * i + period_days) * 86400
         count = max(25, round(n * 0.018))
         for _ in range(count):
-            x, y = c + rng.normal(0, 60, 2)
+            x, y = inside(lambda c=c: c + rng.normal(0, 60, 2))
             add(code, code[:2], x, y, t0 + rng.uniform(0, period_days * 86400))
         lon, lat = g.inv.transform(c[0], c[1])
         cells = [gc for gc, gg, _ in grid_geoms if gg.distance(Point(c)) <= 120]

@@ -214,3 +214,36 @@ def test_every_track_partition_has_the_parents_indexes_after_the_load(conn):
         )
     ).all()
     assert len(rows) >= 2 and all(n == 2 for _, n in rows), rows
+
+
+#: Every kind of place the demo generates and pins to a grid.
+ANCHORED = (
+    "building",
+    "person",
+    "party_org",
+    "service_center",
+    "camera",
+    "cold_chain_site",
+    "key_point",
+    "incident",
+)
+
+
+def test_every_generated_point_lies_inside_the_district_and_in_a_grid(conn):
+    """A point outside the boundary has no grid, community or street: it vanishes from every count."""
+    for table in ANCHORED:
+        outside = count(conn, f"{table} t", "NOT ST_Covers((SELECT geom FROM district), t.geom)")
+        assert outside == 0, table
+        assert count(conn, table, "grid_id IS NULL OR community_id IS NULL OR street_id IS NULL") == 0, table
+
+
+def test_forest_fire_incidents_cluster_around_the_forest_key_points(conn):
+    """Class 07 incidents are scattered (σ 300 m) around the forest-fire key points, not taken as metres."""
+    far = count(
+        conn,
+        "incident i",
+        "left(i.category_code, 2) = '07' AND NOT EXISTS (SELECT 1 FROM key_point k WHERE k.kind = 'forest_fire' "
+        "AND ST_DWithin(k.geom::geography, i.geom::geography, 1500))",
+    )
+    assert count(conn, "incident", "left(category_code, 2) = '07'") > 0
+    assert far == 0
