@@ -12,7 +12,7 @@ SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Chromium (and a CJK font for its screenshots) for the browser tests. Node.js and npm for the
 # front-end libraries come from Debian only when no `npm` is on PATH (a NodeSource node bundles its own).
 APT_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting python3-venv python3-dev \
-	chromium fonts-wqy-microhei gdal-bin wrk
+	chromium fonts-wqy-microhei gdal-bin wrk curl
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NPM_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.live import Hub
-from api.middleware import Admission
+from api.middleware import Admission, FormUtf8
 from api.rate_limits import Limiter
 from api.routers import (
     audit,
@@ -209,4 +209,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # 9 photos at the limit plus form fields
     max_body = settings.photo_max_count * settings.photo_max_bytes + 1024 * 1024
     app.add_middleware(Admission, limit=settings.pool_size + settings.pool_max_overflow, max_body=max_body)
+    app.add_middleware(FormUtf8)
     return app

@@ -175,3 +175,38 @@ def test_a_retried_post_with_an_idempotency_key_answers_the_same_request(client,
             sa.text("SELECT code FROM incident WHERE idempotency_key = :k"), {"k": headers["Idempotency-Key"]}
         ).scalar_one()
     assert stored == first["service_notice"]
+
+
+@pytest.mark.parametrize(
+    "ctype",
+    ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=UTF-8"],
+)
+def test_raw_utf8_form_body_is_read_as_utf8(client, key, spot, ctype):
+    """What `curl -d` sends: raw UTF-8 bytes, no %-escapes, usually no charset."""
+    body = f"api_key={key}&service_code=0201&lat={spot[1]}&long={spot[0]}&description=核验中文 路灯不亮"
+    r = client.post("/open311/v2/requests.json", content=body.encode(), headers={"Content-Type": ctype})
+    assert r.status_code == 200, r.text
+    sid = r.json()[0]["service_request_id"]
+    (one,) = client.get(f"/open311/v2/requests/{sid}.json", params={"api_key": key}).json()
+    assert one["description"] == "核验中文 路灯不亮"
+
+
+def test_percent_escaped_and_latin1_declared_form_bodies_keep_their_meaning(client, key, spot):
+    escaped = "%E6%A0%B8%E9%AA%8C"  # 核验, escaped by a browser
+    r = client.post(
+        "/open311/v2/requests.json",
+        content=f"api_key={key}&service_code=0201&lat={spot[1]}&long={spot[0]}&description={escaped}+ok".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    sid = r.json()[0]["service_request_id"]
+    (one,) = client.get(f"/open311/v2/requests/{sid}.json", params={"api_key": key}).json()
+    assert one["description"] == "核验 ok"
+    r = client.post(  # a client that says Latin-1 means it
+        "/open311/v2/requests.json",
+        content=f"api_key={key}&service_code=0201&lat={spot[1]}&long={spot[0]}&description=caf".encode()
+        + b"\xe9",
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=ISO-8859-1"},
+    )
+    sid = r.json()[0]["service_request_id"]
+    (one,) = client.get(f"/open311/v2/requests/{sid}.json", params={"api_key": key}).json()
+    assert one["description"] == "café"

@@ -54,11 +54,18 @@ request = function()
   if #auth > 0 then h["Authorization"] = "Bearer " .. auth end
   return wrk.format("GET", paths[i], h)
 end
+response = function(status, headers, body)
+  if status > 299 then
+    io.write(string.format("NON2XX %d %s %s\\n", status, headers["X-Request-ID"] or "-",
+      string.sub(body or "", 1, 200):gsub("\\n", " ")))
+  end
+end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("RESULT %d %f %f %f %d\\n", summary.requests, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000,
-    e.status + e.connect + e.read + e.write + e.timeout))
+  io.write(string.format("RESULT %d %f %f %f %f %f %d %d %d %d %d\\n", summary.requests,
+    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99.9) / 1000, latency.max / 1000,
+    e.status, e.connect, e.read, e.write, e.timeout))
 end
 """
 
@@ -121,12 +128,20 @@ def eight_clients(base: str, paths: list[str], token: str, tmp: Path) -> dict[st
         timeout=WRK_SECONDS + 60,
     )
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT"))
-    n, secs, p50, p95, errors = line.split()[1:]
+    n, secs, p50, p95, p999, top, status, connect, read, write, timeout = line.split()[1:]
+    non2xx = [ln for ln in out.stdout.splitlines() if ln.startswith("NON2XX")]
     return {
         "p50_ms": round(float(p50), 2),
         "p95_ms": round(float(p95), 2),
+        "p99_9_ms": round(float(p999), 2),
+        "max_ms": round(float(top), 2),
         "tiles_per_s": round(int(n) / float(secs), 1),
-        "errors": int(errors),  # wrk's: non-2xx answers, socket errors, over 2 s
+        # wrk's error counts, apart: non-2xx answers, socket errors, answers over its 2 s timeout
+        "non_2xx": int(status),
+        "socket_errors": int(connect) + int(read) + int(write),
+        "timeouts": int(timeout),
+        "errors": int(status) + int(connect) + int(read) + int(write) + int(timeout),
+        "non_2xx_samples": non2xx[:5],
     }
 
 
