@@ -64,9 +64,11 @@ def _sql_rule(sql: str) -> Callable[[sa.Connection, datetime, Settings], list[Ca
     return run
 
 
+#: key as `escalation.overdue_cause_key`: the warning escalation raises is this rule's own
 incident_overdue = _sql_rule("""
-SELECT 'incident:' || i.id AS key, 'incident' AS subject_type, i.id AS subject_id,
-       CASE WHEN :now - i.due_at > interval '24 hours' THEN 'red' ELSE 'orange' END AS level,
+SELECT 'incident:' || i.id || ':' || i.level AS key, 'incident' AS subject_type, i.id AS subject_id,
+       CASE WHEN i.level = 'district' OR :now - i.due_at > interval '24 hours' THEN 'red' ELSE 'orange' END
+         AS level,
        '事件 ' || i.code || ' 已超时' AS message, ST_AsBinary(i.geom) AS wkb
 FROM incident i WHERE i.state = ANY(:active) AND i.due_at < :now
 """)

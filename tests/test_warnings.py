@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pyproj import Transformer
 
 from gis_core import warning_rules
+from gis_core.incidents.escalation import overdue_cause_key
 from gis_core.patrol import key_points
 from tests.conftest import assert_problem
 
@@ -56,18 +57,18 @@ def test_an_offline_camera_raises_one_warning_until_it_comes_back(conn, settings
 def test_an_overdue_incident_escalates_to_red_in_the_same_warning(conn, settings):
     inc = conn.execute(sa.text("SELECT min(id) FROM incident")).scalar_one()
     conn.execute(
-        sa.text("UPDATE incident SET state = 'dispatched', due_at = :d WHERE id = :i"),
+        sa.text("UPDATE incident SET state = 'dispatched', level = 'street', due_at = :d WHERE id = :i"),
         {"d": NOW - timedelta(hours=2), "i": inc},
     )
     warning_rules.evaluate(conn, NOW, settings, ["incident_overdue"])
-    (w,) = _active(conn, "incident_overdue", f"incident:{inc}")
+    (w,) = _active(conn, "incident_overdue", overdue_cause_key(inc, "street"))
     assert w.level == "orange"
     later = warning_rules.evaluate(conn, NOW + timedelta(hours=23), settings, ["incident_overdue"])
     assert later["incident_overdue"]["escalated"] >= 1
-    assert _active(conn, "incident_overdue", f"incident:{inc}") == [(w.id, "red", "raised")]
+    assert _active(conn, "incident_overdue", overdue_cause_key(inc, "street")) == [(w.id, "red", "raised")]
     conn.execute(sa.text("UPDATE incident SET state = 'resolved' WHERE id = :i"), {"i": inc})
     warning_rules.evaluate(conn, NOW + timedelta(hours=24), settings, ["incident_overdue"])
-    assert _active(conn, "incident_overdue", f"incident:{inc}") == []
+    assert _active(conn, "incident_overdue", overdue_cause_key(inc, "street")) == []
 
 
 def test_a_worker_away_from_their_grid_on_shift_is_warned(conn, settings, spot):
@@ -228,3 +229,26 @@ def test_bad_warning_queries_are_problems(client, auth, params, status, where):
         assert_problem(client.get("/api/v1/warnings", params=params, headers=auth()), status)["where"]
         == where
     )
+
+
+def test_migration_0015_repairs_what_the_old_escalation_left(conn):
+    """Old escalation blanked district deadlines and keyed its warning '<id>:<level>:<state>'."""
+    from gis_core.db import execute_sql_file
+
+    inc = conn.execute(sa.text("SELECT min(id) FROM incident")).scalar_one()
+    raised = NOW - timedelta(days=30)
+    conn.execute(
+        sa.text("UPDATE incident SET state = 'in_progress', level = 'district', due_at = NULL WHERE id = :i"),
+        {"i": inc},
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO warning (rule, cause_key, subject_type, subject_id, level, message, raised_at, geom) "
+            "SELECT 'incident_overdue', :k, 'incident', id, 'red', 'x', :t, geom FROM incident WHERE id = :i"
+        ),
+        {"k": f"{inc}:district:in_progress", "t": raised, "i": inc},
+    )
+    execute_sql_file(conn, "schema_0015.sql")
+    due = conn.execute(sa.text("SELECT due_at FROM incident WHERE id = :i"), {"i": inc}).scalar_one()
+    assert due == raised
+    assert _active(conn, "incident_overdue", overdue_cause_key(inc, "district"))

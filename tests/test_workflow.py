@@ -273,10 +273,15 @@ def test_overdue_incidents_escalate_one_level_at_a_time(client, auth, engine, sp
                 sa.text("SELECT level, state, due_at FROM incident WHERE id = :i"), {"i": i}
             ).one()
         levels.append(level)
-        if clock_due is None:
-            break
-        clock = clock_due
-    assert levels[:3] == ["community", "street", "district"]
+        clock = max(clock, clock_due)
+    # at district level it was handled once (its red warning), and keeps its deadline
+    assert levels == ["community", "street", "district", "district"]
+    assert clock_due is not None and clock_due < clock
+    with engine.begin() as c:
+        later = []
+        while batch := escalate_overdue(c, clock + timedelta(hours=1)):
+            later += batch
+    assert i not in later
     with engine.connect() as c:
         events = c.execute(
             sa.text(
@@ -347,3 +352,60 @@ def test_handler_can_merge_a_duplicate(client, auth, spot):
         headers=auth("community"),
     )
     assert r.json()["properties"]["state"] == "merged" and r.json()["properties"]["merged_into"] == a
+
+
+def test_an_incident_overdue_at_district_level_stays_overdue_until_resolved(
+    client, auth, engine, spot, settings
+):
+    """Escalation to the top blanked the deadline; the rules then cleared its red warning."""
+    from gis_core.warning_rules import evaluate
+
+    i = new_incident(client, auth, spot)
+    client.post(
+        f"/api/v1/incidents/{i}/actions", json={"action": "accept", "version": 1}, headers=auth("commander")
+    )
+    client.post(
+        f"/api/v1/incidents/{i}/actions",
+        json={"action": "dispatch", "version": 2, "level": "district", "department": "urban_mgmt"},
+        headers=auth("commander"),
+    )
+    with engine.begin() as c:
+        # the deadline passed a day ago (the clock of this database is real: the API says now())
+        c.execute(sa.text("UPDATE incident SET due_at = now() - interval '1 day' WHERE id = :i"), {"i": i})
+    now = datetime.now(UTC)
+    with engine.begin() as c:
+        while escalate_overdue(c, now):
+            pass
+        for _ in range(2):  # the rules run every minute: they keep the warning escalation raised
+            evaluate(c, now, settings, rules=["incident_overdue"])
+        warnings = c.execute(
+            sa.text("SELECT level, state FROM warning WHERE rule = 'incident_overdue' AND subject_id = :i"),
+            {"i": i},
+        ).all()
+        due = c.execute(sa.text("SELECT due_at FROM incident WHERE id = :i"), {"i": i}).scalar()
+    assert due is not None
+    assert [tuple(w) for w in warnings] == [("red", "raised")]
+    one = client.get(f"/api/v1/incidents/{i}", headers=auth("commander")).json()
+    assert one["properties"]["overdue"] is True
+    listed = client.get(
+        "/api/v1/incidents", params={"overdue": "true", "limit": 1000}, headers=auth("commander")
+    ).json()
+    assert i in [f["id"] for f in listed["features"]]
+    # resolved: no longer overdue, and the rules clear the warning
+    v = one["properties"]["version"]
+    for action in ("start", "resolve"):
+        r = client.post(
+            f"/api/v1/incidents/{i}/actions", json={"action": action, "version": v}, headers=auth("handler")
+        )
+        assert r.status_code == 200, r.text
+        v += 1
+    with engine.begin() as c:
+        evaluate(c, datetime.now(UTC), settings, rules=["incident_overdue"])
+        state = c.execute(
+            sa.text("SELECT state FROM warning WHERE rule = 'incident_overdue' AND subject_id = :i"), {"i": i}
+        ).scalar()
+    assert state == "cleared"
+    assert (
+        client.get(f"/api/v1/incidents/{i}", headers=auth("commander")).json()["properties"]["overdue"]
+        is False
+    )

@@ -3,7 +3,10 @@
 Several server processes may run the scheduler; a transaction-level advisory lock lets one
 of them work at a time, and rows are locked FOR UPDATE SKIP LOCKED. Each escalation goes
 through the same conditional transition as a person's action, is written to the timeline
-(actor: the system) and raises an 'incident_overdue' warning, once per incident and level.
+(actor: the system) and raises an 'incident_overdue' warning, once per incident and level,
+under the same cause key as the warning rule's (`overdue_cause_key`), so the rules keep it.
+At district level there is nowhere higher to go: the deadline stays, the incident stays
+overdue until it is resolved, and its red warning is raised once.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ ADVISORY_LOCK = 0x0E6D  # "onegrid escalation"
 
 
 def escalate_overdue(conn: sa.Connection, now: datetime, limit: int = 500) -> list[int]:
-    """Handle what is overdue at `now`: escalate it, or at district level warn and stop its clock.
+    """Handle what is overdue at `now`: escalate it, or at district level raise its red warning once.
 
     Returns the ids handled (empty when another process holds the lock or nothing is due);
     call again until empty to drain a backlog larger than `limit`.
@@ -28,10 +31,13 @@ def escalate_overdue(conn: sa.Connection, now: datetime, limit: int = 500) -> li
     due = (
         conn.execute(
             sa.text(
-                "SELECT id FROM incident WHERE state = ANY(:s) AND due_at < :now ORDER BY due_at LIMIT :n "
-                "FOR UPDATE SKIP LOCKED"
+                "SELECT id FROM incident i WHERE state = ANY(:s) AND due_at < :now "
+                "AND (level <> 'district' OR NOT EXISTS (SELECT 1 FROM warning w "
+                "     WHERE w.rule = 'incident_overdue' AND w.state <> 'cleared' "
+                "       AND w.cause_key = 'incident:' || i.id || :at_top)) "
+                "ORDER BY due_at LIMIT :n FOR UPDATE SKIP LOCKED"
             ),
-            {"s": list(ACTIVE_STATES), "now": now, "n": limit},
+            {"s": list(ACTIVE_STATES), "now": now, "n": limit, "at_top": ":district"},
         )
         .scalars()
         .all()
@@ -40,9 +46,7 @@ def escalate_overdue(conn: sa.Connection, now: datetime, limit: int = 500) -> li
     for incident_id in due:
         inc = snapshot(conn, incident_id)
         _raise_warning(conn, inc, now)
-        if inc.level == "district":
-            # nowhere higher to go: the red warning is the escalation; stop re-checking it
-            conn.execute(sa.text("UPDATE incident SET due_at = NULL WHERE id = :i"), {"i": inc.id})
+        if inc.level == "district":  # the red warning is the escalation; the deadline stays
             done.append(int(inc.id))
             continue
         to_state, changes, data = plan("escalate", inc, {}, now, conn)
@@ -61,5 +65,10 @@ def _raise_warning(conn: sa.Connection, inc: sa.Row, now: datetime) -> None:  # 
                '事件超时: ' || i.code || ' (' || i.state || ', ' || i.level || ')', :now, i.geom
         FROM incident i WHERE i.id = :id
         ON CONFLICT (rule, cause_key) WHERE state <> 'cleared' DO NOTHING"""),
-        {"key": f"{inc.id}:{inc.level}:{inc.state}", "now": now, "id": inc.id},
+        {"key": overdue_cause_key(inc.id, inc.level), "now": now, "id": inc.id},
     )
+
+
+def overdue_cause_key(incident_id: int, level: str) -> str:
+    """The one cause key of 'incident overdue at this level', shared with the warning rule."""
+    return f"incident:{incident_id}:{level}"
