@@ -36,6 +36,7 @@ from api.routers import (
     tracks,
     warnings,
 )
+from api.timing import RequestTimer
 from gis_core.auth import TokenCache
 from gis_core.db import make_engine, ping_when_idle
 from gis_core.lookup import GridIndexCache
@@ -210,4 +211,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     max_body = settings.photo_max_count * settings.photo_max_bytes + 1024 * 1024
     app.add_middleware(Admission, limit=settings.pool_size + settings.pool_max_overflow, max_body=max_body)
     app.add_middleware(FormUtf8)
+    app.add_middleware(RequestTimer, slow_ms=settings.slow_request_ms)
     return app

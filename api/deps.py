@@ -16,6 +16,7 @@ from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
+from api.timing import phase
 from gis_core.auth import User, token_user_and_expiry
 from gis_core.errors import AuthError, Forbidden
 from gis_core.lookup import GridIndex
@@ -87,7 +88,7 @@ GridIndexDep = Annotated[GridIndex, Depends(get_grid_index)]
 
 
 def _user_from_db(engine: sa.Engine, token: str) -> tuple[User, datetime]:
-    with engine.connect() as conn:
+    with phase("auth"), engine.connect() as conn:
         return token_user_and_expiry(conn, token)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg2.errors import QueryCanceled
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -112,6 +113,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        if isinstance(exc.orig, QueryCanceled):
+            # psycopg2 files a statement timeout under OperationalError: the database answered,
+            # it was the query that ran out of time (a cold cache, a lock held elsewhere)
+            log.warning("query timed out on %s: %s", request.url.path, exc.orig)
+            return problem(
+                503,
+                "query-timeout",
+                "Query timed out",
+                "the database took longer than this request's time limit; retry shortly",
+                request,
+                headers={"Retry-After": "2"},
+            )
         log.warning("database unavailable: %s", exc.orig)
         return problem(
             503,

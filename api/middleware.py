@@ -14,6 +14,8 @@ import re
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.timing import phase
+
 #: Paths that need no slot: static files never touch the database, and the live feed holds
 #: its request open for hours on its own short-lived connections (it would starve the rest).
 UNLIMITED_PREFIXES = ("/static/", "/vendor/", "/api/v1/events")
@@ -55,11 +57,16 @@ class Admission:
             return
         if self._slots is None:  # created on the serving loop
             self._slots = asyncio.Semaphore(self.limit)
-        async with self._slots:
+        with phase("admission"):
+            await self._slots.acquire()
+        try:
             await self.app(scope, receive, send)
+        finally:
+            self._slots.release()
 
 
 _RAW_BYTE = re.compile(rb"[\x80-\xff]")
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 class FormUtf8:
@@ -75,7 +82,7 @@ class FormUtf8:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
-        if scope["type"] == "http":
+        if scope["type"] == "http" and scope["method"] in _WITH_BODY:  # a GET (a tile) pays one look
             ctype = dict(scope["headers"]).get(b"content-type", b"").lower()
             if ctype.startswith(b"application/x-www-form-urlencoded") and (
                 b"charset" not in ctype or b"utf-8" in ctype or b"utf8" in ctype

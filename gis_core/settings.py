@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     )
     tile_cache_entries: int = Field(default=20_000, description="Rendered tiles kept per server process.")
     tile_timeout_ms: int = Field(default=5_000, description="Statement timeout of one tile's SQL.")
+    slow_request_ms: float = Field(
+        default=500.0, description="A request slower than this is logged with its id and phases."
+    )
 
     track_max_accuracy_m: float = Field(
         default=50.0, description="GPS fixes less accurate than this are refused."

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ConnDep, CurrentUser
 from api.routers.audit import log_read
+from api.timing import phase
 from gis_core import audit, tiles
 from gis_core.auth import User
 from gis_core.features import district_bounds
@@ -27,7 +28,9 @@ def _render(request: Request, req: tiles.TileRequest, user: User, key: tuple[Any
     """Render a tile from the database and keep it under `key` (None: a layer is not cached)."""
     state = request.app.state
     generation = state.tile_cache.generation
-    with state.tile_engine.connect() as conn:  # autocommit, tile statement timeout (see api.app)
+    with phase("pool"):
+        conn = state.tile_engine.connect()  # autocommit, tile statement timeout (see api.app)
+    with conn, phase("render"):
         tile = CachedTile.of(tiles.render(conn, req, user))
     if key is not None:
         state.tile_cache.put(key, tile, {t for layer in req.layers for t in layer.watched}, generation)

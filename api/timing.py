@@ -1,0 +1,93 @@
+"""Where a request's time went: a request id on every answer, phases timed, slow requests logged.
+
+`RequestTimer` gives each request an id (the client's `X-Request-ID` when it is a sane one,
+else a new one), answers with it, and logs one JSON line for every request slower than
+`slow_request_ms`: its id, route, status, and the phases that code marked with `phase(...)`
+(waiting for an admission slot, the token check, waiting for a pooled connection, rendering),
+plus the time to the first byte of the answer and to its last. The phases live in a context
+variable, so work handed to a thread (anyio copies the context) records into the same request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("onegrid.requests")
+_phases: ContextVar[dict[str, float] | None] = ContextVar("onegrid_phases", default=None)
+_SANE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Add the time spent inside to the current request's phase `name` (ms); a no-op outside one."""
+    phases = _phases.get()
+    if phases is None:
+        yield
+        return
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        phases[name] = round(phases.get(name, 0.0) + (time.perf_counter() - t0) * 1000, 3)
+
+
+class RequestTimer:
+    """Outermost middleware: request id in and out, phases, a log line for each slow request."""
+
+    def __init__(self, app: ASGIApp, slow_ms: float):
+        self.app = app
+        self.slow_ms = slow_ms
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        rid = given if _SANE_ID.match(given) else uuid.uuid4().hex[:16].encode()
+        phases: dict[str, float] = {}
+        token = _phases.set(phases)
+        t0 = time.perf_counter()
+        status = 0
+        first_byte = last_byte = None
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status, first_byte, last_byte
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                first_byte = time.perf_counter()
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid)]
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                last_byte = time.perf_counter()
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            _phases.reset(token)
+            total = ((last_byte or time.perf_counter()) - t0) * 1000
+            if total >= self.slow_ms:
+                route = scope.get("route")
+                log.warning(
+                    "slow request %s",
+                    json.dumps(
+                        {
+                            "request_id": rid.decode(),
+                            "method": scope["method"],
+                            "route": getattr(route, "path", scope["path"]),
+                            "status": status,
+                            "total_ms": round(total, 3),
+                            "first_byte_ms": round((first_byte - t0) * 1000, 3) if first_byte else None,
+                            "phases_ms": phases,
+                        },
+                        ensure_ascii=False,
+                    ),
+                )
