@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -84,6 +86,27 @@ def _prune_events(engine: sa.Engine, settings: Settings) -> None:
         prune(conn, timedelta(hours=settings.event_retention_h))
 
 
+def _on_exit_signal(callback: Callable[[], object]) -> None:
+    """Call `callback` first when the server is told to stop (SIGINT, SIGTERM), then uvicorn's handler.
+
+    uvicorn waits for running requests before it shuts the app's lifespan down, and a live
+    feed runs until its client leaves: without this, every connected wall held shutdown up
+    for the whole graceful timeout and was then cancelled ("Cancel N running task(s)").
+    Signals reach only the main thread; elsewhere (a test client) there is nothing to hook.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            callback()
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(sig, handler)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the OneGrid API for `settings` (default: from the environment)."""
     settings = settings or get_settings()
@@ -127,6 +150,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             coalesce=frozenset({"onegrid_events"}),  # the hub reads everything new each time
         )
         listener.start()
+        loop = asyncio.get_running_loop()  # a signal handler may interrupt a holder of the hub's lock
+        _on_exit_signal(lambda: loop.call_soon_threadsafe(hub.close))
         app.state.engine = engine
         # token checks that miss the token cache use their own small pool (see api.deps)
         app.state.auth_engine = make_engine(settings=settings, pool_size=2, max_overflow=8)

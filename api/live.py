@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 2_000
 #: Marks a client that fell too far behind.
 OVERFLOW = None
+#: Marks the end of the feed: the server is shutting down (EventSource reconnects, elsewhere).
+CLOSING = live.Event(0, datetime.fromtimestamp(0, UTC), "closing", {}, None, None, None)
 
 
 @dataclass(eq=False)
@@ -24,7 +27,7 @@ class Subscriber:
 
     audience: live.Audience
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[live.Event | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE + 1))
+    queue: asyncio.Queue[live.Event | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE + 2))
     overflowed: bool = False
 
     def offer(self, event: live.Event) -> None:
@@ -64,6 +67,13 @@ class Hub:
                 self._behind = False
             self._subscribers.add(sub)
         return sub
+
+    def close(self) -> None:
+        """End every feed of this process (the server is stopping), so none holds up its shutdown."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for sub in subscribers:
+            sub.loop.call_soon_threadsafe(sub.queue.put_nowait, CLOSING)
 
     def unsubscribe(self, sub: Subscriber) -> None:
         """Forget a client that went away."""

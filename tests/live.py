@@ -17,7 +17,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(settings, workers: int = 1, **env_extra):
+def live_server(settings, workers: int = 1, stderr=None, **env_extra):
     port = free_port()
     env = {
         **os.environ,
@@ -46,6 +46,7 @@ def live_server(settings, workers: int = 1, **env_extra):
             "2",
         ],
         env=env,
+        stderr=stderr,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -9,6 +9,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from tests.live import live_server
@@ -193,3 +194,23 @@ def test_the_listener_coalesces_look_again_notices_and_keeps_the_others(engine):
         listener.stop()
     assert seen["t_each"] == ["0", "1", "2", "3", "4"]
     assert 1 <= len(seen["t_look"]) < 5 and seen["t_look"][-1] == "4"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_server_with_walls_connected_stops_cleanly_and_at_once(settings, tmp_path, workers):
+    """Each open feed held shutdown for the whole graceful timeout, then was cancelled."""
+    log = (tmp_path / "server.log").open("w+")
+    walls = []
+    with live_server(settings, workers=workers, stderr=log) as base:
+        token = _token(base, "commander")
+        walls = [Feed(base, token) for _ in range(4)]
+        for w in walls:
+            w.start()
+        assert all(w.ready.wait(10) for w in walls)
+    for w in walls:
+        w.join(5)
+        assert not w.is_alive()  # its stream ended: the server closed it
+    log.seek(0)
+    text = log.read()
+    # uvicorn says so when a request outlives its graceful timeout (2 s here)
+    assert "Cancel" not in text and "graceful shutdown exceeded" not in text, text

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser
-from api.live import OVERFLOW
+from api.live import CLOSING, OVERFLOW
 from gis_core import live
 from gis_core.auth import User
 from gis_core.errors import InvalidInput
@@ -102,6 +102,9 @@ async def events(
                     continue
                 if e is OVERFLOW:
                     yield 'event: reset\ndata: {"reason": "too slow: reconnect"}\n\n'
+                    return
+                if e is CLOSING:  # the server is stopping: end now, the client reconnects
+                    yield ": server stopping, reconnect\n\n"
                     return
                 if e.id > sent:
                     sent = e.id
