@@ -167,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.grid_cache = cache
         app.state.tile_cache = tile_cache
         app.state.token_cache = token_cache
+        app.state.token_checks = {}  # token digest → its check in flight (api.deps)
         app.state.listener = listener
         app.state.hub = hub
         schedulers = [

@@ -153,13 +153,19 @@ class TokenCache:
 
     An entry lives `ttl_s` seconds at most, and never past the token's expiry. A revocation
     (NOTIFY on `onegrid_tokens`) drops it at once in every process; a deactivated account
-    or a changed role takes effect within `ttl_s`.
+    or a changed role takes effect within `ttl_s`. Past `REFRESH_AT` of its life an entry is
+    still answered but due for a check in the background (`lookup`), so a busy client's
+    requests never wait for its token check, and the checks of many clients do not all
+    fall due in the same instant.
     """
+
+    #: Share of an entry's life after which it is refreshed in the background.
+    REFRESH_AT = 0.75
 
     def __init__(self, ttl_s: float = 30.0, max_entries: int = 10_000):
         self.ttl_s = ttl_s
         self.max_entries = max_entries
-        self._entries: dict[str, tuple[User, float]] = {}
+        self._entries: dict[str, tuple[User, float, float]] = {}  # digest → user, expires, refresh at
         self._generation = 0
 
     @property
@@ -169,10 +175,14 @@ class TokenCache:
 
     def get(self, token: str, now: float) -> User | None:
         """The cached user of `token`, if still fresh."""
+        return self.lookup(token, now)[0]
+
+    def lookup(self, token: str, now: float) -> tuple[User | None, bool]:
+        """The cached user of `token` (None when unknown or expired), and whether it is due a refresh."""
         found = self._entries.get(token_digest(token))
         if found is None or found[1] <= now:
-            return None
-        return found[0]
+            return None, False
+        return found[0], found[2] <= now
 
     def put(self, token: str, user: User, expires_at: datetime, now: float, generation: int) -> None:
         """Remember `token`'s user until `ttl_s` from `now` or the token's expiry.
@@ -183,8 +193,8 @@ class TokenCache:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        left = (expires_at - datetime.now(UTC)).total_seconds()
-        self._entries[token_digest(token)] = (user, now + min(self.ttl_s, left))
+        life = min(self.ttl_s, (expires_at - datetime.now(UTC)).total_seconds())
+        self._entries[token_digest(token)] = (user, now + life, now + self.REFRESH_AT * life)
 
     def clear(self) -> None:
         """Forget every token (revocations may have been missed)."""

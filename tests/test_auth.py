@@ -140,3 +140,93 @@ def test_a_check_racing_a_revocation_is_not_cached():
     assert cache.get("t", 1.0) is None
     cache.put("t", user, datetime.now(UTC) + timedelta(hours=1), 0.0, cache.generation)
     assert cache.get("t", 1.0) == user and cache.get("t", 31.0) is None  # and entries expire
+
+
+def _state(engine, ttl_s=30.0):
+    from types import SimpleNamespace
+
+    from gis_core.auth import TokenCache
+
+    state = SimpleNamespace(token_cache=TokenCache(ttl_s), token_checks={}, auth_engine=engine)
+    return SimpleNamespace(app=SimpleNamespace(state=state)), state
+
+
+def _counting_checks(monkeypatch):
+    import api.deps
+
+    calls = []
+    real = api.deps._user_from_db
+
+    def counted(engine, token):
+        calls.append(token)
+        return real(engine, token)
+
+    monkeypatch.setattr(api.deps, "_user_from_db", counted)
+    return calls
+
+
+def test_requests_that_miss_the_token_cache_together_share_one_check(engine, token, monkeypatch):
+    """At the cache's expiry each of a client's in-flight requests checked the token itself."""
+    import asyncio
+
+    from api.deps import user_of_token
+
+    calls = _counting_checks(monkeypatch)
+    request, state = _state(engine)
+    t = token("planner")
+
+    async def eight():
+        return await asyncio.gather(*(user_of_token(request, t) for _ in range(8)))
+
+    users = asyncio.run(eight())
+    assert {u.username for u in users} == {"planner"} and len(calls) == 1
+    assert state.token_checks == {}  # nothing left in flight
+
+
+def test_a_token_due_a_refresh_is_answered_at_once_and_checked_in_the_background(engine, token, monkeypatch):
+    import asyncio
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from api.deps import user_of_token
+    from gis_core.auth import User
+
+    calls = _counting_checks(monkeypatch)
+    request, state = _state(engine, ttl_s=30.0)
+    t = token("planner")
+    stale = User(0, "planner", "before the refresh", "planner", None, None)
+    # checked 25 s ago: past three quarters of its 30 s life, not yet expired
+    state.token_cache.put(t, stale, datetime.now(UTC) + timedelta(hours=1), time.monotonic() - 25, 0)
+    assert state.token_cache.lookup(t, time.monotonic()) == (stale, True)
+
+    async def twice():
+        first = await user_of_token(request, t)  # answered from the cache; the check starts
+        assert len(state.token_checks) == 1
+        await asyncio.gather(*state.token_checks.values())
+        return first, await user_of_token(request, t)
+
+    first, second = asyncio.run(twice())
+    assert first is stale and second.display_name != "before the refresh" and len(calls) == 1
+    assert state.token_cache.lookup(t, time.monotonic())[1] is False  # fresh again
+
+
+def test_a_refresh_that_finds_the_token_dead_drops_it(engine, monkeypatch):
+    import asyncio
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from api.deps import user_of_token
+    from gis_core.auth import User
+
+    request, state = _state(engine, ttl_s=30.0)
+    ghost = User(0, "ghost", "ghost", "commander", None, None)
+    state.token_cache.put(
+        "no-such-token", ghost, datetime.now(UTC) + timedelta(hours=1), time.monotonic() - 25, 0
+    )
+
+    async def run():
+        assert await user_of_token(request, "no-such-token") is ghost
+        await asyncio.gather(*state.token_checks.values(), return_exceptions=True)
+
+    asyncio.run(run())
+    assert state.token_cache.get("no-such-token", time.monotonic()) is None
