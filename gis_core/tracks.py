@@ -75,8 +75,10 @@ def classify(
     fix reached from the fix before it *and* left to the fix after it faster than the limit:
     a lone spike. A fix that is only reached fast but then agrees with what follows is a
     relocation after a bad earlier fix, and is kept; the first fix of a worker with nothing
-    before it has nothing to contradict it and is kept. Two consecutive spikes at one wrong
-    place pass (each agrees with the other); GPS rarely produces them.
+    before it has nothing to contradict it and is kept; its last fix in the batch, with
+    nothing after it, is kept when it agrees with the fix two back (the one between was the
+    spike). Two consecutive spikes at one wrong place pass (each agrees with the other); GPS
+    rarely produces them.
     """
     n = len(fixes)
     out = np.zeros(n, dtype=np.int8)
@@ -104,8 +106,16 @@ def classify(
             prev = previous.get(int(cw[k]))
             if prev is not None and prev[0] < ct[k]:
                 v_in[k] = math.hypot(cx[k] - prev[1], cy[k] - prev[2]) / max(ct[k] - prev[0], 1.0)
+    # A worker's last fix in the batch has nothing after it to agree with; it agrees with the
+    # track when the fix two back reaches it within the limit (then the one between was the
+    # spike). Only a fix that agrees with neither is a trailing spike.
+    skip = np.full(len(cand), np.nan)
+    if len(cand) > 2:
+        s2 = np.hypot(cx[2:] - cx[:-2], cy[2:] - cy[:-2]) / np.maximum(ct[2:] - ct[:-2], 1.0)
+        skip[2:] = np.where((cw[2:] == cw[:-2]) & (cw[1:-1] == cw[2:]), s2, np.nan)
     with np.errstate(invalid="ignore"):
-        jump = (v_in > limits.max_speed_mps) & ~(v_out <= limits.max_speed_mps)
+        agrees = (v_out <= limits.max_speed_mps) | (np.isnan(v_out) & (skip <= limits.max_speed_mps))
+        jump = (v_in > limits.max_speed_mps) & ~agrees
     out[cand[jump]] = JUMP
     return out
 

@@ -378,3 +378,22 @@ def test_demo_tracks_went_through_the_filter(conn, manifest):
     # a planted jump is 500-1,500 m off for one 30 s fix: nearly all are caught; a few fall
     # on a poor-accuracy fix's neighbour or at a shift's end
     assert 0.9 * manifest["tracks"]["planted_jumps"] <= refused["jump"] <= manifest["tracks"]["planted_jumps"]
+
+
+def test_a_genuine_fix_after_a_spike_at_the_end_of_a_batch_is_kept():
+    """With nothing after it, the last fix was judged by its incoming speed alone: from the spike."""
+    t, x, y = _walk(n=20)
+    x = x.copy()
+    x[18] += 800.0  # the second to last is the spike; the last is back on the walk
+    f = _fixes(np.ones(len(t)), t, x, y)
+    xm, ym = transformer(4326, EPSG).transform(f.lon, f.lat)
+    r = tracks.classify(f, np.asarray(xm), np.asarray(ym), LIMITS)
+    assert np.flatnonzero(r == tracks.JUMP).tolist() == [18]
+    # a spike that is itself the last fix is still refused
+    x2 = x.copy()
+    x2[18] -= 800.0
+    x2[19] += 800.0
+    f = _fixes(np.ones(len(t)), t, x2, y)
+    xm, ym = transformer(4326, EPSG).transform(f.lon, f.lat)
+    r = tracks.classify(f, np.asarray(xm), np.asarray(ym), LIMITS)
+    assert np.flatnonzero(r == tracks.JUMP).tolist() == [19]

@@ -409,3 +409,27 @@ def test_an_incident_overdue_at_district_level_stays_overdue_until_resolved(
         client.get(f"/api/v1/incidents/{i}", headers=auth("commander")).json()["properties"]["overdue"]
         is False
     )
+
+
+def test_whoever_resolved_an_incident_may_not_rate_it(client, auth, spot):
+    """A grid worker who reports in their own grid also handles it: rating it would inflate 满意率."""
+    i = new_incident(client, auth, spot, user="gridworker")
+
+    def do(user, action, **extra):
+        etag = client.get(f"/api/v1/incidents/{i}", headers=auth(user)).headers["ETag"]
+        return client.post(
+            f"/api/v1/incidents/{i}/actions",
+            json={"action": action, **extra},
+            headers={**auth(user), "If-Match": etag},
+        )
+
+    for user, action in [("community", "accept"), ("community", "dispatch"), ("gridworker", "start")]:
+        assert do(user, action).status_code == 200
+    assert do("gridworker", "resolve").status_code == 200
+    one = client.get(f"/api/v1/incidents/{i}", headers=auth("gridworker")).json()["properties"]
+    assert "rate" not in one["allowed_actions"]
+    body = assert_problem(do("gridworker", "rate", rating="satisfied"), 403)
+    assert body["detail"] == "whoever resolved an incident may not rate it"
+    # the command centre rates in the reporter's place (a call-back), as before
+    r = do("commander", "rate", rating="satisfied")
+    assert r.status_code == 200 and r.json()["properties"]["state"] == "closed"

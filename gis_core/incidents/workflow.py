@@ -61,7 +61,9 @@ SELECT i.id, i.state, i.version, i.level, i.department_code, i.reporter_user_id,
        i.due_at, i.suspended_at, i.reported_at,
        g.code AS grid_code, c.code AS community_code, s.code AS street_code,
        cat.accept_hours, cat.dispatch_hours, cat.handle_hours, cat.department_code AS cat_department,
-       d.level AS cat_department_level
+       d.level AS cat_department_level,
+       (SELECT e.actor_user_id FROM incident_event e WHERE e.incident_id = i.id AND e.action = 'resolve'
+        ORDER BY e.id DESC LIMIT 1) AS resolved_by
 FROM incident i
 LEFT JOIN grid g ON g.id = i.grid_id
 LEFT JOIN community c ON c.id = i.community_id
@@ -124,6 +126,8 @@ def may(user: User, action: Action, inc: sa.Row[Any], grids: frozenset[str]) -> 
         return _is_handler(user, inc, grids)
     if action.who == "escalator":
         return _is_coordinator(user, inc) or _is_handler(user, inc, grids)
+    if inc.resolved_by is not None and inc.resolved_by == user.id:
+        return False  # who resolved it does not rate their own work (满意率 would count it)
     return user.role == "commander" or (inc.reporter_user_id is not None and inc.reporter_user_id == user.id)
 
 
@@ -324,8 +328,11 @@ def act(
             allowed_actions=allowed,
         )
     if not may(user, spec, inc, grids):
+        self_rating = spec.who == "rater" and inc.resolved_by == user.id
         raise Forbidden(
-            f"{user.role} {user.username!r} may not {action} this incident",
+            "whoever resolved an incident may not rate it"
+            if self_rating
+            else f"{user.role} {user.username!r} may not {action} this incident",
             where="body.action",
             current_state=inc.state,
             allowed_actions=allowed,
