@@ -53,6 +53,7 @@ class Hub:
         # with no client connected a notice reads nothing (a busy district sends hundreds a
         # second); the first client to arrive moves `last` up to the newest event instead
         self._behind = False
+        self._closing = False
 
     def subscribe(self, audience: live.Audience, loop: asyncio.AbstractEventLoop) -> Subscriber:
         """A new client's queue, fed on `loop`.
@@ -66,11 +67,14 @@ class Hub:
                     self.last = live.head(conn)
                 self._behind = False
             self._subscribers.add(sub)
+            if self._closing:  # subscribed as the server began to stop: end at once
+                loop.call_soon_threadsafe(sub.queue.put_nowait, CLOSING)
         return sub
 
     def close(self) -> None:
         """End every feed of this process (the server is stopping), so none holds up its shutdown."""
         with self._lock:
+            self._closing = True
             subscribers = list(self._subscribers)
         for sub in subscribers:
             sub.loop.call_soon_threadsafe(sub.queue.put_nowait, CLOSING)
