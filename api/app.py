@@ -49,41 +49,57 @@ from gis_core.tile_cache import TileCache
 log = logging.getLogger(__name__)
 
 
-async def _every(interval_s: float, name: str, work: Callable[[], Any]) -> None:
-    """Run blocking `work` every `interval_s` seconds off the event loop (0 disables)."""
+Job = Callable[[sa.Connection, Settings], None]
+
+
+async def _every(engine: sa.Engine, settings: Settings, interval_s: float, job: str, work: Job) -> None:
+    """Every `interval_s` seconds (0: never), run blocking `work` off the event loop, if it is due.
+
+    It runs in one transaction, once per interval for the whole deployment: another worker
+    whose timer fired first has done it (`gis_core.schedule`).
+    """
+    from gis_core.schedule import run_if_due
+
     while interval_s > 0:
         await asyncio.sleep(interval_s)
         try:
-            await asyncio.to_thread(work)
+            await asyncio.to_thread(run_if_due, engine, job, interval_s, lambda conn: work(conn, settings))
         except Exception:  # noqa: BLE001 - a failed tick must not stop the scheduler
-            log.exception("%s tick failed", name)
+            log.exception("%s tick failed", job)
 
 
-def _escalate(engine: sa.Engine) -> None:
+def _escalate(conn: sa.Connection, settings: Settings) -> None:  # noqa: ARG001
     """Escalate overdue incidents."""
     from gis_core.incidents.escalation import escalate_overdue
 
-    with engine.begin() as conn:
-        done = escalate_overdue(conn, datetime.now(UTC))
+    done = escalate_overdue(conn, datetime.now(UTC))
     if done:
         log.info("escalated %d overdue incidents", len(done))
 
 
-def _check_warnings(engine: sa.Engine, settings: Settings) -> None:
+def _check_warnings(conn: sa.Connection, settings: Settings) -> None:
     """Run the warning rules: raise, escalate and clear warnings."""
-    from gis_core.warning_rules import evaluate
+    from gis_core.warning_rules import due_rules, evaluate
 
-    with engine.begin() as conn:
-        summary = evaluate(conn, datetime.now(UTC), settings)
+    summary = evaluate(conn, datetime.now(UTC), settings, due_rules(conn, settings))
     log.info("warning rules: %s", summary)
 
 
-def _prune_events(engine: sa.Engine, settings: Settings) -> None:
+def _prune_events(conn: sa.Connection, settings: Settings) -> None:
     """Forget live events older than the retention (a wall further behind reloads)."""
     from gis_core.live import prune
 
-    with engine.begin() as conn:
-        prune(conn, timedelta(hours=settings.event_retention_h))
+    prune(conn, timedelta(hours=settings.event_retention_h))
+
+
+def scheduled_jobs(settings: Settings) -> dict[str, tuple[float, Job]]:
+    """The district-wide work every server process keeps a timer for: name → (interval s, work)."""
+    return {
+        "escalation": (settings.escalation_interval_s, _escalate),
+        "warning rules": (settings.warning_interval_s, _check_warnings),
+        # events are read within seconds; an hourly sweep keeps the table to the retention
+        "event pruning": (3600.0 if settings.event_retention_h > 0 else 0.0, _prune_events),
+    }
 
 
 def _on_exit_signal(callback: Callable[[], object]) -> None:
@@ -171,16 +187,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.listener = listener
         app.state.hub = hub
         schedulers = [
-            asyncio.create_task(
-                _every(settings.escalation_interval_s, "escalation", lambda: _escalate(background))
-            ),
-            asyncio.create_task(
-                _every(
-                    settings.warning_interval_s,
-                    "warning rules",
-                    lambda: _check_warnings(background, settings),
-                )
-            ),
+            asyncio.create_task(_every(background, settings, every, job, work))
+            for job, (every, work) in scheduled_jobs(settings).items()
         ]
         # what start-up built (routes, models, the grid index: ~200,000 objects) lives as long
         # as the process: out of the collector's sight, so that each full collection under

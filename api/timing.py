@@ -83,6 +83,7 @@ class RequestTimer:
                             "request_id": rid.decode(),
                             "method": scope["method"],
                             "route": getattr(route, "path", scope["path"]),
+                            "path": scope["path"],  # which tile, which incident
                             "status": status,
                             "total_ms": round(total, 3),
                             "first_byte_ms": round((first_byte - t0) * 1000, 3) if first_byte else None,

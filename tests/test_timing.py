@@ -31,6 +31,7 @@ def test_a_slow_request_is_logged_with_its_phases(settings, token, spot, caplog)
     assert r.status_code in (200, 204)
     (line,) = [json.loads(m.split(" ", 2)[2]) for m in caplog.messages if "tile-1" in m]
     assert line["route"] == "/tiles/{layers}/{z}/{x}/{y}.pbf" and line["status"] == r.status_code
+    assert line["path"] == "/tiles/buildings/16/54520/24853.pbf"
     # a fresh process: the token is checked in the database, the tile rendered from a pooled connection
     assert {"admission", "auth", "pool", "render"} <= set(line["phases_ms"])
     assert line["total_ms"] >= line["phases_ms"]["render"] > 0

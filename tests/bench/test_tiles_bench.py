@@ -42,6 +42,9 @@ LAYERS = {
     "incidents_open": ("bench_incident_open", "code,category_code,state,level,reported_at,due_at"),
 }
 TILES_PER_ZOOM = 200
+#: what 8 clients may see of a cached tile on the two-core reference machine (issue 26)
+CACHED_P99_9_MS = 20
+CACHED_MAX_MS = 100
 WRK_SECONDS = 5
 WRK_LUA = """
 local paths = {}
@@ -53,12 +56,6 @@ request = function()
   local h = {["Accept-Encoding"] = "gzip"}
   if #auth > 0 then h["Authorization"] = "Bearer " .. auth end
   return wrk.format("GET", paths[i], h)
-end
-response = function(status, headers, body)
-  if status > 299 then
-    io.write(string.format("NON2XX %d %s %s\\n", status, headers["X-Request-ID"] or "-",
-      string.sub(body or "", 1, 200):gsub("\\n", " ")))
-  end
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -129,7 +126,6 @@ def eight_clients(base: str, paths: list[str], token: str, tmp: Path) -> dict[st
     )
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT"))
     n, secs, p50, p95, p999, top, status, connect, read, write, timeout = line.split()[1:]
-    non2xx = [ln for ln in out.stdout.splitlines() if ln.startswith("NON2XX")]
     return {
         "p50_ms": round(float(p50), 2),
         "p95_ms": round(float(p95), 2),
@@ -141,7 +137,6 @@ def eight_clients(base: str, paths: list[str], token: str, tmp: Path) -> dict[st
         "socket_errors": int(connect) + int(read) + int(write),
         "timeouts": int(timeout),
         "errors": int(status) + int(connect) + int(read) + int(write) + int(timeout),
-        "non_2xx_samples": non2xx[:5],
     }
 
 
@@ -226,6 +221,7 @@ def test_tiles_side_by_side_with_tipg(bench_url, bench_views, bench_commander, t
 
     url = make_url(bench_url)
     results: dict[str, dict[str, dict[str, float]]] = {}
+    failures: list[tuple[object, ...]] = []
 
     def run(name: str, base: str, paths_of, token: str) -> None:
         for (layer, z), tiles in plan.items():
@@ -233,9 +229,18 @@ def test_tiles_side_by_side_with_tipg(bench_url, bench_views, bench_commander, t
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             key = f"{layer}@z{z}"
             results.setdefault(key, {})[f"{name}_1"] = one_client(base, paths, headers)
-            results[key][f"{name}_8"] = eight_clients(base, paths, token, tmp_path)
+            eight = results[key][f"{name}_8"] = eight_clients(base, paths, token, tmp_path)
+            print(
+                f"\n[bench] {name} {key} 8 clients: {eight['tiles_per_s']} tiles/s, p50 {eight['p50_ms']} ms, "
+                f"p99.9 {eight['p99_9_ms']} ms, max {eight['max_ms']} ms, errors {eight['errors']}"
+            )
             # OneGrid must answer every request; tipg's errors are reported, not ours to fail on
-            assert name == "tipg" or results[key][f"{name}_8"]["errors"] == 0, (name, key)
+            if name != "tipg" and eight["errors"]:
+                failures.append((name, key, "errors", eight["errors"]))
+            # a cached tile is a dictionary look-up: no stall may show in its tail
+            if name == "onegrid_cached" and get_layer(layer).cache:
+                if eight["p99_9_ms"] > CACHED_P99_9_MS or eight["max_ms"] > CACHED_MAX_MS:
+                    failures.append((name, key, "tail", eight["p99_9_ms"], eight["max_ms"]))
 
     # tipg
     port = free_port()
@@ -306,3 +311,4 @@ def test_tiles_side_by_side_with_tipg(bench_url, bench_views, bench_commander, t
         for key, r in results.items()
     }
     record("tile_bench_ratios", ratios)
+    assert not failures, failures
