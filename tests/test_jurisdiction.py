@@ -62,7 +62,10 @@ def expected(conn, table: str, username: str) -> set[int]:
     if table == "incident":
         ids |= set(
             conn.execute(
-                sa.text("SELECT id FROM incident WHERE reporter_user_id = :uid OR department_code = :dept"),
+                sa.text(
+                    "SELECT id FROM incident WHERE reporter_user_id = :uid "
+                    "OR (department_code = :dept AND dispatched_at IS NOT NULL)"  # dispatched to it
+                ),
                 {"uid": u.id, "dept": u.department_code if u.role == "department_handler" else None},
             ).scalars()
         )

@@ -147,6 +147,30 @@ def test_happy_path_through_the_closed_loop(client, auth, spot):
     ]
 
 
+def test_a_handler_sees_a_report_of_their_department_only_once_it_is_dispatched(client, auth, spot):
+    """A district-level category names urban_mgmt from the start; the command centre sorts first."""
+    i = new_incident(client, auth, spot, category="0202")  # 井盖缺失: district, urban_mgmt
+
+    def listed():
+        page = client.get("/api/v1/incidents?limit=1000", headers=auth("handler")).json()
+        return [f["id"] for f in page["features"]]
+
+    assert client.get(f"/api/v1/incidents/{i}", headers=auth("handler")).status_code == 404
+    assert i not in listed()
+    client.post(
+        f"/api/v1/incidents/{i}/actions", json={"action": "accept", "version": 1}, headers=auth("commander")
+    )
+    assert client.get(f"/api/v1/incidents/{i}", headers=auth("handler")).status_code == 404
+    r = client.post(
+        f"/api/v1/incidents/{i}/actions",
+        headers=auth("commander"),
+        json={"action": "dispatch", "version": 2, "level": "district", "department": "urban_mgmt"},
+    )
+    assert r.status_code == 200, r.text
+    assert client.get(f"/api/v1/incidents/{i}", headers=auth("handler")).status_code == 200
+    assert i in listed()
+
+
 def test_dispatch_to_a_district_department_hands_it_to_that_department(client, auth, spot):
     i = new_incident(client, auth, spot)
     client.post(

@@ -39,8 +39,9 @@ def scope_clause(user: User, params: dict[str, Any], alias: str = "i") -> str:
     """SQL condition (on `alias`) limiting incidents to what `user` may read.
 
     Everyone reads their own reports (and follows them, as the phone page does), wherever they
-    are; beyond those, a department handler reads their department's, the others their area's.
-    The row-level security policies of migration 0009 say the same.
+    are; beyond those, a department handler reads those dispatched to their department, the others
+    their area's.
+    The row-level security policies of migrations 0009 and 0017 say the same.
     """
     params["scope_uid"] = user.id
     own = f"{alias}.reporter_user_id = :scope_uid"
@@ -48,7 +49,8 @@ def scope_clause(user: User, params: dict[str, Any], alias: str = "i") -> str:
         return own
     if user.role == "department_handler":
         params["scope_dept"] = user.department_code
-        return f"({own} OR {alias}.department_code = :scope_dept)"
+        # dispatched to the department: not the reports the command centre has yet to sort
+        return f"({own} OR ({alias}.department_code = :scope_dept AND {alias}.dispatched_at IS NOT NULL))"
     return f"({own} OR {jurisdiction_clause(user, alias, params)})"
 
 
