@@ -40,7 +40,7 @@ from api.routers import (
 )
 from api.timing import RequestTimer
 from gis_core.auth import TokenCache
-from gis_core.db import make_engine, ping_when_idle
+from gis_core.db import make_engine
 from gis_core.lookup import GridIndexCache
 from gis_core.notify import Listener
 from gis_core.settings import Settings, get_settings
@@ -131,12 +131,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # requests run as the row-level-security-bound role; background work, logins and
         # token checks as the owner
-        engine = make_engine(settings=settings, request_role=True)
+        engine = make_engine(settings=settings, request_role=True, name="requests")
         # background work (LISTEN, the live feed's reads, index rebuilds, escalation) never
         # competes with requests for pooled connections: it has a small pool of its own. (Not
         # unpooled: the feed reads after every new event, and a fresh connection per read cost
         # PostgreSQL a backend start and its warm-up each time.)
-        background = ping_when_idle(sa.create_engine(engine.url, pool_size=3, max_overflow=10))
+        background = make_engine(
+            settings=settings, pool_size=3, max_overflow=10, statement_timeout_ms=0, name="background"
+        )
         if not settings.demo_mode:
             from gis_core.accounts import refuse_demo_passwords
 
@@ -170,15 +172,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _on_exit_signal(lambda: loop.call_soon_threadsafe(hub.close))
         app.state.engine = engine
         # token checks that miss the token cache use their own small pool (see api.deps)
-        app.state.auth_engine = make_engine(settings=settings, pool_size=2, max_overflow=8)
+        app.state.auth_engine = make_engine(settings=settings, pool_size=2, max_overflow=8, name="auth")
         # tiles are one read each: autocommit, the tile timeout set when a connection opens,
-        # no ping per checkout (a map client retries the rare tile lost to a restart)
+        # no ping per checkout (a tile whose connection died idle is rendered again on a fresh one)
         app.state.tile_engine = make_engine(
             settings=settings,
             statement_timeout_ms=settings.tile_timeout_ms,
             autocommit=True,
             pre_ping=False,
             request_role=True,
+            name="tiles",
         )
         app.state.grid_cache = cache
         app.state.tile_cache = tile_cache

@@ -38,6 +38,7 @@ def make_engine(
     autocommit: bool = False,
     pre_ping: bool = True,
     request_role: bool = False,
+    name: str = "",
 ) -> sa.Engine:
     """An engine with the pool sizes and statement timeout of the settings (JIT off), unless given here.
 
@@ -47,6 +48,8 @@ def make_engine(
     Retry-After) and SQLAlchemy discards the pool's older connections.
     With `request_role` every connection runs as `onegrid_app` (migration 0009): bound by
     row-level security, so it reads only what the transaction's user may (`scope.act_as`).
+    Every session keeps the district's time zone, whatever the server's default, so times read
+    back carry the district's offset; `name` shows in `pg_stat_activity` as `onegrid-<name>`.
     """
     settings = settings or get_settings()
     timeout = settings.statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
@@ -55,7 +58,10 @@ def make_engine(
         pool_size=settings.pool_size if pool_size is None else pool_size,
         max_overflow=settings.pool_max_overflow if max_overflow is None else max_overflow,
         # no JIT: compiling took 14 ms of a 1 ms tile whenever the estimate crossed jit_above_cost
-        connect_args={"options": f"-c statement_timeout={timeout} -c jit=off"},
+        connect_args={
+            "options": f"-c statement_timeout={timeout} -c jit=off -c timezone={settings.timezone}",
+            "application_name": f"onegrid-{name}" if name else "onegrid",
+        },
         **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
     if request_role:

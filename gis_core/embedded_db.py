@@ -157,7 +157,7 @@ class EmbeddedCluster:
             "maintenance_work_mem = 512MB\n"
             "max_wal_size = 4GB\n"
             "synchronous_commit = on\n"
-            "timezone = 'Asia/Shanghai'\n"
+            f"timezone = '{self.settings.timezone}'\n"
         )
         self._append_as_server_user(data / "postgresql.conf", conf)
 

@@ -6,7 +6,7 @@ import zlib
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The checkout this package lives in; the embedded cluster's files go under its `var/`.
@@ -31,6 +31,22 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default=PROJECT_ROOT / "var", description="Embedded cluster and runtime files.")
     db_port: int | None = Field(default=None, description="Embedded cluster port (default: per checkout).")
     db_name: str = "onegrid"
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="The district's zone: every time in an answer carries its offset, months are its months.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)  # an unknown zone stops the start, not the first request
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
     pg_bin: Path = Path("/usr/lib/postgresql/15/bin")
     pool_size: int = Field(
         default=20, description="Pooled connections per process; also the requests in flight per process."

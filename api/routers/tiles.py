@@ -28,10 +28,19 @@ def _render(request: Request, req: tiles.TileRequest, user: User, key: tuple[Any
     """Render a tile from the database and keep it under `key` (None: a layer is not cached)."""
     state = request.app.state
     generation = state.tile_cache.generation
-    with phase("pool"):
-        conn = state.tile_engine.connect()  # autocommit, tile statement timeout (see api.app)
-    with conn, phase("render"):
-        tile = CachedTile.of(tiles.render(conn, req, user))
+    for attempt in (1, 2):
+        with phase("pool"):
+            conn = state.tile_engine.connect()  # autocommit, tile statement timeout (see api.app)
+        try:
+            with conn, phase("render"):
+                tile = CachedTile.of(tiles.render(conn, req, user))
+            break
+        except sa.exc.DBAPIError as exc:
+            # the tile pool skips the ping, so a connection that died while idle (a database
+            # restart, a terminated backend) is found out by its first statement; SQLAlchemy then
+            # retires the pool's older connections, and a tile, being a read, is asked once more
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
     if key is not None:
         state.tile_cache.put(key, tile, {t for layer in req.layers for t in layer.watched}, generation)
     return tile
