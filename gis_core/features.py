@@ -20,6 +20,7 @@ import shapely
 import sqlalchemy as sa
 
 from gis_core.auth import User
+from gis_core.clock import iso
 from gis_core.crs import CrsSpec, from_wgs84, valid_lonlat
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.layers import Layer, quote_ident
@@ -153,7 +154,9 @@ def _check_rings(geojson: Any, where: str) -> None:
 
 
 def _json_value(v: Any) -> Any:
-    if isinstance(v, datetime | date):
+    if isinstance(v, datetime):
+        return iso(v)
+    if isinstance(v, date):
         return v.isoformat()
     if isinstance(v, Decimal):
         return float(v)

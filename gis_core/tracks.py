@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ import shapely
 import sqlalchemy as sa
 
 from gis_core.auth import User
+from gis_core.clock import iso, iso_epoch
 from gis_core.crs import transformer
 from gis_core.errors import NotFound
 from gis_core.scope import jurisdiction_clause
@@ -355,8 +356,8 @@ def trajectory(
         lon, lat = inverse.transform(float(x[i : j + 1].mean()), float(y[i : j + 1].mean()))
         stops.append(
             {
-                "from": _iso(t[i]),
-                "to": _iso(t[j]),
+                "from": iso_epoch(t[i]),
+                "to": iso_epoch(t[j]),
                 "duration_s": round(float(t[j] - t[i]), 1),
                 "lon": round(lon, 7),
                 "lat": round(lat, 7),
@@ -372,7 +373,7 @@ def trajectory(
             )
         lon, lat = inverse.transform(part[:, 0], part[:, 1])
         lines.append(np.round(np.column_stack([lon, lat]), 7).tolist())
-        times.append([_iso(v) for v in part[:, 2]])
+        times.append([iso_epoch(v) for v in part[:, 2]])
     return {
         "type": "Feature",
         "id": worker_id,
@@ -380,8 +381,8 @@ def trajectory(
         "properties": {
             "worker_id": worker_id,
             "worker_code": exists,
-            "from": since.isoformat(),
-            "to": until.isoformat(),
+            "from": iso(since),
+            "to": iso(until),
             "times": times,
             "fixes": len(t),
             "rejected": {name: int(rejected.get(name, 0)) for name in REASON_NAMES.values()},
@@ -396,10 +397,6 @@ def trajectory(
             },
         },
     }
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")
 
 
 # ---------------------------------------------------------------- who may upload and read

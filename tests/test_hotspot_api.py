@@ -107,8 +107,12 @@ def test_a_planted_hotspot_emerges_where_and_when_it_was_planted(client, auth, m
     from datetime import datetime, timedelta
 
     h = manifest["hotspots"][0]
-    until = datetime.fromisoformat(h["to"])
-    since = until - timedelta(days=150)  # five 30-day bins, the planted weeks in the last ones
+    from gis_core.clock import month_starts
+
+    planted_to = datetime.fromisoformat(h["to"])
+    # up to the last month start in the planted period: the last calendar month all planted
+    until = month_starts(planted_to - timedelta(days=40), planted_to)[-1]
+    since = until - timedelta(days=150)  # five or six months, the planted weeks in the last ones
     r = client.get(
         "/api/v1/hotspots/emerging",
         params={
@@ -123,13 +127,14 @@ def test_a_planted_hotspot_emerges_where_and_when_it_was_planted(client, auth, m
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert len(body["edges"]) == 6 and body["bin"] == "month"
+    bins = len(month_starts(since, until)) + 1  # calendar months, the first and last cut
+    assert len(body["edges"]) == bins + 1 and body["bin"] == "month"
     centre = shapely.Point(h["lon"], h["lat"])
     cell = next(f for f in body["features"] if shapely.geometry.shape(f["geometry"]).contains(centre))
     p = cell["properties"]
-    assert sum(p["counts"]) == p["count"] and len(p["z"]) == len(p["bins"]) == 5
+    assert sum(p["counts"]) == p["count"] and len(p["z"]) == len(p["bins"]) == bins
     before = datetime.fromisoformat(h["from"])
-    first_planted = next(k for k in range(5) if datetime.fromisoformat(body["edges"][k + 1]) > before)
+    first_planted = next(k for k in range(bins) if datetime.fromisoformat(body["edges"][k + 1]) > before)
     assert all(b < 2 for b in p["bins"][:first_planted])  # nothing before it was planted
     assert p["bins"][-1] >= 2
     assert (p["kind"], p["pattern"]) in {("hot", "new"), ("hot", "consecutive")}, p

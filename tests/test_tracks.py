@@ -297,7 +297,7 @@ def test_trajectory_has_a_time_per_vertex_stops_and_coverage(client, auth, engin
     p = f["properties"]
     assert f["geometry"]["type"] == "MultiLineString"
     assert [len(c) for c in f["geometry"]["coordinates"]] == [len(t) for t in p["times"]] == [40]
-    assert p["times"][0][0] == "2026-05-04T09:00:00+00:00"
+    assert p["times"][0][0] == "2026-05-04T17:00:00+08:00"  # 09:00 UTC, in the district's zone
     assert p["fixes"] == 40 and p["distance_m"] == pytest.approx(19 * 36, rel=0.02)
     assert len(p["stops"]) == 1 and p["stops"][0]["duration_s"] >= 600
     # simplified: a straight walk and a standstill need few vertices, times stay aligned

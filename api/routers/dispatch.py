@@ -13,6 +13,7 @@ from pyproj import Geod
 
 from api.deps import ConnDep, CurrentUser, GridIndexDep, SettingsDep, require_roles
 from gis_core import dispatch
+from gis_core.clock import iso
 from gis_core.crs import input_point
 from gis_core.features import check_geometry
 
@@ -52,10 +53,10 @@ def workers_nearby(
     found = dispatch.nearby(conn, user, wlon, wlat, radius, when, on_duty, settings.projected_epsg, limit)
     return {
         "point": {"lon": wlon, "lat": wlat},
-        "at": when.isoformat(),
+        "at": iso(when),
         "on_duty_minutes": settings.on_duty_minutes,
         "walk_mps": dispatch.WALK_MPS,
-        "workers": found,
+        "workers": _local(found),
     }
 
 
@@ -99,4 +100,9 @@ def workers_in_area(
         body.limit,
         area=area,
     )
-    return {"point": {"lon": centre.x, "lat": centre.y}, "at": when.isoformat(), "workers": found}
+    return {"point": {"lon": centre.x, "lat": centre.y}, "at": iso(when), "workers": _local(found)}
+
+
+def _local(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fix times and ETAs in the district's zone, like every time in an answer."""
+    return [w | {k: iso(w[k]) for k in ("fix_at", "eta") if w[k] is not None} for w in workers]

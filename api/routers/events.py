@@ -15,6 +15,7 @@ from api.deps import CurrentUser
 from api.live import CLOSING, OVERFLOW
 from gis_core import live
 from gis_core.auth import User
+from gis_core.clock import iso
 from gis_core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
@@ -34,7 +35,7 @@ async def _user(
 
 
 def _frame(e: live.Event) -> str:
-    body = json.dumps(e.data | {"at": e.at.isoformat()}, ensure_ascii=False, default=str)
+    body = json.dumps(e.data | {"at": iso(e.at)}, ensure_ascii=False, default=str)
     return f"id: {e.id}\nevent: {e.kind}\ndata: {body}\n\n"
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from api.deps import ConnDep, CurrentUser
 from api.routers.audit import log_read
 from gis_core import features
+from gis_core.clock import iso
 from gis_core.crs import input_point, parse_crs
 from gis_core.errors import InvalidInput, UnknownCRSError
 from gis_core.layers import Layer, get_layer, readable_layers
@@ -173,7 +174,7 @@ def _page(
     return {
         "type": "FeatureCollection",
         **extra,
-        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "timeStamp": iso(datetime.now(UTC), "seconds"),
         "numberMatched": matched,
         "numberReturned": len(feats),
         "features": feats,

@@ -68,7 +68,12 @@ def get_emerging(
     conn: ConnDep,
     settings: SettingsDep,
     query: QueryDep,
-    bin: Annotated[str, Query(pattern="^(day|week|month)$", description="Time bin")] = "week",
+    bin: Annotated[
+        str,
+        Query(
+            pattern="^(day|week|month)$", description="Time bin (days and weeks from `from`; calendar months)"
+        ),
+    ] = "week",
 ) -> JSONResponse:
     """Each unit's pattern (new, consecutive, intensifying, persistent, …) and trend.
 

@@ -11,8 +11,8 @@ period's hotspots and their emergence share one query.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 import numpy as np
 import shapely
@@ -20,12 +20,15 @@ import sqlalchemy as sa
 from scipy import sparse
 
 from gis_core.auth import User
+from gis_core.clock import iso, month_starts
 from gis_core.errors import InvalidInput
 from gis_core.hotspots import emerging, gi_star, mann_kendall, queen_weights, with_self
 from gis_core.incidents.queries import IncidentFilter, where_clause
 
 UNITS = ("grid", "hex")
-BINS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
+#: a bin: a fixed length from the period's start, or the district's calendar months
+Step = timedelta | Literal["month"]
+BINS: dict[str, Step] = {"day": timedelta(days=1), "week": timedelta(days=7), "month": "month"}
 WEIGHTS = "queen contiguity (boundaries that touch), each unit its own neighbour, binary (Getis-Ord Gi*)"
 #: Most time bins in one emerging-hotspot request (a year of days).
 MAX_BINS = 400
@@ -150,23 +153,28 @@ def units_of(conn: sa.Connection, unit: str, hex_size_m: float, epsg: int) -> Un
     return built
 
 
-def bin_edges(since: datetime, until: datetime, step: timedelta | None) -> list[datetime]:
-    """Boundaries of equal bins from `since`; the last bin ends at `until` (it may be shorter)."""
+def bin_edges(since: datetime, until: datetime, step: Step | None) -> list[datetime]:
+    """Boundaries of the bins from `since` to `until`.
+
+    Fixed-length bins start at `since` and the last ends at `until` (it may be shorter);
+    months are the district's calendar months, the first and last cut at `since` and `until`.
+    """
     if step is None:
         return [since, until]
-    edges = [since]
-    while edges[-1] + step < until:
-        edges.append(edges[-1] + step)
-        if len(edges) > MAX_BINS:
-            raise InvalidInput(
-                f"at most {MAX_BINS} time bins: choose a longer bin or a shorter period", where="query.bin"
-            )
+    if step == "month":
+        edges = [since, *month_starts(since, until)]
+    else:
+        edges = [since]
+        while edges[-1] + step < until and len(edges) <= MAX_BINS:
+            edges.append(edges[-1] + step)
+    if len(edges) > MAX_BINS:
+        raise InvalidInput(
+            f"at most {MAX_BINS} time bins: choose a longer bin or a shorter period", where="query.bin"
+        )
     return [*edges, until]
 
 
-def counts(
-    conn: sa.Connection, user: User, q: HotspotQuery, epsg: int, step: timedelta | None = None
-) -> Counts:
+def counts(conn: sa.Connection, user: User, q: HotspotQuery, epsg: int, step: Step | None = None) -> Counts:
     """Incidents `user` may read, counted per unit (grid or hexagon) and per time bin of `step`."""
     params: dict[str, Any] = {"epsg": epsg}
     cond = _incident_filter(user, q, params)
@@ -242,7 +250,7 @@ def hotspots(conn: sa.Connection, user: User, q: HotspotQuery, projected_epsg: i
     return {
         "type": "FeatureCollection",
         "unit": q.unit,
-        "period": {"from": q.since.isoformat(), "to": q.until.isoformat()},
+        "period": {"from": iso(q.since), "to": iso(q.until)},
         "category": q.category,
         "total": int(y.sum()),
         "weights": _weights_info(w, len(c.units)),
@@ -303,9 +311,9 @@ def emerging_hotspots(
     return {
         "type": "FeatureCollection",
         "unit": q.unit,
-        "period": {"from": q.since.isoformat(), "to": q.until.isoformat()},
+        "period": {"from": iso(q.since), "to": iso(q.until)},
         "bin": step,
-        "edges": [e.astimezone(UTC).isoformat() for e in c.edges],
+        "edges": [iso(e) for e in c.edges],
         "category": q.category,
         "total": int(c.counts.sum()),
         "weights": _weights_info(w, n),

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gis_core.auth import User
+from gis_core.clock import iso
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.incidents.workflow import ACTIVE_STATES, allowed_actions, snapshot, worker_grids
 from gis_core.scope import check_area_code, jurisdiction_clause
@@ -138,7 +139,7 @@ def feature(row: Mapping[Any, Any]) -> dict[str, Any]:
     props = {k: v for k, v in row.items() if k not in ("lon", "lat")}
     for k, v in props.items():
         if isinstance(v, datetime):
-            props[k] = v.isoformat()
+            props[k] = iso(v)
     return {
         "type": "Feature",
         "id": row["id"],
@@ -187,7 +188,7 @@ def get_incident(conn: sa.Connection, user: User, incident_id: int) -> dict[str,
         {"id": incident_id},
     ).all()
     out["properties"]["timeline"] = [
-        {**{k: v for k, v in e._mapping.items() if k != "at"}, "at": e.at.isoformat()} for e in events
+        {**{k: v for k, v in e._mapping.items() if k != "at"}, "at": iso(e.at)} for e in events
     ]
     photos = conn.execute(
         sa.text(
@@ -282,5 +283,5 @@ def stats(conn: sa.Connection, user: User, f: IncidentFilter) -> dict[str, Any]:
 
 
 def to_json(obj: Any) -> str:
-    """JSON with datetimes as ISO strings."""
-    return json.dumps(obj, default=lambda o: o.isoformat() if isinstance(o, datetime) else str(o))
+    """JSON with datetimes as ISO strings in the district's zone."""
+    return json.dumps(obj, default=lambda o: iso(o) if isinstance(o, datetime) else str(o))
