@@ -69,30 +69,3 @@ def test_a_prepared_statement_is_planned_once_per_connection_and_answers_as_its_
 def test_a_literal_percent_is_refused_not_mangled():
     with pytest.raises(ValueError, match="literal %"):
         Prepared("onegrid_test_pct", sa.text("SELECT :a || '%'"))
-
-
-def test_a_tile_whose_pooled_connection_died_idle_is_still_answered(settings, token, engine):
-    """Issue 18 item 11: the tile pool skips the ping, so its first use after a backend died failed."""
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-
-    path = "/tiles/buildings/16/54520/24853.pbf"
-    headers = {"Authorization": f"Bearer {token('commander')}"}
-    with TestClient(create_app(settings.model_copy(update={"tile_cache_entries": 0}))) as c:
-        first = c.get(path, headers=headers)
-        assert first.status_code in (200, 204)
-        mine = (
-            "FROM pg_stat_activity WHERE application_name = 'onegrid-tiles' AND datname = current_database()"
-        )
-        with engine.begin() as k:
-            assert k.execute(sa.text(f"SELECT count(pg_terminate_backend(pid)) {mine}")).scalar() >= 1  # noqa: S608
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # each look a transaction of its own: a fresh snapshot
-            with engine.begin() as k:
-                if not k.execute(sa.text(f"SELECT count(*) {mine}")).scalar():  # noqa: S608
-                    break
-            time.sleep(0.05)
-        again = c.get(path, headers=headers)
-        assert again.status_code == first.status_code, again.text
-        assert again.content == first.content

@@ -79,7 +79,12 @@ async def tile(
     tile = found if found is not None else await run_in_threadpool(_render, request, req, user, key)
     if tile.size and audit.unmasked_fields(req.layers, user, z):
         await run_in_threadpool(_log_tile, request, user, req)
-    headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization, Accept-Encoding"}
+    headers = {
+        "Cache-Control": "private, no-cache",
+        "Vary": "Authorization, Accept-Encoding",
+        # this process's cache: hit, miss (rendered and kept), pass (a layer never cached)
+        "X-Cache": "hit" if found is not None else ("miss" if key is not None else "pass"),
+    }
     if not tile.size:
         return Response(status_code=204, headers=headers)
     headers["ETag"] = tile.etag
