@@ -52,10 +52,27 @@ def test_photos_are_stored_upright_without_exif_with_thumbnail(client, auth, spo
     assert pub.status_code == 200 and pub.headers["content-type"] == "image/jpeg"
     img = Image.open(io.BytesIO(pub.content))
     assert img.size == (40, 80)  # orientation 6: rotated a quarter turn
+    assert (photo["width"], photo["height"]) == img.size  # the stored size is the served one
     assert len(img.getexif()) == 0 and img.getexif().get_ifd(0x8825) == {}
     thumb = Image.open(io.BytesIO(client.get(photo["thumbnail"], headers=auth()).content))
     assert thumb.size == img.size  # under THUMB_SIDE: its own thumbnail
     assert_problem(client.get("/api/v1/photos/" + "0" * 64 + ".orig", headers=auth()), 404)
+
+
+def test_a_photo_is_readable_exactly_when_its_incident_is(client, auth, spot):
+    x, y, _ = spot
+    raw = jpeg(72, 36, color=(10, 120, 200))
+    r = post(client, auth, user="commander", lon=x, lat=y, files=[("photos", ("p.jpg", raw, "image/jpeg"))])
+    photo = client.get(r.headers["Location"], headers=auth("commander")).json()["properties"]["photos"][0]
+    assert_problem(client.get(r.headers["Location"], headers=auth("citizen")), 404)
+    for url in (photo["url"], photo["thumbnail"]):
+        assert client.get(url, headers=auth("commander")).status_code == 200
+        body = assert_problem(client.get(url, headers=auth("citizen")), 404)  # as absent as a missing one
+        assert body["where"] == "path.name"
+    # the same picture in the citizen's own report: now theirs to read too
+    mine = post(client, auth, user="citizen", lon=x, lat=y, files=[("photos", ("p.jpg", raw, "image/jpeg"))])
+    assert mine.status_code == 201
+    assert client.get(photo["url"], headers=auth("citizen")).status_code == 200
 
 
 def test_exif_gps_stands_in_for_a_missing_location(client, auth, spot):

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -226,10 +227,20 @@ _PHOTO = re.compile(r"^([0-9a-f]{64})\.(jpg|thumb\.jpg)$")
 @router.get(
     "/photos/{name}", summary="A report photo (EXIF stripped) or its thumbnail", response_class=FileResponse
 )
-def photo(name: str, user: CurrentUser, settings: SettingsDep) -> FileResponse:
-    """Public copies only; the uploaded originals (with EXIF) are never served."""
+def photo(name: str, user: CurrentUser, conn: ConnDep, settings: SettingsDep) -> FileResponse:
+    """Public copies only; the uploaded originals (with EXIF) are never served.
+
+    A photo (and its thumbnail) is readable exactly when an incident it belongs to is: the
+    look-up runs under the caller's row-level security, and an unreadable photo is as absent
+    as a missing one.
+    """
     m = _PHOTO.match(name)
     if not m:
+        raise NotFound("no such photo", where="path.name")
+    readable = conn.execute(
+        sa.text("SELECT 1 FROM incident_photo WHERE sha256 = :h LIMIT 1"), {"h": m.group(1)}
+    ).first()
+    if readable is None:
         raise NotFound("no such photo", where="path.name")
     where = paths(settings.photo_dir, m.group(1))["thumb" if m.group(2) == "thumb.jpg" else "public"]
     if not where.exists():

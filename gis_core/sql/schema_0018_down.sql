@@ -1,0 +1,1 @@
+DROP INDEX incident_photo_sha256_idx;
