@@ -127,12 +127,20 @@ def key_point_unpatrolled(conn: sa.Connection, now: datetime, settings: Settings
     return out
 
 
+#: reports in a grid's neighbourhood (itself included) in the last week before it can be warned of
+HOTSPOT_MIN_REPORTS = 3
+
+
 def emerging_hotspot(conn: sa.Connection, now: datetime, settings: Settings) -> list[Cause]:
     """Grids that became hot for a class of incident in the last 12 weeks.
 
     New, consecutive or intensifying weekly Gi* hotspots whose last week is also significant
     after the false discovery rate is held at 5 % over all grids and classes: with 16 classes
-    and 1,035 grids, a plain 95 % test would raise hundreds of warnings by chance alone.
+    and 1,035 grids, a plain 95 % test would raise hundreds of warnings by chance alone. And
+    evidence, not only significance: in a week with almost nothing reported, Gi*'s normal
+    approximation makes one report a "hotspot" in its grid and every neighbour, so a grid is
+    warned of only with a report of its own that week and at least `HOTSPOT_MIN_REPORTS` in its
+    neighbourhood.
     """
     from gis_core.hotspots import fdr
     from gis_core.incidents.hotspots import BINS, HotspotQuery, counts, emerging_of
@@ -144,8 +152,10 @@ def emerging_hotspot(conn: sa.Connection, now: datetime, settings: Settings) -> 
         query = HotspotQuery(since=now - timedelta(weeks=12), until=now, category=major, unit="grid")
         c = counts(conn, district, query, settings.projected_epsg, BINS["week"])
         z, _, classes = emerging_of(c)
+        own = c.counts[:, -1]
+        around = c.weights_star @ own  # the grid and its neighbours, the last week
         for i, (kind, pattern) in enumerate(classes):
-            if kind == "hot" and pattern in PATTERN_ZH:
+            if kind == "hot" and pattern in PATTERN_ZH and own[i] >= 1 and around[i] >= HOTSPOT_MIN_REPORTS:
                 found.append((major, major_name, c.units[i], c.geoms[i], pattern, z[i, -1]))
     if not found:
         return []

@@ -105,10 +105,12 @@ def test_unpatrolled_key_points_are_warned(conn, settings, manifest):
     assert got == want and want
 
 
-def test_emerging_hotspots_are_warned_only_where_they_emerge(conn, settings):
-    """A 20 × 20 district of 200 m grids (shadowing the real ones in this transaction): a
-    year-long trickle of reports everywhere, then a burst in a 3 × 3 block in the last week."""
-    rng = np.random.default_rng(7)
+LATTICE_END = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _lattice(conn, reports):
+    """A 20 × 20 district of 200 m grids (shadowing the real ones in this transaction), with
+    `reports` [(row, column, time)] of class 0101 filed in it."""
     n, size, x0, y0 = 20, 200.0, 520_000.0, 4_440_000.0
     to_ll = Transformer.from_crs(4550, 4326, always_xy=True)
     community = conn.execute(sa.text("SELECT min(id) FROM community")).scalar_one()
@@ -128,27 +130,64 @@ def test_emerging_hotspots_are_warned_only_where_they_emerge(conn, settings):
                 sa.text("INSERT INTO grid VALUES (:i, :code, :code, :cm, ST_GeomFromText(:w, 4326))"),
                 {"i": r * n + c + 1, "code": f"L{r:02d}{c:02d}", "cm": community, "w": ll.wkt},
             )
-    end = datetime(2026, 11, 1, tzinfo=UTC)
-    trickle = [
-        (int(rng.integers(n * n)) + 1, end - timedelta(days=float(rng.uniform(0, 84)))) for _ in range(600)
-    ]
-    block = [r * n + c + 1 for r in (9, 10, 11) for c in (9, 10, 11)]
-    burst = [(int(rng.choice(block)), end - timedelta(days=float(rng.uniform(0, 6)))) for _ in range(60)]
-    for k, (grid_id, at) in enumerate(trickle + burst):
+    _file(conn, reports, "T")
+
+
+def _file(conn, reports, prefix):
+    """File `reports` [(row, column, time)] of class 0101 in the lattice's grids."""
+    for k, (r, c, at) in enumerate(reports):
         conn.execute(
             sa.text(
                 "INSERT INTO incident (code, category_code, source, state, level, reported_at, grid_id, geom) "
                 "SELECT :code, '0101', 'citizen', 'closed', 'grid', :at, id, ST_PointOnSurface(geom) "
                 "FROM grid WHERE id = :g"
             ),
-            {"code": f"T{k}", "at": at, "g": grid_id},
+            {"code": f"{prefix}{k}", "at": at, "g": r * 20 + c + 1},
         )
-    causes = warning_rules.emerging_hotspot(conn, end, settings)
+
+
+def _trickle(rng, count, days_from, days_to):
+    """`count` reports anywhere on the lattice, between `days_from` and `days_to` days before its end."""
+    return [
+        (
+            int(rng.integers(20)),
+            int(rng.integers(20)),
+            LATTICE_END - timedelta(days=float(rng.uniform(days_from, days_to))),
+        )
+        for _ in range(count)
+    ]
+
+
+def test_emerging_hotspots_are_warned_only_where_they_emerge(conn, settings):
+    """A year-long trickle of reports everywhere, then a burst in a 3 × 3 block in the last week."""
+    rng = np.random.default_rng(7)
+    burst = [
+        (
+            int(rng.integers(9, 12)),
+            int(rng.integers(9, 12)),
+            LATTICE_END - timedelta(days=float(rng.uniform(0, 6))),
+        )
+        for _ in range(60)
+    ]
+    _lattice(conn, _trickle(rng, 600, 0, 84) + burst)
+    causes = warning_rules.emerging_hotspot(conn, LATTICE_END, settings)
     codes = {c.key for c in causes}
     assert "hotspot:01:L1010" in codes  # the block's centre
     ring = {f"hotspot:01:L{r:02d}{c:02d}" for r in range(8, 13) for c in range(8, 13)}
     assert codes <= ring, codes - ring  # and nowhere else, despite 6,400 tests
     assert all(c.level in ("yellow", "orange") and "市容环境" in c.message for c in causes)
+
+
+def test_a_single_report_in_a_quiet_week_raises_no_hotspot(conn, settings):
+    """Issue 18 item 6: with the last week empty, one report made its grid and neighbours 'new hotspots'."""
+    rng = np.random.default_rng(11)
+    _lattice(conn, [*_trickle(rng, 600, 8, 84), (10, 10, LATTICE_END - timedelta(days=1))])
+    assert warning_rules.emerging_hotspot(conn, LATTICE_END, settings) == []
+    # two more beside it that week are a cluster of three, and a warning where they are
+    more = [(10, 11, LATTICE_END - timedelta(days=2)), (11, 10, LATTICE_END - timedelta(days=3))]
+    _file(conn, more, "M")
+    codes = {c.key for c in warning_rules.emerging_hotspot(conn, LATTICE_END, settings)}
+    assert codes and codes <= {"hotspot:01:L1010", "hotspot:01:L1011", "hotspot:01:L1110"}, codes
 
 
 def test_cold_chain_readings_raise_and_clear_a_warning(client, auth, engine):
