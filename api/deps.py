@@ -18,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
 from api.timing import phase
-from gis_core.auth import User, token_digest, token_user_and_expiry
+from gis_core.auth import User, known_roles, token_digest, token_user_and_expiry
 from gis_core.errors import AuthError, Forbidden
 from gis_core.lookup import GridIndex
 from gis_core.scope import act_as
@@ -154,7 +154,11 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def require_roles(*roles: str):  # type: ignore[no-untyped-def]
-    """A dependency that lets only `roles` through (403 problem otherwise)."""
+    """A dependency that lets only `roles` through (403 problem otherwise).
+
+    A misspelt role name fails at import, not by letting nobody in.
+    """
+    roles = known_roles(roles, "require_roles")
 
     async def check(user: CurrentUser) -> User:  # async: no threadpool hop for a comparison
         if user.role not in roles:

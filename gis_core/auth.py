@@ -29,6 +29,36 @@ ROLES = (
     "citizen",
 )
 
+# ---- the one vocabulary of role groups: routers, layers and scopes take them from here
+#: The street and community offices: an area each.
+OFFICERS = ("street_officer", "community_officer")
+#: The command centre, and the admins who run it.
+COMMAND = ("admin", "commander")
+#: Who sorts, dispatches and calls: the command centre and the offices.
+COORDINATING = (*COMMAND, *OFFICERS)
+#: Read the whole district (planners with personal fields masked).
+DISTRICT_WIDE = ("admin", "commander", "planner")
+#: Staff on the loop, who see each other's phone numbers and the operational layers.
+STAFF = (*COORDINATING, "grid_worker", "department_handler")
+#: Coordinators and the grid workers in their area: warnings, point-calls.
+FIELD = (*COORDINATING, "grid_worker")
+#: Who reads the analyses: coordinators, handlers and planners.
+ANALYSTS = (*COORDINATING, "department_handler", "planner")
+#: Who watches the wall's tours: coordinators and planners.
+WATCHERS = (*COORDINATING, "planner")
+#: Who reads residents and tracks: field staff and planners.
+AREA_READERS = (*FIELD, "planner")
+#: Who uploads GPS tracks: grid workers, and the command centre for corrections.
+TRACK_UPLOADERS = ("grid_worker", *COMMAND)
+
+
+def known_roles(roles: tuple[str, ...] | list[str] | set[str], where: str) -> tuple[str, ...]:
+    """`roles`, checked against ROLES: a misspelt role would silently let nobody in."""
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ValueError(f"{where}: unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+    return tuple(roles)
+
 
 @lru_cache
 def _hasher() -> PasswordHash:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from gis_core.auth import User
 from gis_core.errors import NotFound
+from gis_core.incidents.workflow import OPEN_STATES
 
 PAGE = 10_000
 
@@ -150,9 +151,7 @@ class OneGrid:
         if inc.empty:
             metrics = pd.DataFrame(columns=["incidents", "open", "overdue", "closed", "satisfied"])
         else:
-            inc["open"] = inc["state"].isin(
-                ["reported", "accepted", "dispatched", "in_progress", "suspended"]
-            )
+            inc["open"] = inc["state"].isin(OPEN_STATES)
             inc["closed"] = inc["state"] == "closed"
             inc["satisfied"] = inc["rating"] == "satisfied"
             metrics = inc.groupby("grid_code").agg(

@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from gis_core.auth import ROLES, User
+from gis_core.auth import DISTRICT_WIDE, FIELD, ROLES, User, known_roles
 from gis_core.errors import Forbidden, NotFound
-from gis_core.scope import DISTRICT_WIDE, jurisdiction_clause
+from gis_core.scope import jurisdiction_clause
 
-#: Roles of the people who run the district (everyone but planners and citizens).
-STAFF = ("admin", "commander", "street_officer", "community_officer", "grid_worker", "department_handler")
 #: Roles that see personal data unmasked: they visit, call and help the people concerned.
-PII_ROLES = ("admin", "commander", "street_officer", "community_officer", "grid_worker")
+PII_ROLES = FIELD
 #: SQL mask function per kind of personal field (same masks as `gis_core.pii`).
 MASKS = {"name": "mask_name", "phone": "mask_phone", "id_number": "mask_id_number"}
 ROW_RULES = ("all", "jurisdiction", "incidents")
@@ -85,8 +83,10 @@ class Layer:
             raise ValueError(f"layer {self.id!r}: bad geometry_type or rows")
         if not set(self.pii) <= set(self.fields) or not set(self.pii.values()) <= set(MASKS):
             raise ValueError(f"layer {self.id!r}: pii must map its own fields to one of {sorted(MASKS)}")
-        if not set(self.roles) <= set(ROLES):
-            raise ValueError(f"layer {self.id!r}: unknown role in roles")
+        known_roles(self.roles, f"layer {self.id!r} roles")
+        known_roles(self.pii_roles, f"layer {self.id!r} pii_roles")
+        for name, roles in self.field_roles.items():
+            known_roles(roles, f"layer {self.id!r} field_roles[{name!r}]")
 
     @property
     def source(self) -> str:

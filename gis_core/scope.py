@@ -18,11 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gis_core.auth import User
+from gis_core.auth import DISTRICT_WIDE, OFFICERS, User
 from gis_core.errors import InvalidInput
-
-#: Roles that read the whole district.
-DISTRICT_WIDE = frozenset({"admin", "commander", "planner"})
 
 #: Names the transaction's user for the row-level security policies (migration 0009).
 ACT_AS_SQL = "SELECT set_config('onegrid.uid', :act_as_uid, true)"
@@ -52,7 +49,7 @@ def jurisdiction_clause(user: User, alias: str, params: dict[str, Any]) -> str:
             f"{alias}.grid_id IN (SELECT wg.grid_id FROM worker_grid wg "
             "JOIN worker w ON w.id = wg.worker_id WHERE w.user_id = :scope_uid)"
         )
-    if user.role in ("street_officer", "community_officer"):
+    if user.role in OFFICERS:
         params["scope_area"] = (user.jurisdiction_code or "").strip()
         level = "street" if user.role == "street_officer" else "community"
         return f"{alias}.{level}_id = (SELECT id FROM {level} WHERE code = :scope_area)"

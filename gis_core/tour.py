@@ -15,11 +15,10 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
-from gis_core.auth import User
+from gis_core.auth import DISTRICT_WIDE, User
 from gis_core.crs import transformer
 from gis_core.errors import InvalidInput
-from gis_core.incidents.workflow import ACTIVE_STATES
-from gis_core.scope import DISTRICT_WIDE
+from gis_core.incidents.workflow import ACTIVE_STATES, OPEN_STATES
 
 LEVELS = ("street", "community", "key_point")
 NEAREST_CAMERAS = 3
@@ -134,7 +133,7 @@ def tour(
             "id": u.id,
             "now": now,
             "since": now - on_duty,
-            "open": [*ACTIVE_STATES, "suspended"],
+            "open": list(OPEN_STATES),
             "active": list(ACTIVE_STATES),
         }
         if col:

@@ -1,6 +1,7 @@
 """视频探头 with bearing and field of view."""
 
-from gis_core.layers import STAFF, Layer
+from gis_core.auth import STAFF
+from gis_core.layers import Layer
 
 LAYER = Layer(
     id="cameras",

@@ -1,19 +1,24 @@
 """网格事件负荷: grids filled by their live count of open incidents."""
 
+from gis_core.auth import ANALYSTS
+from gis_core.incidents.workflow import OPEN_STATES, state_in
 from gis_core.layers import Layer
+
+# a state group's literals, no input
+OPEN_PER_GRID = (
+    "SELECT g.id, g.code, g.name, g.kind, g.geom, (SELECT count(*) FROM incident i "  # noqa: S608
+    f"WHERE i.grid_id = g.id AND {state_in('i.state', OPEN_STATES)}) AS open_incidents FROM grid g"
+)
 
 LAYER = Layer(
     id="grid_load",
     title_zh="网格在办事件",
     title_en="Open incidents per grid",
-    sql="SELECT g.id, g.code, g.name, g.kind, g.geom, "
-    "(SELECT count(*) FROM incident i WHERE i.grid_id = g.id "
-    "AND i.state IN ('reported', 'accepted', 'dispatched', 'in_progress', 'suspended')) AS open_incidents "
-    "FROM grid g",
+    sql=OPEN_PER_GRID,
     watch=("grid", "incident"),
     geometry_type="polygon",
     fields=("code", "name", "kind", "open_incidents"),
-    roles=("admin", "commander", "street_officer", "community_officer", "department_handler", "planner"),
+    roles=ANALYSTS,
     visible=False,
     minzoom=10,
     maxzoom=18,

@@ -1,6 +1,7 @@
 """重点点位: forest-fire, flood and other watched points."""
 
-from gis_core.layers import STAFF, Layer
+from gis_core.auth import STAFF
+from gis_core.layers import Layer
 
 LAYER = Layer(
     id="key_points",

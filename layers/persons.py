@@ -1,5 +1,6 @@
 """人口: residents at their building, for the people who serve them; personal data masked for others."""
 
+from gis_core.auth import AREA_READERS
 from gis_core.layers import Layer
 
 LAYER = Layer(
@@ -10,7 +11,7 @@ LAYER = Layer(
     geometry_type="point",
     fields=("household_no", "name", "id_number", "phone", "gender", "residency", "care_tags", "risk_class"),
     pii={"name": "name", "id_number": "id_number", "phone": "phone"},
-    roles=("admin", "commander", "street_officer", "community_officer", "grid_worker", "planner"),
+    roles=AREA_READERS,
     rows="jurisdiction",
     minzoom=16,
     maxzoom=20,

@@ -1,6 +1,7 @@
 """网格员位置: each grid worker's latest GPS fix."""
 
-from gis_core.layers import STAFF, Layer
+from gis_core.auth import STAFF
+from gis_core.layers import Layer
 
 LAYER = Layer(
     id="workers",

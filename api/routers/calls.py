@@ -10,11 +10,12 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import ConnDep, CurrentUser, GridIndexDep, require_roles
 from gis_core import calls
+from gis_core.auth import COORDINATING, FIELD
 from gis_core.crs import input_point
 
 router = APIRouter(prefix="/api/v1", tags=["point-call"])
-CALLERS = require_roles("admin", "commander", "street_officer", "community_officer")
-READERS = require_roles("admin", "commander", "street_officer", "community_officer", "grid_worker")
+CALLERS = require_roles(*COORDINATING)
+READERS = require_roles(*FIELD)
 
 
 class CallIn(BaseModel):

@@ -13,13 +13,14 @@ from pyproj import Geod
 
 from api.deps import ConnDep, CurrentUser, GridIndexDep, SettingsDep, require_roles
 from gis_core import dispatch
+from gis_core.auth import COORDINATING
 from gis_core.clock import iso
 from gis_core.crs import input_point
 from gis_core.features import check_geometry
 
 router = APIRouter(prefix="/api/v1", tags=["point-call"])
 GEOD = Geod(ellps="WGS84")
-CALLERS = require_roles("admin", "commander", "street_officer", "community_officer")
+CALLERS = require_roles(*COORDINATING)
 
 
 @router.get(

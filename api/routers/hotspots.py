@@ -10,12 +10,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
+from gis_core.auth import ANALYSTS
 from gis_core.incidents.hotspots import HotspotQuery, emerging_hotspots, hotspots
 
 router = APIRouter(prefix="/api/v1", tags=["hotspots"])
-READERS = require_roles(
-    "admin", "commander", "street_officer", "community_officer", "department_handler", "planner"
-)
+READERS = require_roles(*ANALYSTS)
 
 
 def _query(

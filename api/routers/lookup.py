@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, GridIndexDep
+from gis_core.auth import STAFF
 from gis_core.crs import input_point
 from gis_core.errors import OutsideDistrict
 from gis_core.pii import mask_phone
@@ -15,14 +16,7 @@ from gis_core.pii import mask_phone
 router = APIRouter(prefix="/api/v1", tags=["lookup"])
 
 #: Roles that see grid workers' full phone numbers (they dispatch to them).
-PHONE_ROLES = {
-    "admin",
-    "commander",
-    "street_officer",
-    "community_officer",
-    "grid_worker",
-    "department_handler",
-}
+PHONE_ROLES = frozenset(STAFF)
 
 
 class UnitOut(BaseModel):

@@ -27,8 +27,8 @@ from gis_core.auth import User
 from gis_core.errors import AuthError, InvalidInput, NotFound, OneGridError
 from gis_core.incidents import queries
 from gis_core.incidents import submit as submitting
+from gis_core.incidents.workflow import CLOSED_STATES, STATES
 
-CLOSED = ("closed", "rejected", "merged")
 MAX_RESULTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
 
@@ -101,7 +101,7 @@ def _request(f: dict[str, Any], base: str) -> dict[str, Any]:
     p = f["properties"]
     return {
         "service_request_id": str(f["id"]),
-        "status": "closed" if p["state"] in CLOSED else "open",
+        "status": "closed" if p["state"] in CLOSED_STATES else "open",
         "status_notes": f"{p['state']} ({p['level']})",
         "service_name": p["category_name"],
         "service_code": p["category_code"],
@@ -166,7 +166,7 @@ def get_requests(
         wanted = {s.strip() for s in status.split(",")}
         if not wanted <= {"open", "closed"}:
             raise InvalidInput("status must be open, closed or both", where="status")
-        states = [s for s in queries.STATES if ("closed" if s in CLOSED else "open") in wanted]
+        states = [s for s in STATES if ("closed" if s in CLOSED_STATES else "open") in wanted]
     f = queries.IncidentFilter(state=states, category=service_code, since=start, until=end, limit=MAX_RESULTS)
     features, _ = queries.list_incidents(conn, user, f)
     return [_request(x, base) for x in features]

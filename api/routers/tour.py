@@ -10,10 +10,11 @@ from pydantic import AwareDatetime
 
 from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
 from gis_core import tour
+from gis_core.auth import WATCHERS
 from gis_core.scope import check_area_code
 
 router = APIRouter(prefix="/api/v1", tags=["map wall"])
-VIEWERS = require_roles("admin", "commander", "street_officer", "community_officer", "planner")
+VIEWERS = require_roles(*WATCHERS)
 
 
 @router.get(

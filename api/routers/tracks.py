@@ -12,13 +12,14 @@ from typing_extensions import TypedDict  # pydantic needs this one on Python < 3
 
 from api.deps import BulkJsonBody, ConnDep, CurrentUser, SettingsDep, require_roles
 from gis_core import tracks
+from gis_core.auth import AREA_READERS, TRACK_UPLOADERS
 from gis_core.crs import input_points
 from gis_core.errors import Forbidden, InvalidInput, TooLarge
 
 router = APIRouter(prefix="/api/v1", tags=["tracks"])
 #: Devices that upload: a worker's phone (own fixes), or a gateway account of the command centre.
-UPLOADERS = require_roles("grid_worker", "admin", "commander")
-READERS = require_roles("admin", "commander", "planner", "street_officer", "community_officer", "grid_worker")
+UPLOADERS = require_roles(*TRACK_UPLOADERS)
+READERS = require_roles(*AREA_READERS)
 
 
 class FixIn(TypedDict):

@@ -10,13 +10,14 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
 from gis_core import warning_rules
+from gis_core.auth import COMMAND, COORDINATING, FIELD
 from gis_core.errors import InvalidInput, TooLarge
 
 router = APIRouter(prefix="/api/v1", tags=["warnings"])
-READERS = require_roles("admin", "commander", "street_officer", "community_officer", "grid_worker")
-ACTORS = require_roles("admin", "commander", "street_officer", "community_officer")
+READERS = require_roles(*FIELD)
+ACTORS = require_roles(*COORDINATING)
 #: The monitoring system's gateway posts as the command centre.
-GATEWAYS = require_roles("admin", "commander")
+GATEWAYS = require_roles(*COMMAND)
 MAX_READINGS = 10_000
 
 

@@ -19,20 +19,17 @@ import sqlalchemy as sa
 from gis_core.auth import User
 from gis_core.clock import iso
 from gis_core.errors import InvalidInput, NotFound
-from gis_core.incidents.workflow import ACTIVE_STATES, allowed_actions, snapshot, worker_grids
+from gis_core.incidents.workflow import (
+    ACTIVE_STATES,
+    AWAITING_RATING_STATES,
+    OPEN_STATES,
+    STATES,
+    allowed_actions,
+    snapshot,
+    worker_grids,
+)
 from gis_core.scope import check_area_code, jurisdiction_clause
 
-STATES = (
-    "reported",
-    "accepted",
-    "dispatched",
-    "in_progress",
-    "suspended",
-    "resolved",
-    "closed",
-    "rejected",
-    "merged",
-)
 MAX_LIMIT = 1000
 
 
@@ -224,11 +221,13 @@ def get_incident(conn: sa.Connection, user: User, incident_id: int) -> dict[str,
 
 def stats(conn: sa.Connection, user: User, f: IncidentFilter) -> dict[str, Any]:
     """Counts, 办结率, 满意率, median times and where incidents were closed, for a filter."""
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = {"open": list(OPEN_STATES), "awaiting": list(AWAITING_RATING_STATES)}
     where = where_clause(user, f, params)
     row = conn.execute(
         sa.text(f"""
         SELECT count(*) AS total,
+               count(*) FILTER (WHERE i.state = ANY(:open)) AS open,
+               count(*) FILTER (WHERE i.state = ANY(:awaiting)) AS awaiting_rating,
                count(*) FILTER (WHERE i.state = 'closed') AS closed,
                count(*) FILTER (WHERE i.state = 'rejected') AS rejected,
                count(*) FILTER (WHERE i.state = 'merged') AS merged,
@@ -260,6 +259,8 @@ def stats(conn: sa.Connection, user: User, f: IncidentFilter) -> dict[str, Any]:
 
     return {
         "total": row.total,
+        "open": row.open,
+        "awaiting_rating": row.awaiting_rating,
         "by_state": by_state,
         "overdue": row.overdue,
         "completion_rate": ratio(row.closed, handled),
@@ -276,6 +277,8 @@ def stats(conn: sa.Connection, user: User, f: IncidentFilter) -> dict[str, Any]:
             row.closed_grid + row.closed_community + row.closed_street, row.closed
         ),
         "definitions": {
+            "open": ", ".join(OPEN_STATES),
+            "awaiting_rating": ", ".join(AWAITING_RATING_STATES),
             "completion_rate": "closed / (all − rejected − merged)",
             "satisfaction_rate": "(satisfied + basic) / rated",
         },

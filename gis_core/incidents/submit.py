@@ -21,7 +21,7 @@ from gis_core.crs import UnknownCRS, parse_crs, to_wgs84, valid_lonlat
 from gis_core.db import Prepared
 from gis_core.errors import Conflict, InvalidInput, UnknownCRSError
 from gis_core.incidents import queries
-from gis_core.incidents.workflow import ACTIVE_STATES
+from gis_core.incidents.workflow import ACTIVE_STATES, OPEN_STATES
 from gis_core.lookup import GridIndex
 from gis_core.photos import Photo, digest, inspect, store_photos
 from gis_core.scope import ACT_AS_SQL, act_as_params
@@ -293,7 +293,7 @@ def submit(
             "p_lat": [p.gps[1] if p.gps else None for p in photos],
             "active": list(ACTIVE_STATES),
             # possible duplicates: open (suspended included) and recent, among everyone's reports
-            "open": [*ACTIVE_STATES, "suspended"],
+            "open": list(OPEN_STATES),
             "since": now - timedelta(days=settings.duplicate_days),
             "r": settings.duplicate_radius_m,
             "deg": settings.duplicate_radius_m / 70_000,  # ≥ r metres in both axes below 50° N

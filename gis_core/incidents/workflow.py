@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gis_core.auth import User
+from gis_core.auth import OFFICERS, User
 from gis_core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 LEVELS = ("grid", "community", "street", "district")
@@ -24,9 +24,21 @@ LEVELS = ("grid", "community", "street", "district")
 LEVEL_OFFICE = {"grid": "grid_self", "community": "community_office", "street": "street_office"}
 #: District department when the category's own department is not a district one.
 DISTRICT_FALLBACK_DEPARTMENT = "urban_mgmt"
-OPEN_STATES = ("reported", "accepted", "dispatched", "in_progress", "suspended", "resolved")
-ACTIVE_STATES = ("reported", "accepted", "dispatched", "in_progress")  # a deadline is running
-COORDINATORS = ("commander", "street_officer", "community_officer")
+# ---- the one vocabulary of states: every layer, query, page and SQL file takes its groups here
+#: A deadline is running: waiting to be accepted, dispatched or handled.
+ACTIVE_STATES = ("reported", "accepted", "dispatched", "in_progress")
+#: Open: work still to do (a suspended incident waits for something, its clock stopped).
+OPEN_STATES = (*ACTIVE_STATES, "suspended")
+#: Handled, waiting for the reporter's rating (反馈评价); an 'unsatisfied' one reopens.
+AWAITING_RATING_STATES = ("resolved",)
+#: Not yet finished: open or awaiting the rating (the wall draws the two apart).
+UNFINISHED_STATES = (*OPEN_STATES, *AWAITING_RATING_STATES)
+#: Finished: rated and closed, or ended early as rejected or merged.
+CLOSED_STATES = ("closed", "rejected", "merged")
+STATES = (*UNFINISHED_STATES, *CLOSED_STATES)
+#: Before dispatch: still with the command centre (or the level's coordinator).
+UNSORTED_STATES = ("reported", "accepted")
+COORDINATORS = ("commander", *OFFICERS)  # who sorts in the workflow (admins run the system, not the loop)
 RATINGS = ("satisfied", "basic", "unsatisfied")
 
 
@@ -45,7 +57,7 @@ ACTIONS: dict[str, Action] = {
     for a in (
         Action("accept", ("reported",), "coordinator", "受理"),
         Action("reject", ("reported",), "coordinator", "不予受理"),
-        Action("merge", ("reported", "accepted"), "coordinator", "合并重复"),
+        Action("merge", UNSORTED_STATES, "coordinator", "合并重复"),
         Action("dispatch", ("accepted",), "coordinator", "分流交办"),
         Action("start", ("dispatched",), "handler", "开始处置"),
         Action("suspend", ("in_progress",), "handler", "挂起（待补充）"),
@@ -171,7 +183,7 @@ def plan(
         other = conn.execute(
             sa.text("SELECT state, category_code FROM incident WHERE id = :t"), {"t": target}
         ).first()
-        if other is None or other.state not in OPEN_STATES:
+        if other is None or other.state not in UNFINISHED_STATES:
             raise InvalidInput(f"incident {target} is not an open incident", where="body.target_id")
         ch.update(merged_into=target, closed_at=now, due_at=None)
         data["target_id"] = target
@@ -236,7 +248,7 @@ def plan(
         )
         data.update(from_level=inc.level, to_level=level)
         # before dispatch the report keeps its stage; a handled one goes to the new handler
-        return (inc.state if inc.state in ("reported", "accepted") else "dispatched"), ch, data
+        return (inc.state if inc.state in UNSORTED_STATES else "dispatched"), ch, data
     raise InvalidInput(f"unknown action {action!r}", where="body.action")  # pragma: no cover
 
 
@@ -346,3 +358,13 @@ def act(
         )
     to_state, changes, data = plan(action, inc, body, now, conn)
     return transition(conn, inc, action, to_state, changes, data, user.id, str(body.get("note") or ""), now)
+
+
+def state_in(column: str, states: tuple[str, ...]) -> str:
+    """SQL `column IN (...)` for a state group: how layers and indexes spell a group.
+
+    The states are this module's constants, never input, so they are written as literals: a
+    partial index's condition (migration 0013) must match a query's text for the planner.
+    """
+    assert set(states) <= set(STATES), states
+    return f"{column} IN ({', '.join(repr(s) for s in states)})"
