@@ -13,7 +13,6 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis_core import errors as e
-from gis_core import photos
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +23,12 @@ _STATUS: dict[type[e.OneGridError], int] = {
     e.AuthError: 401,
     e.Forbidden: 403,
     e.NotFound: 404,
-    e.OutsideDistrict: 404,
+    e.LookupOutsideDistrict: 404,
     e.Conflict: 409,
     e.ServiceUnavailable: 503,
     e.RateLimited: 429,
     e.TooLarge: 413,
-    photos.NotAnImage: 415,
+    e.NotAnImage: 415,
 }
 
 

@@ -19,16 +19,14 @@ import numpy as np
 import pyproj
 from pyproj.exceptions import CRSError
 
+from gis_core.errors import UnknownCRSError
+
 WGS84 = 4326
 CGCS2000 = 4490
 
 _A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
 _EE = 0.00669342162296594323  # its first eccentricity squared
 _X_PI = math.pi * 3000.0 / 180.0
-
-
-class UnknownCRS(ValueError):
-    """A CRS identifier that neither pyproj nor the GCJ-02/BD-09 names recognise."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ _EPSG_PATTERNS = (
 
 
 @lru_cache(maxsize=256)
-def parse_crs(text: str | int | None) -> CrsSpec:
+def parse_crs(text: str | int | None, where: str = "crs") -> CrsSpec:
     """Parse a CRS identifier; `None` or empty means WGS84.
 
     Accepts `EPSG:4490`, `4490`, OGC URIs/URNs, `CRS84`, `WGS84`, `CGCS2000`, `GCJ-02`, `BD-09`.
@@ -90,9 +88,9 @@ def parse_crs(text: str | int | None) -> CrsSpec:
             try:
                 pyproj.CRS.from_epsg(code)
             except CRSError as exc:
-                raise UnknownCRS(f"EPSG:{code} is not a known CRS") from exc
+                raise UnknownCRSError(f"EPSG:{code} is not a known CRS", where=where) from exc
             return CrsSpec("epsg", code)
-    raise UnknownCRS(f"{text!r} is not a recognised CRS identifier")
+    raise UnknownCRSError(f"{text!r} is not a recognised CRS identifier", where=where)
 
 
 @lru_cache(maxsize=64)
@@ -236,12 +234,9 @@ def input_points(
 
     With `indexed`, the problem's location is `where[i]` for the i-th point.
     """
-    from gis_core.errors import InvalidInput, UnknownCRSError
+    from gis_core.errors import InvalidInput
 
-    try:
-        spec = parse_crs(crs)
-    except UnknownCRS as exc:
-        raise UnknownCRSError(str(exc), where=f"{where}.crs") from exc
+    spec = parse_crs(crs, where=f"{where}.crs")
 
     def bad(ok: np.ndarray, message: str) -> None:
         if not ok.all():

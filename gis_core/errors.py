@@ -43,18 +43,39 @@ class TooLarge(InvalidInput):
     title = "Request too large"
 
 
-class OutsideDistrict(OneGridError):
-    """A location that no grid of the district contains."""
+class LookupOutsideDistrict(OneGridError):
+    """A looked-up location that no grid of the district contains: nothing there (404)."""
 
     code = "outside-district"
     title = "Location outside the district"
 
 
 class LocationOutsideDistrict(InvalidInput):
-    """A point given in a request (a report, a call) that no grid of the district contains."""
+    """A point given in a request (a report, a call) that no grid of the district contains (400)."""
 
     code = "outside-district"
     title = "Location outside the district"
+
+
+class PhotoTooLarge(TooLarge):
+    """A photo over the byte or pixel limit."""
+
+    code = "photo-too-large"
+    title = "Photo too large"
+
+
+class NotAnImage(InvalidInput):
+    """An upload that is not a JPEG, PNG or WebP image."""
+
+    code = "not-an-image"
+    title = "Not an image"
+
+
+class TooManyPhotos(InvalidInput):
+    """More photos than a report may carry."""
+
+    code = "too-many-photos"
+    title = "Too many photos"
 
 
 class NotFound(OneGridError):

@@ -20,7 +20,8 @@ import shapely
 import sqlalchemy as sa
 from shapely.validation import explain_validity
 
-from gis_core.crs import UnknownCRS, parse_crs
+from gis_core.crs import parse_crs
+from gis_core.errors import UnknownCRSError
 
 REQUIRED = object()
 
@@ -152,8 +153,8 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, source_crs: str | None, report: ImportRepor
     if source_crs:
         try:
             spec = parse_crs(source_crs)
-        except UnknownCRS as exc:
-            raise ImportRejected(report, str(exc)) from exc
+        except UnknownCRSError as exc:
+            raise ImportRejected(report, exc.detail) from exc
         if spec.kind != "epsg":
             from gis_core.crs import to_wgs84
 

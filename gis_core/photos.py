@@ -18,26 +18,12 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gis_core.errors import InvalidInput, TooLarge
+from gis_core.errors import NotAnImage, PhotoTooLarge
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 PUBLIC_MAX_SIDE = 1600  # ample for a handler's screen or the wall; lets libjpeg decode at reduced scale
 #: A thumbnail's long side: at least this (if the photo has it), and at most twice it.
 THUMB_SIDE = 320
-
-
-class PhotoTooLarge(TooLarge):
-    """A photo over the byte or pixel limit."""
-
-    code = "photo-too-large"
-    title = "Photo too large"
-
-
-class NotAnImage(InvalidInput):
-    """An upload that is not a JPEG, PNG or WebP image."""
-
-    code = "not-an-image"
-    title = "Not an image"
 
 
 @dataclass(frozen=True)

@@ -333,7 +333,17 @@ def search(conn: sa.Connection, user: User, state: str, rule: str | None, limit:
         params,
     ).mappings()
     features = [_feature(r) for r in rows]
-    return {"type": "FeatureCollection", "numberReturned": len(features), "features": features}
+    params.pop("limit")
+    matched = conn.execute(
+        sa.text(f"SELECT count(*) FROM warning w WHERE {' AND '.join(conds)}"),  # noqa: S608
+        params,
+    ).scalar_one()
+    return {
+        "type": "FeatureCollection",
+        "numberMatched": matched,  # all that match: the list may hold only the newest `limit`
+        "numberReturned": len(features),
+        "features": features,
+    }
 
 
 def one(conn: sa.Connection, user: User, warning_id: int) -> dict[str, Any]:

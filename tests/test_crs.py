@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gis_core import crs
+from gis_core.errors import UnknownCRSError
 
 
 def metres(lon1, lat1, lon2, lat2):
@@ -90,7 +91,7 @@ def test_parse_crs_accepts_common_spellings(text, label):
 
 @pytest.mark.parametrize("text", ["EPSG:999999", "EPSG:0", "not-a-crs", "WGS85", "EPSG:4326;DROP"])
 def test_parse_crs_rejects_unknown(text):
-    with pytest.raises(crs.UnknownCRS):
+    with pytest.raises(UnknownCRSError):
         crs.parse_crs(text)
 
 

@@ -51,10 +51,7 @@ def _geojson(body: dict[str, Any]) -> JSONResponse:
 
 def _output_crs(crs: str | None) -> Any:
     """WGS84 (default) or GCJ-02 for Chinese basemaps; other CRSs are not offered."""
-    try:
-        spec = parse_crs(crs)
-    except ValueError as exc:
-        raise UnknownCRSError(str(exc), where="query.crs") from exc
+    spec = parse_crs(crs, where="query.crs")
     if spec.kind == "gcj02" or spec.kind == "epsg" and spec.epsg == 4326:
         return spec
     raise UnknownCRSError(f"output is offered in CRS84 or GCJ-02, not {spec.label}", where="query.crs")

@@ -14,11 +14,11 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from api.deps import ConnDep, CurrentUser, FormBody, GridIndexDep, ReportQuota, SettingsDep, transaction
-from gis_core.errors import InvalidInput, NotFound
+from gis_core.errors import InvalidInput, NotFound, PhotoTooLarge
 from gis_core.features import parse_bbox
 from gis_core.incidents import queries, workflow
 from gis_core.incidents import submit as submitting
-from gis_core.photos import PhotoTooLarge, paths
+from gis_core.photos import paths
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 

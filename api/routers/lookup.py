@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from api.deps import CurrentUser, GridIndexDep
 from gis_core.auth import STAFF
 from gis_core.crs import input_point
-from gis_core.errors import OutsideDistrict
+from gis_core.errors import LookupOutsideDistrict
 from gis_core.pii import mask_phone
 
 router = APIRouter(prefix="/api/v1", tags=["lookup"])
@@ -63,7 +63,7 @@ def lookup(
     wlon, wlat = input_point(lon, lat, crs)
     found = index.locate(wlon, wlat)
     if found is None:
-        raise OutsideDistrict(
+        raise LookupOutsideDistrict(
             f"no grid of the district contains ({wlon:.6f}, {wlat:.6f})", where="query.lon,lat"
         )
     show_phone = user.role in PHONE_ROLES

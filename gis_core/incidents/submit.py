@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from gis_core.auth import User
-from gis_core.crs import UnknownCRS, parse_crs, to_wgs84, valid_lonlat
+from gis_core.crs import parse_crs, to_wgs84, valid_lonlat
 from gis_core.db import Prepared
-from gis_core.errors import Conflict, InvalidInput, UnknownCRSError
+from gis_core.errors import Conflict, InvalidInput, TooManyPhotos
 from gis_core.incidents import queries
 from gis_core.incidents.workflow import ACTIVE_STATES, OPEN_STATES
 from gis_core.lookup import GridIndex
@@ -80,13 +80,6 @@ _INSERT = Prepared(
         + queries.base("i")
     ),
 )
-
-
-class TooManyPhotos(InvalidInput):
-    """More photos than a report may carry."""
-
-    code = "too-many-photos"
-    title = "Too many photos"
 
 
 @dataclass
@@ -196,10 +189,7 @@ def _location(s: Submission, photos: list[Photo]) -> tuple[float, float]:
         return gps
     if s.lon is None or s.lat is None:
         raise InvalidInput("send both lon and lat", where="body.lon,lat")
-    try:
-        spec = parse_crs(s.crs)
-    except UnknownCRS as exc:
-        raise UnknownCRSError(str(exc), where="body.crs") from exc
+    spec = parse_crs(s.crs, where="body.crs")
     if spec.kind == "epsg" and spec.epsg not in (4326, 4490) or not valid_lonlat(s.lon, s.lat):
         raise InvalidInput(
             "lon/lat must be geographic WGS84, CGCS2000, GCJ-02 or BD-09 coordinates", where="body.lon,lat"
@@ -304,8 +294,3 @@ def submit(
         assert raced is not None
         return raced
     return Submitted(int(row.id), replayed=False, feature=queries.feature(row._mapping))
-
-
-def as_dict(row: Any) -> dict[str, Any]:
-    """A row as a plain dict."""
-    return dict(row._mapping)
