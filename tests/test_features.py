@@ -333,3 +333,43 @@ def test_a_self_intersection_is_located(client, auth):
     }
     body = client.post("/api/v1/spatial/grid/polygon", headers=auth(), json={"geometry": bowtie}).json()
     assert body["reason"].startswith("Self-intersection[124.38 40.14")
+
+
+def test_workers_say_whether_they_are_on_duty(client, auth, engine):
+    """Issue 18 item 10: the wall drew month-old positions as workers out there now."""
+    with engine.begin() as c:
+        worker, at = c.execute(
+            sa.text("SELECT worker_id, recorded_at FROM worker_position ORDER BY worker_id LIMIT 1")
+        ).one()
+        c.execute(
+            sa.text(
+                "UPDATE worker_position SET recorded_at = now() - interval '5 minutes' WHERE worker_id = :w"
+            ),
+            {"w": worker},
+        )
+    try:
+        feats = client.get("/collections/workers/items?limit=2000", headers=auth()).json()["features"]
+        duty = {f["id"]: f["properties"]["on_duty"] for f in feats}
+        with engine.connect() as c:
+            want = dict(
+                c.execute(
+                    sa.text(
+                        "SELECT p.worker_id, p.recorded_at > now() - interval '30 minutes' FROM worker_position p "
+                        "JOIN worker w ON w.id = p.worker_id WHERE w.active"
+                    )
+                ).all()
+            )
+        assert duty == want and duty[worker] is True and not all(duty.values())
+    finally:
+        with engine.begin() as c:
+            c.execute(
+                sa.text("UPDATE worker_position SET recorded_at = :t WHERE worker_id = :w"),
+                {"t": at, "w": worker},
+            )
+
+
+def test_the_warning_list_says_how_many_match_beyond_its_limit(client, auth, engine):
+    body = client.get("/api/v1/warnings?state=all&limit=1", headers=auth()).json()
+    with engine.connect() as c:
+        total = c.execute(sa.text("SELECT count(*) FROM warning")).scalar()
+    assert body["numberReturned"] == min(1, total) and body["numberMatched"] == total

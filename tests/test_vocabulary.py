@@ -54,6 +54,16 @@ def test_no_layer_router_or_query_spells_a_state_or_role_group_of_its_own():
     assert not offenders, offenders
 
 
+def test_no_page_spells_a_state_group_of_its_own():
+    """The pages take 'open' from the server's answers (stats' open, the layer's rows)."""
+    pages = sorted((PROJECT_ROOT / "web").rglob("*.js"))
+    quoted = re.compile(rf"[\"']({_ANY_STATE})[\"']\s*,\s*[\"']({_ANY_STATE})[\"']")
+    offenders = [
+        f"{p.relative_to(PROJECT_ROOT)}" for p in pages if quoted.search(p.read_text(encoding="utf-8"))
+    ]
+    assert pages and not offenders, offenders
+
+
 def test_the_groups_partition_the_states():
     assert set(UNFINISHED_STATES) == set(OPEN_STATES) | set(AWAITING_RATING_STATES)
     assert set(STATES) == set(UNFINISHED_STATES) | set(CLOSED_STATES)

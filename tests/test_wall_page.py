@@ -118,7 +118,10 @@ def test_the_wall(settings, spot, manifest):
             headers={"Authorization": f"Bearer {commander}"},
         ).json()
         assert page.evaluate("wall.drill.stats.overdue") == want["overdue"]
-        assert page.locator("#drill-stats .counter").count() == 4
+        counters = page.locator("#drill-stats .counter")
+        assert counters.count() == 5  # 在办, 待评价, 超时, 办结率, 满意率
+        assert counters.nth(0).locator("b").text_content() == str(want["open"])
+        assert counters.nth(1).locator("b").text_content() == str(want["awaiting_rating"])
         page.screenshot(path=str(ARTIFACTS / "wall-drill-down.png"))
 
         # 多人点调: worker 1 is on shift near the spot; the wall picks the spot, calls them, sees them acknowledge
@@ -192,3 +195,68 @@ def test_the_wall_fills_a_3840x2160_screen_with_type_readable_from_the_room(sett
     fill = max(m["district"]["w"] / m["map"]["width"], m["district"]["h"] / m["map"]["height"])
     assert 0.8 <= fill <= 1.0
     assert m["zoomButtonPx"] >= 50  # the map's own controls grow with the screen too
+
+
+def test_the_wall_follows_the_district_live_and_says_what_it_leaves_out(settings, engine, spot):
+    """Issue 18 item 10: layers refresh from the live feed; capped lists and stale labels say so."""
+    import sqlalchemy as sa
+
+    lon, lat, _ = spot
+    tag = uuid.uuid4().hex[:8]
+    with engine.begin() as c:  # more active warnings than the list shows
+        c.execute(
+            sa.text(
+                "INSERT INTO warning (rule, cause_key, subject_type, level, message, raised_at, geom) "
+                "SELECT 'camera_offline', :tag || ':' || k, 'camera', 'yellow', '测试预警 ' || k, now(), "
+                "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) FROM generate_series(1, 105) k"
+            ),
+            {"tag": tag, "lon": lon, "lat": lat},
+        )
+    errors: list[str] = []
+    try:
+        with (
+            live_server(settings) as base,
+            browser_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN", base_url=base) as ctx,
+        ):
+            page = open_wall(ctx, "/wall?traj_from=2026-10-30T00:00&traj_to=2026-10-31T00:00", errors)
+            page.wait_for_selector("#live-status.on", timeout=10_000)
+            page.wait_for_function("document.querySelectorAll('#warnings li').length === 100", timeout=10_000)
+            with engine.connect() as c:
+                active = c.execute(sa.text("SELECT count(*) FROM warning WHERE state <> 'cleared'")).scalar()
+            assert page.text_content("#warning-count") == str(active)
+            assert page.text_content("#warning-more") == f"显示最新 100 条，共 {active} 条"
+
+            # a new report: the open-incidents tiles are fetched again, not only the live list
+            asked: list[str] = []
+            page.on("request", lambda r: "/tiles/incidents_open/" in r.url and asked.append(r.url))
+            token = httpx.post(
+                f"{base}/api/v1/auth/token", data={"username": "gridworker", "password": "onegrid-demo"}
+            ).json()["access_token"]
+            r = httpx.post(
+                f"{base}/api/v1/incidents",
+                data={"category": "0101", "description": "图层刷新", "lon": str(lon), "lat": str(lat)},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert r.status_code == 201
+            page.wait_for_selector(f"#events li[data-id='{r.json()['id']}']", timeout=5_000)
+            deadline = time.monotonic() + 8
+            while not asked and time.monotonic() < deadline:
+                page.wait_for_timeout(200)
+            assert asked, "the incidents layer was not reloaded after a new incident"
+
+            # a trajectory's time label belongs to the trajectory shown, not the one before
+            page.click("#traj-load")
+            page.wait_for_function(
+                "wall.trajectory.coords && wall.trajectory.coords.length > 10", timeout=10_000
+            )
+            assert page.text_content("#traj-time")
+            page.fill("#traj-from", "2001-01-01T00:00")
+            page.fill("#traj-to", "2001-01-02T00:00")
+            page.click("#traj-load")
+            page.wait_for_function("wall.trajectory.coords.length === 0", timeout=10_000)
+            assert page.text_content("#traj-time") == "" and "没有轨迹" in page.text_content("#traj-stats")
+            page.screenshot(path=str(ARTIFACTS / "wall-live-refresh.png"))
+    finally:
+        with engine.begin() as c:
+            c.execute(sa.text("DELETE FROM warning WHERE cause_key LIKE :t"), {"t": f"{tag}:%"})
+    assert not errors, errors

@@ -116,12 +116,39 @@ function connect() {
   const source = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(token)}`);
   source.onopen = () => { $("live-status").textContent = "实时连接"; $("live-status").classList.add("on"); };
   source.onerror = () => { $("live-status").textContent = "重连中…"; $("live-status").classList.remove("on"); };
-  source.addEventListener("incident.new", (e) => { onIncident(JSON.parse(e.data), e.lastEventId); refreshCounters(); });
-  source.addEventListener("incident.state", () => refreshCounters());
+  source.addEventListener("incident.new", (e) => {
+    onIncident(JSON.parse(e.data), e.lastEventId);
+    refreshCounters();
+    reloadLayers(INCIDENT_LAYERS);
+  });
+  source.addEventListener("incident.state", () => { refreshCounters(); reloadLayers(INCIDENT_LAYERS); });
+  source.addEventListener("worker.position", () => reloadLayers(WORKER_LAYERS));
   source.addEventListener("call.task", (e) => onCallTask(JSON.parse(e.data)));
   source.addEventListener("warning", () => loadWarnings());
   source.addEventListener("reset", () => location.reload());
   wall.source = source;
+}
+
+// the tile layers a live event changes, reloaded at most every RELOAD_MS (a busy district sends
+// many events a second; the tiles answer 304 when nothing in them changed)
+const INCIDENT_LAYERS = ["incidents_open", "grid_load"];
+const WORKER_LAYERS = ["workers"];
+const RELOAD_MS = 3000;
+wall.reload = { due: new Set(), timer: null, last: 0 };
+function reloadLayers(ids) {
+  const r = wall.reload;
+  ids.forEach((id) => r.due.add(id));
+  if (r.timer) return;
+  const wait = Math.max(0, r.last + RELOAD_MS - Date.now());
+  r.timer = setTimeout(() => {
+    r.timer = null;
+    r.last = Date.now();
+    for (const id of r.due) {
+      const src = wall.map && wall.map.getSource(id);
+      if (src && src.setTiles) src.setTiles(src.tiles);  // same URLs: MapLibre fetches them again
+    }
+    r.due.clear();
+  }, wait);
 }
 
 function onIncident(d, id) {
@@ -156,11 +183,13 @@ async function loadWarnings() {
     });
     ul.append(li);
   }
-  $("warning-count").textContent = body.numberReturned;
+  $("warning-count").textContent = body.numberMatched;
+  // the list holds the newest 100; say so when there are more
+  $("warning-more").textContent = body.numberMatched > body.numberReturned
+    ? `显示最新 ${body.numberReturned} 条，共 ${body.numberMatched} 条` : "";
 }
 
 // ---------------------------------------------------------------- 辖区态势: district → street → community → grid
-const OPEN = ["reported", "accepted", "dispatched", "in_progress", "suspended"];
 wall.drill = { path: [{ code: null, name: "全区", level: "district" }], stats: null };
 
 function drillDown(map) {
@@ -192,10 +221,10 @@ function drillTo(path) {
 async function refreshCounters() {
   const here = wall.drill.path[wall.drill.path.length - 1];
   const s = await api(`/api/v1/incidents/stats${here.code ? `?area=${here.code}` : ""}`);
-  const open = OPEN.reduce((n, k) => n + (s.by_state[k] || 0), 0);
+  const open = s.open; // the server's one definition of open (gis_core.incidents.workflow)
   const pct = (x) => (x == null ? "—" : `${(x * 100).toFixed(1)}%`);
   $("drill-stats").innerHTML = [
-    ["在办", open], ["超时", s.overdue], ["办结率", pct(s.completion_rate)], ["满意率", pct(s.satisfaction_rate)],
+    ["在办", open], ["待评价", s.awaiting_rating], ["超时", s.overdue], ["办结率", pct(s.completion_rate)], ["满意率", pct(s.satisfaction_rate)],
   ].map(([k, v]) => `<div class="counter"><b>${v}</b><span>${k}</span></div>`).join("");
   wall.drill.stats = { code: here.code, open, ...s };
 }
@@ -301,6 +330,7 @@ $("traj-load").addEventListener("click", async () => {
   const coords = f.geometry ? f.geometry.coordinates.flat() : [];
   const times = (f.properties.times || []).flat();
   wall.trajectory = { index: 0, coords, times, playing: false };
+  $("traj-time").textContent = "";  // not the previous worker's time
   wall.map.getSource("trajectory").setData(f.geometry ? f : EMPTY);
   const slider = $("traj-slider");
   slider.max = Math.max(0, coords.length - 1);
