@@ -24,6 +24,7 @@ from api.routers import (
     auth,
     calls,
     catalogue,
+    cold_chain,
     dispatch,
     events,
     features,
@@ -239,6 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatch.router,
         calls.router,
         warnings.router,
+        cold_chain.router,
         events.router,
         tour.router,
     ):

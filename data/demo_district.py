@@ -520,6 +520,8 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     )
     # ------------------------------------------------------------- tracks
     tracks, track_truth = _tracks(rng, g, end, assignment, grid_geoms)
+    # a week of probe readings: a random stream of its own, so the rest of the district is as before
+    readings, excursions = _cold_chain_readings(np.random.default_rng(seed + 14), ccs_rows, end, scale)
 
     manifest = {
         "seed": seed,
@@ -541,6 +543,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         },
         "grid_kinds": {k: int((kinds == k).sum()) for k in ("urban", "rural", "enterprise", "school")},
         "hotspots": hotspots,
+        "cold_chain_excursions": excursions,
         "tracks": track_truth,
         "creek": g.to_ll(creek).wkt,
     }
@@ -611,6 +614,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         ),
         Table("cold_chain_site", ["code", "name", "category", "risk_level", "geom"], ccs_rows),
         Table("cold_chain_camera", ["site_id", "camera_id"], ccs_cams),
+        Table("cold_chain_reading", ["site_id", "recorded_at", "temperature_c"], readings),
         Table("key_point", ["code", "name", "kind", "patrol_interval_h", "geom"], kp_rows),
         Table("worker", ["code", "name", "phone"], worker_rows),
         Table("worker_grid", ["worker_id", "grid_code", "is_primary"], wg_rows),
@@ -640,6 +644,47 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         Table("incident_event", ["incident_id", "action", "from_state", "to_state", "at", "note"], events),
     ]
     return DemoData(tables, tracks, manifest)
+
+
+#: a probe reads every half hour; a store holds about -18 °C, an excursion warms it for hours
+READING_EVERY_S = 1800
+READING_DAYS = 7
+
+
+def _cold_chain_readings(
+    rng: np.random.Generator, sites: list[tuple[Any, ...]], end: datetime, scale: float
+) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    """A week of readings for every cold-chain firm and store up to `end`, with a few excursions.
+
+    Quarantine hotels have no probe. The excursions (2-4 h above -10 °C) are returned for the
+    manifest, so the readings, the alert history and the warning rule can be checked against them.
+    """
+    end_s = int(end.timestamp()) // READING_EVERY_S * READING_EVERY_S
+    times = np.arange(end_s - READING_DAYS * 86400, end_s + 1, READING_EVERY_S)
+    probed = [k for k, site in enumerate(sites) if site[2] != "quarantine_hotel"]
+    warm = rng.choice(probed, size=min(len(probed), max(1, round(4 * scale))), replace=False)
+    rows: list[tuple[Any, ...]] = []
+    excursions: list[dict[str, Any]] = []
+    for k in probed:
+        setpoint = -18.0 if sites[k][2] == "cold_store" else -20.0
+        # noise, and a defrost bump of about a degree twice a day
+        temps = (
+            setpoint + rng.normal(0, 0.5, len(times)) + 0.8 * np.maximum(0, np.sin(times / 43200 * 2 * np.pi))
+        )
+        if k in warm:
+            start = int(rng.integers(24, len(times) - 12))
+            span = int(rng.integers(4, 9))  # 2 to 4 hours
+            temps[start : start + span] = rng.uniform(-9.5, -5.0, span)
+            excursions.append(
+                {
+                    "site": sites[k][0],
+                    "from": _ts(float(times[start])),
+                    "to": _ts(float(times[start + span - 1])),
+                    "peak_c": round(float(temps[start : start + span].max()), 1),
+                }
+            )
+        rows.extend((k + 1, _ts(float(t)), round(float(v), 1)) for t, v in zip(times, temps, strict=True))
+    return rows, excursions
 
 
 def _ts(epoch: float) -> str:

@@ -39,6 +39,7 @@ DOMAIN_TABLES = [
     "api_token",
     "app_user",
     "cold_chain_camera",
+    "cold_chain_reading",
     "cold_chain_site",
     "camera",
     "key_point",

@@ -403,23 +403,3 @@ def act(
         raise Conflict(f"cannot {action} a warning that is {state}", where="path.warning_id", state=state)
     _log(conn, [warning_id], action, user.id, now, note)
     return one(conn, user, warning_id)
-
-
-def store_readings(conn: sa.Connection, readings: list[tuple[str, datetime, float]]) -> dict[str, int]:
-    """Store cold-chain readings (site code, time, °C) once each; unknown site codes raise 404."""
-    codes = sorted({r[0] for r in readings})
-    known: dict[str, int] = dict(
-        conn.execute(sa.text("SELECT code, id FROM cold_chain_site WHERE code = ANY(:c)"), {"c": codes}).all()
-    )
-    for k, (code, _, _) in enumerate(readings):
-        if code not in known:
-            raise NotFound(f"no cold-chain site {code!r}", where=f"body.readings[{k}].site")
-    stored = conn.execute(
-        sa.text(
-            "INSERT INTO cold_chain_reading (site_id, recorded_at, temperature_c) "
-            "SELECT * FROM unnest(CAST(:s AS int[]), CAST(:t AS timestamptz[]), CAST(:v AS real[])) "
-            "ON CONFLICT DO NOTHING"
-        ),
-        {"s": [known[r[0]] for r in readings], "t": [r[1] for r in readings], "v": [r[2] for r in readings]},
-    ).rowcount
-    return {"received": len(readings), "stored": int(stored), "duplicates": len(readings) - int(stored)}

@@ -6,39 +6,24 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
 from gis_core import warning_rules
 from gis_core.auth import COMMAND, COORDINATING, FIELD
-from gis_core.errors import InvalidInput, TooLarge
+from gis_core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["warnings"])
 READERS = require_roles(*FIELD)
 ACTORS = require_roles(*COORDINATING)
 #: The monitoring system's gateway posts as the command centre.
 GATEWAYS = require_roles(*COMMAND)
-MAX_READINGS = 10_000
 
 
 class Note(BaseModel):
     """An optional note for the timeline."""
 
     note: str = Field(default="", max_length=500)
-
-
-class Reading(BaseModel):
-    """One temperature reading of a cold-chain site's probe."""
-
-    site: str = Field(description="The site's code, e.g. CC001")
-    t: AwareDatetime
-    temperature_c: float = Field(ge=-80, le=80)
-
-
-class Readings(BaseModel):
-    """A batch of readings; a resent batch stores nothing twice."""
-
-    readings: list[Reading]
 
 
 @router.get("/warnings", summary="Warnings in your area (active by default)", dependencies=[READERS])
@@ -81,13 +66,3 @@ def clear_warning(
 def check_warnings(conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
     """Per rule: causes found, warnings raised, escalated and cleared (a server timer runs them too)."""
     return {"rules": warning_rules.evaluate(conn, datetime.now(UTC), settings)}
-
-
-@router.post("/cold-chain/readings", summary="Cold-chain temperature readings in", dependencies=[GATEWAYS])
-def post_readings(body: Readings, conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
-    """Store readings once each, then run the cold-chain rule at once so an alarm is not a minute late."""
-    if len(body.readings) > MAX_READINGS:
-        raise TooLarge(f"at most {MAX_READINGS} readings per post", where="body.readings")
-    result = warning_rules.store_readings(conn, [(r.site, r.t, r.temperature_c) for r in body.readings])
-    rule = warning_rules.evaluate(conn, datetime.now(UTC), settings, ["cold_chain_temperature"])
-    return result | {"warnings": rule["cold_chain_temperature"]}
