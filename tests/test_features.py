@@ -373,3 +373,48 @@ def test_the_warning_list_says_how_many_match_beyond_its_limit(client, auth, eng
     with engine.connect() as c:
         total = c.execute(sa.text("SELECT count(*) FROM warning")).scalar()
     assert body["numberReturned"] == min(1, total) and body["numberMatched"] == total
+
+
+def test_grid_risk_counts_residents_per_class_without_a_person_in_sight(client, auth, engine):
+    """Issue 18 item 15: the four-colour classes per grid were summed in the browser from every person."""
+    with engine.connect() as c:
+        want = {
+            code: (n, a, d)
+            for code, n, a, d in c.execute(
+                sa.text(
+                    "SELECT g.code, count(p.id), count(p.id) FILTER (WHERE p.risk_class = 'A'), "
+                    "count(p.id) FILTER (WHERE p.risk_class = 'D') FROM grid g "
+                    "LEFT JOIN person p ON p.grid_id = g.id GROUP BY g.code"
+                )
+            )
+        }
+        mine = set(
+            c.execute(
+                sa.text(
+                    "SELECT g.code FROM grid g JOIN worker_grid wg ON wg.grid_id = g.id JOIN worker w "
+                    "ON w.id = wg.worker_id JOIN app_user u ON u.id = w.user_id WHERE u.username = 'gridworker'"
+                )
+            ).scalars()
+        )
+    got = {
+        f["properties"]["code"]: f["properties"]
+        for f in client.get("/collections/grid_risk/items?limit=2000", headers=auth()).json()["features"]
+    }
+    assert {k: (p["persons"], p["risk_a"], p["risk_d"]) for k, p in got.items()} == want
+    assert set(next(iter(got.values()))) == {"code", "name", "persons", "risk_a", "risk_b", "risk_c", "risk_d"}
+    # a grid worker's counts are their own grids' residents, nobody else's
+    theirs = {
+        f["properties"]["code"]: f["properties"]["persons"]
+        for f in client.get("/collections/grid_risk/items?limit=2000", headers=auth("gridworker")).json()["features"]
+    }
+    assert mine and all(theirs[k] == want[k][0] for k in mine)
+    assert all(n == 0 for k, n in theirs.items() if k not in mine)
+    assert_problem(client.get("/collections/grid_risk/items", headers=auth("citizen")), 403)
+
+
+def test_party_organisations_are_published(client, auth, engine):
+    with engine.connect() as c:
+        n = c.execute(sa.text("SELECT count(*) FROM party_org")).scalar()
+    body = client.get("/collections/party_orgs/items?limit=1000", headers=auth("citizen")).json()
+    assert n > 0 and body["numberMatched"] == n
+    assert {"code", "name", "level", "members"} <= set(body["features"][0]["properties"])
