@@ -10,8 +10,10 @@ from gis_core.layers import Layer
 RISK_PER_GRID = (
     "SELECT g.id, g.code, g.name, g.geom, r.persons, r.risk_a, r.risk_b, r.risk_c, r.risk_d "
     "FROM grid g CROSS JOIN LATERAL (SELECT count(*) AS persons, "
-    "count(*) FILTER (WHERE p.risk_class = 'A') AS risk_a, count(*) FILTER (WHERE p.risk_class = 'B') AS risk_b, "
-    "count(*) FILTER (WHERE p.risk_class = 'C') AS risk_c, count(*) FILTER (WHERE p.risk_class = 'D') AS risk_d "
+    "count(*) FILTER (WHERE p.risk_class = 'A') AS risk_a, "
+    "count(*) FILTER (WHERE p.risk_class = 'B') AS risk_b, "
+    "count(*) FILTER (WHERE p.risk_class = 'C') AS risk_c, "
+    "count(*) FILTER (WHERE p.risk_class = 'D') AS risk_d "
     "FROM person p WHERE p.grid_id = g.id) r"
 )
 
