@@ -99,9 +99,24 @@ class EmbeddedCluster:
         return (self.data_dir / "PG_VERSION").exists() and self.password_file.exists()
 
     def is_running(self) -> bool:
-        """Whether the server answers on its port."""
+        """Whether this cluster's own server runs and answers on its port."""
+        return self._postmaster_running() and self._port_answers()
+
+    def _port_answers(self) -> bool:
         res = subprocess.run(
             [self._bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)], check=False
+        )
+        return res.returncode == 0
+
+    def _postmaster_running(self) -> bool:
+        """Whether this data directory's postmaster runs (not merely some server on the port)."""
+        if not (self.data_dir / "postmaster.pid").exists():
+            return False
+        res = subprocess.run(
+            _as_server_user([self._bin("pg_ctl"), "-D", str(self.data_dir), "status"]),
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         return res.returncode == 0
 
@@ -167,7 +182,12 @@ class EmbeddedCluster:
     def start(self) -> None:
         """Initialise on first use, start the server, and create the application database."""
         self.initialise()
-        if not self.is_running():
+        if not self._postmaster_running():
+            if self._port_answers():  # two checkouts whose paths hash to one port, or another server
+                raise EmbeddedDbError(
+                    f"port {self.port} is taken by another PostgreSQL server; "
+                    "set ONEGRID_DB_PORT to a free port for this checkout"
+                )
             log = self.data_dir / "server.log"
             res = subprocess.run(
                 _as_server_user(

@@ -1,13 +1,17 @@
 """The embedded cluster's life cycle, in a scratch folder and on its own port."""
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
-from gis_core.embedded_db import EmbeddedCluster
+from gis_core.embedded_db import EmbeddedCluster, EmbeddedDbError
 from gis_core.settings import Settings
+from tests.live import free_port
 
 
 def test_start_status_url_stop(tmp_path):
-    cluster = EmbeddedCluster(Settings(var_dir=tmp_path / "var", db_port=None, database_url=None))
+    # a port of its own: the derived one is per checkout path, and two paths can share one
+    cluster = EmbeddedCluster(Settings(var_dir=tmp_path / "var", db_port=free_port(), database_url=None))
     assert not cluster.is_initialised()
     try:
         cluster.start()
@@ -34,3 +38,18 @@ def test_port_is_stable_per_checkout_and_differs_between_checkouts(tmp_path):
 
 def test_database_url_means_no_embedded_cluster():
     assert not Settings(database_url="postgresql://u:p@db:5432/x").embedded
+
+
+def test_a_port_held_by_another_server_is_refused_not_mistaken_for_ours(tmp_path, db_url, engine):
+    """Found in use: a scratch cluster whose path hashed to the running cluster's port took that
+    server for its own and failed with 'password authentication failed'."""
+    taken = make_url(db_url).port
+    cluster = EmbeddedCluster(Settings(var_dir=tmp_path / "var", db_port=taken, database_url=None))
+    try:
+        assert not cluster.is_running()  # something answers there, but not this cluster
+        with pytest.raises(EmbeddedDbError, match=f"port {taken} is taken by another PostgreSQL server"):
+            cluster.start()
+    finally:
+        cluster.destroy()
+    with engine.connect() as c:  # the other server was left alone
+        assert c.execute(sa.text("SELECT 1")).scalar() == 1
