@@ -172,3 +172,43 @@ def _by_grid(buildings: list[Any], out: np.ndarray) -> dict[str, int]:
         if o and r.grid_code:
             counts[r.grid_code] = counts.get(r.grid_code, 0) + int(r.households)
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def as_geojson(conn: sa.Connection, epsg: int, minutes: float | None = None) -> dict[str, Any]:
+    """The circles as WGS 84 GeoJSON, and the households and special-care residents outside.
+
+    Counts only, in all and per grid, for the wall (服务圈) and the API. Residents are counted
+    as the connection's user may read them (row-level security).
+    """
+    from gis_core.crs import WGS84, transformer
+
+    circles = service_circles(conn, epsg, minutes)
+    by_id = {c["id"]: c for c in centers(conn)}
+    to_ll = transformer(epsg, WGS84)
+    features = []
+    for c in circles:
+        poly = shapely.transform(c.polygon, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+        centre = by_id[c.center_id]
+        features.append(
+            {
+                "type": "Feature",
+                "id": centre["code"],
+                "geometry": shapely.geometry.mapping(shapely.set_precision(poly, 1e-7)),
+                "properties": {
+                    "code": centre["code"],
+                    "name": centre["name"],
+                    "level": centre["level"],
+                    "minutes": c.minutes,
+                    "area_km2": round(c.polygon.area / 1e6, 3),
+                },
+            }
+        )
+    out = outside(conn, circles, epsg)
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "outside": {
+            k: out[k]
+            for k in ("households", "households_total", "special_care", "special_care_total", "by_grid")
+        },
+    }

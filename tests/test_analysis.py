@@ -14,6 +14,7 @@ from scipy.sparse.csgraph import dijkstra
 from gis_core import density, patrol, service_circles
 from gis_core.crs import transformer
 from gis_core.incidents.queries import IncidentFilter
+from tests.conftest import assert_problem
 
 EPSG = 4550
 X0, Y0 = 520_000.0, 4_440_000.0  # a corner of a hand-made network, far from the demo district
@@ -243,3 +244,37 @@ def test_frames_give_hotspots_and_circles(db_url, manifest):
     assert len(circles) > 0 and set(circles["minutes"]) <= {5.0, 10.0, 15.0}
     out = og.outside_circles(circles)
     assert 0 < out["households"] < out["households_total"]
+
+
+def test_service_circles_are_served_with_who_lies_outside(client, auth, engine, settings):
+    """Issue 18 item 15: the 15/10/5-minute circles and the uncovered households were notebook-only."""
+    from gis_core import service_circles
+
+    body = client.get("/api/v1/service-circles", headers=auth("planner")).json()
+    with engine.connect() as c:
+        centres = service_circles.centers(c)
+        circles = service_circles.service_circles(c, settings.projected_epsg)
+        want = service_circles.outside(c, circles, settings.projected_epsg)
+    areas = {c.center_id: round(c.polygon.area / 1e6, 3) for c in circles}
+    assert {f["id"] for f in body["features"]} == {x["code"] for x in centres}
+    by_code = {x["code"]: x for x in centres}
+    for f in body["features"]:
+        poly = shapely.geometry.shape(f["geometry"])
+        centre = by_code[f["id"]]
+        assert poly.is_valid and f["properties"]["minutes"] == centre["circle_minutes"]
+        assert f["properties"]["area_km2"] == areas[centre["id"]] > 0  # the same walk, in lon/lat
+        # within a walk of its centre (which may stand off the road network)
+        assert poly.distance(shapely.Point(centre["lon"], centre["lat"])) < 0.02
+    out = body["outside"]
+    assert (out["households"], out["households_total"], out["by_grid"]) == (
+        want["households"],
+        want["households_total"],
+        want["by_grid"],
+    )
+    assert out["special_care"] == want["special_care"] and "special_care_ids" not in out
+    five = client.get("/api/v1/service-circles", params={"minutes": 5}, headers=auth("planner")).json()
+    assert all(f["properties"]["minutes"] == 5 for f in five["features"])
+    # five minutes is at most each centre's own standard walk: no fewer households outside
+    assert five["outside"]["households"] >= out["households"]
+    assert_problem(client.get("/api/v1/service-circles", headers=auth("citizen")), 403)
+    assert_problem(client.get("/api/v1/service-circles", params={"minutes": 0}, headers=auth("planner")), 422)

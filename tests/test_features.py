@@ -401,11 +401,21 @@ def test_grid_risk_counts_residents_per_class_without_a_person_in_sight(client, 
         for f in client.get("/collections/grid_risk/items?limit=2000", headers=auth()).json()["features"]
     }
     assert {k: (p["persons"], p["risk_a"], p["risk_d"]) for k, p in got.items()} == want
-    assert set(next(iter(got.values()))) == {"code", "name", "persons", "risk_a", "risk_b", "risk_c", "risk_d"}
+    assert set(next(iter(got.values()))) == {
+        "code",
+        "name",
+        "persons",
+        "risk_a",
+        "risk_b",
+        "risk_c",
+        "risk_d",
+    }
     # a grid worker's counts are their own grids' residents, nobody else's
     theirs = {
         f["properties"]["code"]: f["properties"]["persons"]
-        for f in client.get("/collections/grid_risk/items?limit=2000", headers=auth("gridworker")).json()["features"]
+        for f in client.get("/collections/grid_risk/items?limit=2000", headers=auth("gridworker")).json()[
+            "features"
+        ]
     }
     assert mine and all(theirs[k] == want[k][0] for k in mine)
     assert all(n == 0 for k, n in theirs.items() if k not in mine)

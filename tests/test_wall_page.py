@@ -255,6 +255,20 @@ def test_the_wall_follows_the_district_live_and_says_what_it_leaves_out(settings
             page.click("#traj-load")
             page.wait_for_function("wall.trajectory.coords.length === 0", timeout=10_000)
             assert page.text_content("#traj-time") == "" and "没有轨迹" in page.text_content("#traj-stats")
+
+            # 服务圈: the centres' walking circles, and the households outside them, from the API
+            page.check("#circle-toggle")
+            page.wait_for_function("wall.circles && wall.circles.features.length > 0", timeout=30_000)
+            outside = page.evaluate("wall.circles.outside.households")
+            assert f"圈外 {outside} / " in page.text_content("#circle-stats")
+            page.evaluate(
+                "(() => { const g = wall.circles.features[0].geometry;"
+                " const ring = g.type === 'Polygon' ? g.coordinates[0] : g.coordinates[0][0];"
+                " wall.map.jumpTo({center: ring[0], zoom: 14}); })()"
+            )
+            page.wait_for_function(
+                "wall.map.queryRenderedFeatures({layers: ['circles']}).length > 0", timeout=10_000
+            )
             page.screenshot(path=str(ARTIFACTS / "wall-live-refresh.png"))
     finally:
         with engine.begin() as c:

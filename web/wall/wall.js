@@ -62,6 +62,10 @@ async function start() {
     map.addSource("hotspots", { type: "geojson", data: EMPTY });
     map.addLayer({ id: "hotspots", type: "fill", source: "hotspots", layout: { visibility: "none" },
                    paint: { "fill-color": HOT, "fill-opacity": 0.6, "fill-outline-color": "#ffffff" } });
+    map.addSource("circles", { type: "geojson", data: EMPTY });
+    map.addLayer({ id: "circles", type: "fill", source: "circles", layout: { visibility: "none" },
+                   paint: { "fill-color": ["match", ["get", "level"], "district", "#8e44ad", "street", "#2980b9", "#16a085"],
+                            "fill-opacity": 0.25, "fill-outline-color": "#ffffff" } });
     map.addSource("trajectory", { type: "geojson", data: EMPTY });
     map.addLayer({ id: "trajectory", type: "line", source: "trajectory", paint: { "line-color": "#00e5ff", "line-width": 3 } });
     map.addSource("trajectory-head", { type: "geojson", data: EMPTY });
@@ -379,6 +383,20 @@ $("hotspot-toggle").addEventListener("change", async (e) => {
   const hot = body.features.filter((f) => f.properties.kind === "hot").length;
   $("hotspot-stats").textContent = `共 ${body.total} 起事件 · 热点网格 ${hot} 个（90% 以上置信）`;
   wall.hotspots = body;
+});
+
+// ---------------------------------------------------------------- 服务圈: service centres' walking circles
+$("circle-toggle").addEventListener("change", async (e) => {
+  const map = wall.map;
+  if (!e.target.checked) { map.setLayoutProperty("circles", "visibility", "none"); return; }
+  $("circle-stats").textContent = "计算中…";
+  const body = await api("/api/v1/service-circles");
+  map.getSource("circles").setData(body);
+  map.setLayoutProperty("circles", "visibility", "visible");
+  const o = body.outside;
+  $("circle-stats").textContent =
+    `服务圈 ${body.features.length} 个 · 圈外 ${o.households} / ${o.households_total} 户 · 圈外特殊人群 ${o.special_care} 人`;
+  wall.circles = body;
 });
 
 if (token) start(); else show("login");
