@@ -72,7 +72,9 @@ def test_the_wall(settings, spot, manifest):
         page.click("#tour-play")
         page.wait_for_function("wall.tour.index === 0")
         first = page.evaluate("wall.tour.stops[0].code")
-        page.wait_for_function("wall.tour.index >= 1", timeout=5_000)
+        # software GL on two shared cores renders slowly late in a full run: the test checks that
+        # the tour and playback advance by themselves, not how fast (that is for benchmarks)
+        page.wait_for_function("wall.tour.index >= 1", timeout=15_000)
         assert (
             page.evaluate("wall.tour.stops.length") >= 2
             and page.text_content("#tour-stop").count("在办事件") == 1
@@ -85,7 +87,7 @@ def test_the_wall(settings, spot, manifest):
         page.click("#traj-load")
         page.wait_for_function("wall.trajectory.coords && wall.trajectory.coords.length > 10", timeout=10_000)
         page.click("#traj-play")
-        page.wait_for_function("wall.trajectory.index >= 10", timeout=5_000)
+        page.wait_for_function("wall.trajectory.index >= 10", timeout=15_000)
         assert "公里" in page.text_content("#traj-stats")
         page.screenshot(path=str(ARTIFACTS / "wall-trajectory.png"))
 
