@@ -48,6 +48,8 @@ ANALYSTS = (*COORDINATING, "department_handler", "planner")
 WATCHERS = (*COORDINATING, "planner")
 #: Who reads residents and tracks: field staff and planners.
 AREA_READERS = (*FIELD, "planner")
+#: Who watches the district's places (key points, cold-chain sites): staff and planners.
+PLACE_WATCHERS = (*STAFF, "planner")
 #: Who uploads GPS tracks: grid workers, and the command centre for corrections.
 TRACK_UPLOADERS = ("grid_worker", *COMMAND)
 

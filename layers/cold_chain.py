@@ -1,6 +1,6 @@
 """冷链企业、冷库与隔离酒店 (cold stores are footprints: shown at their point on surface)."""
 
-from gis_core.auth import STAFF
+from gis_core.auth import PLACE_WATCHERS
 from gis_core.layers import Layer
 
 LAYER = Layer(
@@ -12,7 +12,7 @@ LAYER = Layer(
     watch=("cold_chain_site",),
     geometry_type="point",
     fields=("code", "name", "category", "risk_level"),
-    roles=(*STAFF, "planner"),
+    roles=PLACE_WATCHERS,
     minzoom=10,
     maxzoom=20,
     cache=True,

@@ -1,6 +1,6 @@
 """重点点位: forest-fire, flood and other watched points."""
 
-from gis_core.auth import STAFF
+from gis_core.auth import PLACE_WATCHERS
 from gis_core.layers import Layer
 
 LAYER = Layer(
@@ -10,7 +10,7 @@ LAYER = Layer(
     table="key_point",
     geometry_type="point",
     fields=("code", "name", "kind", "patrol_interval_h"),
-    roles=(*STAFF, "planner"),
+    roles=PLACE_WATCHERS,
     minzoom=10,
     maxzoom=20,
     cache=True,

@@ -10,12 +10,12 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import ConnDep, SettingsDep, require_roles
 from gis_core import cold_chain, warning_rules
-from gis_core.auth import COMMAND, STAFF
+from gis_core.auth import COMMAND, PLACE_WATCHERS
 from gis_core.errors import TooLarge
 
 router = APIRouter(prefix="/api/v1", tags=["cold chain"])
 #: who reads a site's watch: the staff on the loop and planners, as the cold-chain layer
-READERS = require_roles(*STAFF, "planner")
+READERS = require_roles(*PLACE_WATCHERS)
 GATEWAYS = require_roles(*COMMAND)
 MAX_READINGS = 10_000
 
