@@ -91,14 +91,15 @@ def inspect(
             limit_pixels=max_pixels,
         )
     # the size as served: upright, after the EXIF orientation (5-8 turn it a quarter)
-    turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    exif = img.getexif()
+    turned = exif.get(0x0112, 1) in (5, 6, 7, 8)
     photo = Photo(
         sha256 or digest(data),
         ACCEPTED_FORMATS[img.format],
         img.height if turned else img.width,
         img.width if turned else img.height,
         len(data),
-        exif_gps(img.getexif()),
+        exif_gps(exif),
     )
     return img, photo
 

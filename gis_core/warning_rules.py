@@ -222,11 +222,18 @@ EVERY_S = {"key_point_unpatrolled": 600.0, "emerging_hotspot": 3600.0}
 
 
 def due_rules(conn: sa.Connection, settings: Settings) -> list[str]:
-    """The rules due at this tick of the scheduler, each claimed for the deployment."""
+    """The rules due at this tick of the scheduler (which the deployment has claimed).
+
+    Every rule runs at each tick but the slow ones, each claimed at its own cadence.
+    """
     from gis_core.schedule import claim
 
     every = settings.warning_interval_s
-    return [name for name in RULES if claim(conn, f"warning rule {name}", max(every, EVERY_S.get(name, 0.0)))]
+    return [
+        name
+        for name in RULES
+        if name not in EVERY_S or claim(conn, f"warning rule {name}", max(every, EVERY_S[name]))
+    ]
 
 
 _RAISE = """
