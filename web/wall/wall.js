@@ -372,27 +372,33 @@ $("traj-play").addEventListener("click", () => {
 });
 
 // ---------------------------------------------------------------- 热点追踪
-$("hotspot-toggle").addEventListener("change", async (e) => {
-  const map = wall.map;
-  if (!e.target.checked) { map.setLayoutProperty("hotspots", "visibility", "none"); return; }
+// an overlay drawn from one API answer: its checkbox shows it (fetched afresh) and hides it
+function overlay(toggle, layer, path, describe) {
+  $(toggle).addEventListener("change", async (e) => {
+    const map = wall.map;
+    if (!e.target.checked) { map.setLayoutProperty(layer, "visibility", "none"); return; }
+    const body = await api(path());
+    map.getSource(layer).setData(body);
+    map.setLayoutProperty(layer, "visibility", "visible");
+    describe(body);
+  });
+}
+
+overlay("hotspot-toggle", "hotspots", () => {
   const to = new Date();
   const from = new Date(to.getTime() - 90 * 86400000);
-  const body = await api(`/api/v1/hotspots?unit=grid&from=${from.toISOString()}&to=${to.toISOString()}`);
-  map.getSource("hotspots").setData(body);
-  map.setLayoutProperty("hotspots", "visibility", "visible");
+  return `/api/v1/hotspots?unit=grid&from=${from.toISOString()}&to=${to.toISOString()}`;
+}, (body) => {
   const hot = body.features.filter((f) => f.properties.kind === "hot").length;
   $("hotspot-stats").textContent = `共 ${body.total} 起事件 · 热点网格 ${hot} 个（90% 以上置信）`;
   wall.hotspots = body;
 });
 
 // ---------------------------------------------------------------- 服务圈: service centres' walking circles
-$("circle-toggle").addEventListener("change", async (e) => {
-  const map = wall.map;
-  if (!e.target.checked) { map.setLayoutProperty("circles", "visibility", "none"); return; }
+overlay("circle-toggle", "circles", () => {
   $("circle-stats").textContent = "计算中…";
-  const body = await api("/api/v1/service-circles");
-  map.getSource("circles").setData(body);
-  map.setLayoutProperty("circles", "visibility", "visible");
+  return "/api/v1/service-circles";
+}, (body) => {
   const o = body.outside;
   $("circle-stats").textContent =
     `服务圈 ${body.features.length} 个 · 圈外 ${o.households} / ${o.households_total} 户 · 圈外特殊人群 ${o.special_care} 人`;
