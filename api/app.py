@@ -41,12 +41,13 @@ from api.routers import (
     warnings,
 )
 from api.timing import RequestTimer
-from gis_core.auth import TokenCache
-from gis_core.db import make_engine
-from gis_core.lookup import GridIndexCache
-from gis_core.notify import Listener
-from gis_core.settings import Settings, get_settings
-from gis_core.tile_cache import TileCache
+from gis_core.geo.lookup import GridIndexCache
+from gis_core.platform.auth import TokenCache
+from gis_core.platform.db import make_engine
+from gis_core.platform.notify import Listener
+from gis_core.platform.settings import Settings, get_settings
+from gis_core.publishing.tile_cache import TileCache
+from gis_core.publishing.tile_serving import TileServer
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,9 @@ async def _every(engine: sa.Engine, settings: Settings, interval_s: float, job: 
     """Every `interval_s` seconds (0: never), run blocking `work` off the event loop, if it is due.
 
     It runs in one transaction, once per interval for the whole deployment: another worker
-    whose timer fired first has done it (`gis_core.schedule`).
+    whose timer fired first has done it (`gis_core.platform.schedule`).
     """
-    from gis_core.schedule import run_if_due
+    from gis_core.platform.schedule import run_if_due
 
     while interval_s > 0:
         await asyncio.sleep(interval_s)
@@ -81,7 +82,7 @@ def _escalate(conn: sa.Connection, settings: Settings) -> None:  # noqa: ARG001
 
 def _check_warnings(conn: sa.Connection, settings: Settings) -> None:
     """Run the warning rules: raise, escalate and clear warnings."""
-    from gis_core.warning_rules import due_rules, evaluate
+    from gis_core.field.warning_rules import due_rules, evaluate
 
     summary = evaluate(conn, datetime.now(UTC), settings, due_rules(conn, settings))
     log.info("warning rules: %s", summary)
@@ -89,7 +90,7 @@ def _check_warnings(conn: sa.Connection, settings: Settings) -> None:
 
 def _prune_events(conn: sa.Connection, settings: Settings) -> None:
     """Forget live events older than the retention (a wall further behind reloads)."""
-    from gis_core.live import prune
+    from gis_core.platform.live import prune
 
     prune(conn, timedelta(hours=settings.event_retention_h))
 
@@ -139,10 +140,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # unpooled: the feed reads after every new event, and a fresh connection per read cost
         # PostgreSQL a backend start and its warm-up each time.)
         background = make_engine(
-            settings=settings, pool_size=3, max_overflow=10, statement_timeout_ms=0, name="background"
+            settings=settings,
+            pool_size=settings.background_pool_size,
+            max_overflow=settings.background_pool_overflow,
+            statement_timeout_ms=0,
+            name="background",
         )
         if not settings.demo_mode:
-            from gis_core.accounts import refuse_demo_passwords
+            from gis_core.platform.accounts import refuse_demo_passwords
 
             with background.connect() as conn:
                 refuse_demo_passwords(conn)
@@ -174,7 +179,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _on_exit_signal(lambda: loop.call_soon_threadsafe(hub.close))
         app.state.engine = engine
         # token checks that miss the token cache use their own small pool (see api.deps)
-        app.state.auth_engine = make_engine(settings=settings, pool_size=2, max_overflow=8, name="auth")
+        app.state.auth_engine = make_engine(
+            settings=settings,
+            pool_size=settings.auth_pool_size,
+            max_overflow=settings.auth_pool_overflow,
+            name="auth",
+        )
         # tiles are one read each: autocommit, the tile timeout set when a connection opens,
         # no ping per checkout (a tile whose connection died idle is rendered again on a fresh one)
         app.state.tile_engine = make_engine(
@@ -187,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.grid_cache = cache
         app.state.tile_cache = tile_cache
+        app.state.tile_server = TileServer(tile_cache, app.state.tile_engine, engine)
         app.state.token_cache = token_cache
         app.state.token_checks = {}  # token digest → its check in flight (api.deps)
         app.state.listener = listener

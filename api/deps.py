@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -17,12 +18,13 @@ from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
-from api.timing import phase
-from gis_core.auth import User, known_roles, token_digest, token_user_and_expiry
-from gis_core.errors import AuthError, Forbidden
-from gis_core.lookup import GridIndex
-from gis_core.scope import act_as
-from gis_core.settings import Settings
+from gis_core.geo.lookup import GridIndex
+from gis_core.platform.auth import User, known_roles, token_digest, token_user_and_expiry
+from gis_core.platform.errors import AuthError, Forbidden
+from gis_core.platform.scope import act_as
+from gis_core.platform.settings import Settings
+from gis_core.platform.timing import phase
+from gis_core.publishing.audit import ReadContext
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -285,3 +287,17 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
         return node
 
     return walk(schema)  # type: ignore[no-any-return]
+
+
+#: The caller may say why they read personal data (percent-encoded UTF-8, headers being ASCII);
+#: otherwise the kind of read is the reason.
+REASON_HEADER = "X-Access-Reason"
+
+
+def read_context(request: Request) -> ReadContext:
+    """The audit log's view of a request: the path read, the stated reason, the client's address."""
+    return ReadContext(
+        resource=request.url.path,
+        reason=unquote(request.headers.get(REASON_HEADER, "")),
+        client=request.client.host if request.client else None,
+    )

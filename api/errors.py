@@ -12,7 +12,7 @@ from psycopg2.errors import QueryCanceled
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gis_core import errors as e
+from gis_core.platform import errors as e
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from gis_core import live
+from gis_core.platform import live
 
 log = logging.getLogger(__name__)
 #: Events a slow client may have waiting before it is dropped (it reconnects and resumes).

@@ -14,7 +14,7 @@ import re
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.timing import phase
+from gis_core.platform.timing import phase
 
 #: Paths that need no slot: static files never touch the database, and the live feed holds
 #: its request open for hours on its own short-lived connections (it would starve the rest).

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from gis_core.errors import RateLimited
+from gis_core.platform.errors import RateLimited
 
 WINDOW_S = 60.0
 #: After this many hits, keys whose hits have all left the window are forgotten.

@@ -2,10 +2,9 @@
 
 `RequestTimer` gives each request an id (the client's `X-Request-ID` when it is a sane one,
 else a new one), answers with it, and logs one JSON line for every request slower than
-`slow_request_ms`: its id, route, status, and the phases that code marked with `phase(...)`
-(waiting for an admission slot, the token check, waiting for a pooled connection, rendering),
-plus the time to the first byte of the answer and to its last. The phases live in a context
-variable, so work handed to a thread (anyio copies the context) records into the same request.
+`slow_request_ms`: its id, route, status, and the phases that code marked with
+`gis_core.platform.timing.phase` (waiting for an admission slot, the token check, waiting for a
+pooled connection, rendering), plus the time to the first byte of the answer and to its last.
 """
 
 from __future__ import annotations
@@ -15,29 +14,13 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gis_core.platform.timing import PHASES as _phases
+
 log = logging.getLogger("onegrid.requests")
-_phases: ContextVar[dict[str, float] | None] = ContextVar("onegrid_phases", default=None)
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
-
-
-@contextmanager
-def phase(name: str) -> Iterator[None]:
-    """Add the time spent inside to the current request's phase `name` (ms); a no-op outside one."""
-    phases = _phases.get()
-    if phases is None:
-        yield
-        return
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        phases[name] = round(phases.get(name, 0.0) + (time.perf_counter() - t0) * 1000, 3)
 
 
 class RequestTimer:

@@ -22,7 +22,7 @@ from shapely.geometry import MultiPolygon, Point
 
 from data import demo_geometry as geo
 from data.names import GIVEN, PLACE, ROAD_SUFFIX, STREETS, SURNAMES
-from gis_core.crs import transformer
+from gis_core.geo.crs import transformer
 
 DISTRICT_CODE = "210602000000"
 DISTRICT_NAME = "元宝区"

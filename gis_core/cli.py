@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from gis_core.settings import get_settings
+from gis_core.platform.settings import get_settings
 
 
 def _cluster():  # type: ignore[no-untyped-def]
-    from gis_core.embedded_db import EmbeddedCluster
+    from gis_core.platform.embedded_db import EmbeddedCluster
 
     return EmbeddedCluster(get_settings())
 
@@ -26,15 +26,15 @@ def cmd_db(args: argparse.Namespace) -> int:
     """`onegrid db start|stop|status|url|migrate|backup FILE|restore FILE`."""
     settings = get_settings()
     if args.action == "migrate":
-        from gis_core.db import migrate
+        from gis_core.platform.db import migrate
 
         _ensure_database()
         migrate()
         print("schema is at head")
         return 0
     if args.action in ("backup", "restore"):
-        from gis_core import backup
-        from gis_core.db import database_url
+        from gis_core.platform import backup
+        from gis_core.platform.db import database_url
 
         if not args.file:
             print(f"usage: onegrid db {args.action} FILE", file=sys.stderr)
@@ -53,7 +53,7 @@ def cmd_db(args: argparse.Namespace) -> int:
             return 1
         return 0
     if args.action == "url":
-        from gis_core.db import database_url
+        from gis_core.platform.db import database_url
 
         print(database_url())
         return 0
@@ -76,8 +76,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """`onegrid check topology`: gaps, overlaps, children outside their parent."""
-    from gis_core.db import make_engine
-    from gis_core.topology import check_topology
+    from gis_core.ingest.topology import check_topology
+    from gis_core.platform.db import make_engine
 
     _ensure_database()
     engine = make_engine()
@@ -95,8 +95,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`onegrid demo load`: generate and bulk-load the demo district."""
-    from gis_core.db import make_engine, migrate
-    from gis_core.demo_load import demo_loaded, load_demo
+    from gis_core.ingest.demo_load import demo_loaded, load_demo
+    from gis_core.platform.db import make_engine, migrate
 
     _ensure_database()
     migrate()
@@ -113,8 +113,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """`onegrid import FILE --as KIND`: GeoJSON / GeoPackage / Shapefile into a table."""
-    from gis_core.db import make_engine, migrate
-    from gis_core.importers import ImportRejected, import_file
+    from gis_core.ingest.importers import ImportRejected, import_file
+    from gis_core.platform.db import make_engine, migrate
 
     _ensure_database()
     migrate()
@@ -158,7 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `onegrid` command."""
-    from gis_core.importers import IMPORT_KINDS
+    from gis_core.ingest.importers import IMPORT_KINDS
 
     p = argparse.ArgumentParser(prog="onegrid", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)

@@ -1,6 +1,6 @@
 """楼栋 footprints."""
 
-from gis_core.layers import Layer
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="buildings",

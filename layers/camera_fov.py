@@ -1,6 +1,6 @@
 """视频探头可视范围: each camera's field-of-view wedge, at high zoom."""
 
-from gis_core.layers import Layer
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="camera_fov",

@@ -1,7 +1,7 @@
 """视频探头 with bearing and field of view."""
 
-from gis_core.auth import STAFF
-from gis_core.layers import Layer
+from gis_core.platform.auth import STAFF
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="cameras",

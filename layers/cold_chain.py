@@ -1,7 +1,7 @@
 """冷链企业、冷库与隔离酒店 (cold stores are footprints: shown at their point on surface)."""
 
-from gis_core.auth import PLACE_WATCHERS
-from gis_core.layers import Layer
+from gis_core.platform.auth import PLACE_WATCHERS
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="cold_chain",

@@ -1,6 +1,6 @@
 """社区 / 村."""
 
-from gis_core.layers import Layer
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="community",

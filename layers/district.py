@@ -1,6 +1,6 @@
 """区 boundary."""
 
-from gis_core.layers import Layer
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="district",

@@ -1,6 +1,6 @@
 """网格, filled by kind."""
 
-from gis_core.layers import Layer
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="grid",

@@ -1,8 +1,8 @@
 """网格事件负荷: grids filled by their live count of open incidents."""
 
-from gis_core.auth import ANALYSTS
 from gis_core.incidents.workflow import OPEN_STATES, state_in
-from gis_core.layers import Layer
+from gis_core.platform.auth import ANALYSTS
+from gis_core.publishing.layers import Layer
 
 # a state group's literals, no input
 OPEN_PER_GRID = (

@@ -4,8 +4,8 @@ Counted under the reader's row-level security, so a grid worker's tile counts th
 residents and an officer's their area's; the wall colours grids by their red (A) residents.
 """
 
-from gis_core.auth import AREA_READERS
-from gis_core.layers import Layer
+from gis_core.platform.auth import AREA_READERS
+from gis_core.publishing.layers import Layer
 
 RISK_PER_GRID = (
     "SELECT g.id, g.code, g.name, g.geom, r.persons, r.risk_a, r.risk_b, r.risk_c, r.risk_d "

@@ -1,7 +1,7 @@
 """未办结事件: open incidents, and those awaiting the reporter's rating drawn apart."""
 
 from gis_core.incidents.workflow import UNFINISHED_STATES, state_in
-from gis_core.layers import Layer
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="incidents_open",

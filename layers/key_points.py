@@ -1,7 +1,7 @@
 """重点点位: forest-fire, flood and other watched points."""
 
-from gis_core.auth import PLACE_WATCHERS
-from gis_core.layers import Layer
+from gis_core.platform.auth import PLACE_WATCHERS
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="key_points",

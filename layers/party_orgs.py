@@ -1,6 +1,6 @@
 """党组织: the district's party organisations, from district committee to grid and enterprise branches."""
 
-from gis_core.layers import Layer
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="party_orgs",

@@ -1,7 +1,7 @@
 """人口: residents at their building, for the people who serve them; personal data masked for others."""
 
-from gis_core.auth import AREA_READERS
-from gis_core.layers import Layer
+from gis_core.platform.auth import AREA_READERS
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="persons",

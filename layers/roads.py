@@ -1,6 +1,6 @@
 """道路 (the pgRouting network)."""
 
-from gis_core.layers import Layer
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="roads",

@@ -1,6 +1,6 @@
 """党群服务中心 at district, street and community level."""
 
-from gis_core.layers import Layer
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="service_centers",

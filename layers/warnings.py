@@ -1,7 +1,7 @@
 """预警: warnings not yet cleared."""
 
-from gis_core.auth import STAFF
-from gis_core.layers import Layer
+from gis_core.platform.auth import STAFF
+from gis_core.publishing.layers import Layer
 
 LAYER = Layer(
     id="warnings",

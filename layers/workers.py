@@ -1,8 +1,8 @@
 """网格员位置: each grid worker's latest GPS fix."""
 
-from gis_core.auth import STAFF
-from gis_core.layers import Layer
-from gis_core.settings import get_settings
+from gis_core.platform.auth import STAFF
+from gis_core.platform.settings import get_settings
+from gis_core.publishing.layers import Layer
 
 # on duty: a fix newer than ONEGRID_ON_DUTY_MINUTES, as point-call and the tour count it; an
 # older last position is drawn faded, not as a worker out there now (a setting, not input)

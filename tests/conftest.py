@@ -20,8 +20,8 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 
-from gis_core.db import database_url, migrate
-from gis_core.settings import Settings
+from gis_core.platform.db import database_url, migrate
+from gis_core.platform.settings import Settings
 
 TEST_SCALE = 0.02
 
@@ -46,7 +46,7 @@ def db_url() -> Iterator[str]:
     settings = Settings()
     cluster = None
     if settings.embedded:
-        from gis_core.embedded_db import EmbeddedCluster
+        from gis_core.platform.embedded_db import EmbeddedCluster
 
         cluster = EmbeddedCluster(settings)
         if cluster.is_initialised() and cluster.is_running():
@@ -62,7 +62,7 @@ def db_url() -> Iterator[str]:
     url = base.set(database=name).render_as_string(hide_password=False)
     try:
         migrate(url)
-        from gis_core.demo_load import load_demo
+        from gis_core.ingest.demo_load import load_demo
 
         engine = sa.create_engine(url)
         load_demo(engine, scale=TEST_SCALE, seed=TEST_SEED)
@@ -152,7 +152,7 @@ def token(client) -> callable:
 
     def get(username: str) -> str:
         if username not in cache:
-            from gis_core.demo_load import DEMO_PASSWORD
+            from gis_core.ingest.demo_load import DEMO_PASSWORD
 
             r = client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
             assert r.status_code == 200, r.text
@@ -166,6 +166,17 @@ def token(client) -> callable:
 def auth(token) -> callable:
     """auth(username) → Authorization headers for that demo account."""
     return lambda username="commander": {"Authorization": f"Bearer {token(username)}"}
+
+
+@pytest.fixture(scope="session")
+def grid_point(engine):
+    """A point inside the first grid (by code)."""
+    with engine.connect() as c:
+        return c.execute(
+            sa.text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid ORDER BY code LIMIT 1) s"
+            )
+        ).one()
 
 
 def plant_resident(engine, lon: float, lat: float, id_number: str, name: str = "欧阳明月") -> int:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from gis_core.auth import hash_password
+from gis_core.platform.auth import hash_password
 from tests.conftest import assert_problem
 
 PASSWORD = "correct horse battery"
@@ -78,7 +78,7 @@ def test_logins_are_rate_limited_per_client(strict_client, account):
 
 
 def test_report_submissions_are_rate_limited_per_user_and_nothing_is_stored(strict_client, engine, spot):
-    from gis_core.demo_load import DEMO_PASSWORD
+    from gis_core.ingest.demo_load import DEMO_PASSWORD
 
     lon, lat, _ = spot
     tokens = {
@@ -113,7 +113,7 @@ def test_report_submissions_are_rate_limited_per_user_and_nothing_is_stored(stri
 
 def test_the_window_moves_and_forgets_idle_keys():
     from api import rate_limits
-    from gis_core.errors import RateLimited
+    from gis_core.platform.errors import RateLimited
 
     now = [1000.0]
     limiter = rate_limits.Limiter(3, "reports", clock=lambda: now[0])

@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from gis_core import density, patrol, service_circles
-from gis_core.crs import transformer
+from gis_core.analysis import density
+from gis_core.field import patrol
+from gis_core.geo import service_circles
+from gis_core.geo.crs import transformer
 from gis_core.incidents.queries import IncidentFilter
 from tests.conftest import assert_problem
 
@@ -134,7 +136,7 @@ def test_kde_integrates_to_the_point_count_and_peaks_at_the_cluster():
 
 
 def test_dbscan_finds_a_planted_hotspot(conn, settings, manifest):
-    from gis_core.auth import User
+    from gis_core.platform.auth import User
 
     h = manifest["hotspots"][0]
     commander = User(0, "c", "c", "commander", None, None)
@@ -195,12 +197,13 @@ def test_key_point_last_patrol_comes_from_the_nearest_fix(conn, settings):
 
 
 def test_frames_read_the_same_from_the_database_and_the_api(client, token, db_url):
-    from gis_core.frames import OneGrid, _ServerPages
+    from gis_core.analysis.frames import OneGrid
+    from gis_core.analysis.pages import ServerPages
 
     db = OneGrid.database(db_url, username="planner")
     client.headers["Authorization"] = f"Bearer {token('planner')}"
     try:
-        api = OneGrid(_ServerPages(client), 4550)
+        api = OneGrid(ServerPages(client), 4550)
         for name in ("cameras", "service_centers", "cold_chain"):
             a, b = db.layer(name), api.layer(name)
             assert len(a) == len(b) > 0 and list(a.columns) == list(b.columns)
@@ -220,7 +223,7 @@ def test_frames_read_the_same_from_the_database_and_the_api(client, token, db_ur
 
 
 def test_grid_metrics_add_up(db_url):
-    from gis_core.frames import OneGrid
+    from gis_core.analysis.frames import OneGrid
 
     og = OneGrid.database(db_url, username="planner")
     grids = og.grids(since="2026-01-01T00:00:00+00:00", until="2026-07-01T00:00:00+00:00")
@@ -233,7 +236,7 @@ def test_grid_metrics_add_up(db_url):
 
 
 def test_frames_give_hotspots_and_circles(db_url, manifest):
-    from gis_core.frames import OneGrid
+    from gis_core.analysis.frames import OneGrid
 
     og = OneGrid.database(db_url, username="planner")
     h = manifest["hotspots"][0]
@@ -248,7 +251,7 @@ def test_frames_give_hotspots_and_circles(db_url, manifest):
 
 def test_service_circles_are_served_with_who_lies_outside(client, auth, engine, settings):
     """Issue 18 item 15: the 15/10/5-minute circles and the uncovered households were notebook-only."""
-    from gis_core import service_circles
+    from gis_core.geo import service_circles
 
     body = client.get("/api/v1/service-circles", headers=auth("planner")).json()
     with engine.connect() as c:

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from gis_core.accounts import DefaultSecretError, refuse_demo_passwords
-from gis_core.auth import ROLES, User, issue_token, user_for_token
-from gis_core.demo_load import DEMO_ACCOUNTS, DEMO_PASSWORD
-from gis_core.errors import AuthError
+from gis_core.ingest.demo_load import DEMO_ACCOUNTS, DEMO_PASSWORD
+from gis_core.platform.accounts import DefaultSecretError, refuse_demo_passwords
+from gis_core.platform.auth import ROLES, issue_token, user_for_token, user_named
+from gis_core.platform.errors import AuthError
 from tests.conftest import assert_problem
 
 
@@ -63,27 +63,17 @@ def test_logout_revokes_the_token(client):
 
 
 def test_expired_token_does_not_authenticate(conn):
-    row = conn.execute(
-        sa.text(
-            "SELECT id, username, display_name, role, jurisdiction_code, department_code "
-            "FROM app_user WHERE username = 'admin'"
-        )
-    ).one()
-    tok, _ = issue_token(conn, User(*row), timedelta(seconds=-1))
+    admin = user_named(conn, "admin")
+    tok, _ = issue_token(conn, admin, timedelta(seconds=-1))
     with pytest.raises(AuthError):
         user_for_token(conn, tok)
-    live, _ = issue_token(conn, User(*row), timedelta(minutes=5))
+    live, _ = issue_token(conn, admin, timedelta(minutes=5))
     assert user_for_token(conn, live).username == "admin"
 
 
 def test_tokens_are_stored_hashed(conn):
-    row = conn.execute(
-        sa.text(
-            "SELECT id, username, display_name, role, jurisdiction_code, department_code "
-            "FROM app_user WHERE username = 'admin'"
-        )
-    ).one()
-    tok, _ = issue_token(conn, User(*row), timedelta(minutes=5))
+    admin = user_named(conn, "admin")
+    tok, _ = issue_token(conn, admin, timedelta(minutes=5))
     assert (
         conn.execute(sa.text("SELECT count(*) FROM api_token WHERE token_hash = :t"), {"t": tok}).scalar()
         == 0
@@ -111,7 +101,7 @@ def test_a_revocation_elsewhere_reaches_this_process_at_once(client, engine):
     """Checked tokens are cached in process; a revocation by any process is announced and honoured."""
     import time
 
-    from gis_core.auth import revoke_token
+    from gis_core.platform.auth import revoke_token
 
     tok = client.post("/api/v1/auth/token", data={"username": "planner", "password": DEMO_PASSWORD}).json()[
         "access_token"
@@ -130,7 +120,7 @@ def test_a_revocation_elsewhere_reaches_this_process_at_once(client, engine):
 def test_a_check_racing_a_revocation_is_not_cached():
     from datetime import UTC, datetime, timedelta
 
-    from gis_core.auth import TokenCache, User, token_digest
+    from gis_core.platform.auth import TokenCache, User, token_digest
 
     cache = TokenCache(ttl_s=30)
     user = User(1, "u", "u", "planner", None, None)
@@ -145,7 +135,7 @@ def test_a_check_racing_a_revocation_is_not_cached():
 def _state(engine, ttl_s=30.0):
     from types import SimpleNamespace
 
-    from gis_core.auth import TokenCache
+    from gis_core.platform.auth import TokenCache
 
     state = SimpleNamespace(token_cache=TokenCache(ttl_s), token_checks={}, auth_engine=engine)
     return SimpleNamespace(app=SimpleNamespace(state=state)), state
@@ -189,7 +179,7 @@ def test_a_token_due_a_refresh_is_answered_at_once_and_checked_in_the_background
     from datetime import UTC, datetime, timedelta
 
     from api.deps import user_of_token
-    from gis_core.auth import User
+    from gis_core.platform.auth import User
 
     calls = _counting_checks(monkeypatch)
     request, state = _state(engine, ttl_s=30.0)
@@ -216,7 +206,7 @@ def test_a_refresh_that_finds_the_token_dead_drops_it(engine, monkeypatch):
     from datetime import UTC, datetime, timedelta
 
     from api.deps import user_of_token
-    from gis_core.auth import User
+    from gis_core.platform.auth import User
 
     request, state = _state(engine, ttl_s=30.0)
     ghost = User(0, "ghost", "ghost", "commander", None, None)

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from gis_core.backup import BackupError, restore
+from gis_core.platform.backup import BackupError, restore
 
 TABLES = ["district", "street", "community", "grid", "person", "incident", "incident_event", "track_point",
           "warning", "pii_access", "app_user", "road"]  # fmt: skip

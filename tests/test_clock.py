@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from gis_core.clock import iso, month_starts
 from gis_core.incidents.hotspots import BINS, bin_edges
+from gis_core.platform.clock import iso, month_starts
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
@@ -76,3 +76,29 @@ def test_answers_carry_every_time_in_the_districts_zone(client, auth, engine, sp
         assert not wrong, (name, wrong[:5])
     assert all(seen.values()), seen  # each answer had times to check
     assert answers["nearby"].json()["workers"], "a worker on duty, with fix time and ETA"
+
+
+def test_an_incident_code_carries_the_date_in_the_districts_zone(client, settings, spot):
+    """The code's date was Shanghai's whatever ONEGRID_TIMEZONE said: the one zone spelt out in SQL."""
+    from gis_core.incidents.submit import Submission, submit
+    from gis_core.platform.auth import user_named
+    from gis_core.platform.db import make_engine
+
+    west = settings.model_copy(update={"timezone": "Etc/GMT+12"})  # UTC-12: a day behind Shanghai
+    engine = make_engine(settings=west, request_role=True, pool_size=1, name="zone-test")
+    now = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)  # 12-03 08:00 at UTC-12, 12-04 04:00 in Shanghai
+    x, y, _ = spot
+    try:
+        with engine.begin() as c:
+            done = submit(
+                c,
+                client.app.state.grid_cache.get(),
+                west,
+                user_named(c, "citizen"),
+                Submission("0101", lon=x, lat=y),
+                f"zone-{datetime.now(UTC).timestamp()}",
+                now,
+            )
+    finally:
+        engine.dispose()
+    assert done.feature["properties"]["code"].startswith("YB20261203-"), done.feature["properties"]["code"]

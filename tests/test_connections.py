@@ -6,7 +6,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from gis_core.db import Prepared, make_engine, ping_when_idle
+from gis_core.platform.db import Prepared, make_engine, ping_when_idle
 
 
 @contextlib.contextmanager

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from gis_core import crs
-from gis_core.errors import UnknownCRSError
+from gis_core.geo import crs
+from gis_core.platform.errors import UnknownCRSError
 
 
 def metres(lon1, lat1, lon2, lat2):

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from gis_core import dispatch
-from gis_core.auth import User
+from gis_core.field import dispatch
+from gis_core.platform.auth import User
 from tests.test_analysis import _lattice
 
 COMMANDER = User(0, "c", "c", "commander", None, None)

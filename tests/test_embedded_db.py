@@ -4,8 +4,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from gis_core.embedded_db import EmbeddedCluster, EmbeddedDbError
-from gis_core.settings import Settings
+from gis_core.platform.embedded_db import EmbeddedCluster, EmbeddedDbError
+from gis_core.platform.settings import Settings
 from tests.live import free_port
 
 

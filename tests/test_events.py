@@ -167,7 +167,7 @@ def test_open_walls_do_not_hold_the_servers_request_slots(settings):
 
 def test_the_listener_coalesces_look_again_notices_and_keeps_the_others(engine):
     """Notices that arrive together: a coalesced channel's handler runs once, with the last."""
-    from gis_core.notify import Listener
+    from gis_core.platform.notify import Listener
 
     seen: dict[str, list[str]] = {"t_look": [], "t_each": []}
     done = threading.Event()

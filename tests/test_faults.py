@@ -16,8 +16,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from gis_core.demo_load import DEMO_PASSWORD
-from gis_core.settings import Settings
+from gis_core.ingest.demo_load import DEMO_PASSWORD
+from gis_core.platform.settings import Settings
 from tests.live import live_server
 
 DOWN_S = 4.0
@@ -27,7 +27,7 @@ DOWN_S = 4.0
 def cluster(settings):
     if not Settings().embedded:
         pytest.skip("restarts the embedded cluster; DATABASE_URL points at a server this test does not own")
-    from gis_core.embedded_db import EmbeddedCluster
+    from gis_core.platform.embedded_db import EmbeddedCluster
 
     return EmbeddedCluster(Settings())
 

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from gis_core.demo_load import DEMO_PASSWORD
-from gis_core.settings import Settings
+from gis_core.ingest.demo_load import DEMO_PASSWORD
+from gis_core.platform.settings import Settings
 from tests.conftest import assert_problem
 from tests.live import live_server
 

@@ -6,7 +6,7 @@ import shapely
 import sqlalchemy as sa
 from libpysal.weights import WSP, fill_diagonal
 
-from gis_core.hotspots import queen_weights
+from gis_core.geo.spatial_stats import queen_weights
 from tests.conftest import assert_problem
 
 
@@ -107,7 +107,7 @@ def test_a_planted_hotspot_emerges_where_and_when_it_was_planted(client, auth, m
     from datetime import datetime, timedelta
 
     h = manifest["hotspots"][0]
-    from gis_core.clock import month_starts
+    from gis_core.platform.clock import month_starts
 
     planted_to = datetime.fromisoformat(h["to"])
     # up to the last month start in the planted period: the last calendar month all planted
@@ -165,8 +165,8 @@ def test_hexagon_counts_equal_postgis(conn, settings):
     """Each incident counts in the one 500 m hexagon that contains it, as PostGIS finds it."""
     from datetime import UTC, datetime
 
-    from gis_core.auth import User
     from gis_core.incidents.hotspots import HotspotQuery, counts
+    from gis_core.platform.auth import User
 
     q = HotspotQuery(
         datetime(2025, 11, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC), unit="hex", hex_size_m=500

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from libpysal.weights import Queen, fill_diagonal
 
-from gis_core.hotspots import gi_star, queen_weights, with_self
+from gis_core.geo.spatial_stats import gi_star, queen_weights, with_self
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_a_planted_cluster_is_hot_and_flat_counts_are_not():
 
 
 def test_conditional_randomisation_never_draws_the_unit_itself():
-    from gis_core.hotspots import conditional_randomization
+    from gis_core.geo.spatial_stats import conditional_randomization
 
     cells = np.array([shapely_box(x, y) for y in range(6) for x in range(6)])
     w = queen_weights(cells)
@@ -127,7 +127,7 @@ def test_gi_star_permutations_agree_with_esda_within_monte_carlo_error():
 def test_fdr_is_benjamini_hochberg_as_esda_reads_it():
     from esda import fdr as esda_fdr
 
-    from gis_core.hotspots import fdr
+    from gis_core.geo.spatial_stats import fdr
 
     p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
     q = fdr(p)
@@ -141,7 +141,7 @@ def test_fdr_is_benjamini_hochberg_as_esda_reads_it():
 def test_local_moran_equals_esda(grids, how):
     from esda.moran import Moran_Local
 
-    from gis_core.hotspots import local_moran
+    from gis_core.geo.spatial_stats import local_moran
 
     y = grids["n"].to_numpy(float)
     queen = Queen.from_dataframe(grids, use_index=False, silence_warnings=True)
@@ -177,7 +177,7 @@ def _levels(text):
     ],
 )
 def test_emerging_patterns_follow_their_definitions(levels, z, want):
-    from gis_core.hotspots import emerging
+    from gis_core.geo.spatial_stats import emerging
 
     level = _levels(levels)
     if z is None:
@@ -186,7 +186,7 @@ def test_emerging_patterns_follow_their_definitions(levels, z, want):
 
 
 def test_mann_kendall_is_kendalls_tau_against_time():
-    from gis_core.hotspots import mann_kendall
+    from gis_core.geo.spatial_stats import mann_kendall
 
     assert mann_kendall(np.arange(10.0))[0] == pytest.approx(1.0)
     tau, p = mann_kendall(np.array([1, 3, 2, 5, 4, 6, 8, 7, 9, 10.0]))

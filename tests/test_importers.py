@@ -10,7 +10,7 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry import Point, Polygon
 
-from gis_core.importers import ImportRejected, import_file
+from gis_core.ingest.importers import ImportRejected, import_file
 
 
 @pytest.fixture
@@ -206,7 +206,7 @@ def test_missing_crs_with_projected_coordinates_is_rejected(engine, tmp_path):
 
 
 def test_gcj02_source_is_converted(engine, tmp_path, inside_points, cleanup):
-    from gis_core.crs import wgs84_to_gcj02
+    from gis_core.geo.crs import wgs84_to_gcj02
 
     x, y = inside_points[1]
     gx, gy = wgs84_to_gcj02(x, y)

@@ -1,15 +1,15 @@
 """Jurisdiction enforced by the database: the request role, its policies, and a role × endpoint matrix.
 
 The reference sets below are written from the issue's rules with plain joins on the owner's
-connection, independently of the policies (migration 0009) and of `gis_core.scope`.
+connection, independently of the policies (migration 0009) and of `gis_core.platform.scope`.
 """
 
 import pytest
 import sqlalchemy as sa
 
-from gis_core import tiles
-from gis_core.auth import User
-from gis_core.scope import act_as
+from gis_core.platform.auth import user_named
+from gis_core.platform.scope import act_as
+from gis_core.publishing import tiles
 from tests.conftest import assert_problem, plant_resident
 from tests.mvt import decode, tile_of
 
@@ -30,19 +30,9 @@ PROTECTED = [
 ]
 
 
-def account(conn, username):
-    return conn.execute(
-        sa.text(
-            "SELECT id, username, display_name, role, jurisdiction_code, department_code "
-            "FROM app_user WHERE username = :u"
-        ),
-        {"u": username},
-    ).one()
-
-
 def expected(conn, table: str, username: str) -> set[int]:
     """Ids of `table` (person, incident or warning) that `username` may read, from the issue's rules."""
-    u = account(conn, username)
+    u = user_named(conn, username)
     if u.role in ("admin", "commander", "planner"):
         return set(conn.execute(sa.text(f"SELECT id FROM {table}")).scalars())
     area = {
@@ -97,8 +87,8 @@ def request_engine(client):
 def as_user(request_engine, engine, username, sql):
     with request_engine.connect() as c, c.begin():
         with engine.connect() as o:
-            u = account(o, username) if username else None
-        act_as(c, User(*u) if u else None)
+            u = user_named(o, username) if username else None
+        act_as(c, u)
         return set(c.execute(sa.text(sql)).scalars())
 
 
@@ -164,8 +154,8 @@ def test_a_tile_built_without_any_row_filter_still_carries_only_the_readers_rows
     """
     z = 16  # clustered below z18: every point is counted
     with engine.connect() as o:
-        worker = User(*account(o, "gridworker"))
-        commander = User(*account(o, "commander"))
+        worker = user_named(o, "gridworker")
+        commander = user_named(o, "commander")
         allowed = list(expected(o, "person", "gridworker"))
         places = o.execute(
             sa.text(
@@ -236,7 +226,7 @@ def test_spatial_indexes_serve_tiles_under_row_level_security(request_engine, en
     """
     lon, lat, _ = spot
     with engine.connect() as o:
-        commander = User(*account(o, "commander"))
+        commander = user_named(o, "commander")
     sql, params = tiles.tile_sql(tiles.tile_request(layer, 18, *tile_of(lon, lat, 18), commander), commander)
     with request_engine.connect() as c, c.begin():
         act_as(c, commander)
@@ -254,7 +244,7 @@ def test_open_incident_tiles_read_only_open_incidents(request_engine, engine, sp
     """
     lon, lat, _ = spot
     with engine.connect() as o:
-        commander = User(*account(o, "commander"))
+        commander = user_named(o, "commander")
     sql, params = tiles.tile_sql(
         tiles.tile_request("incidents_open", z, *tile_of(lon, lat, z), commander), commander
     )

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from gis_core import crs
-from gis_core.lookup import GridIndex, GridIndexCache
+from gis_core.geo import crs
+from gis_core.geo.lookup import GridIndex, GridIndexCache
 from tests.conftest import assert_problem
 
 

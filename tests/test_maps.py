@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import shapely
 
-from gis_core import maps
+from gis_core.analysis import maps
 from tests.browser import ARTIFACTS, browser_context
 
 

@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from gis_core.models import Base
+from gis_core.geo.models import Base
 
 
 @pytest.mark.parametrize("table", sorted(Base.metadata.tables))

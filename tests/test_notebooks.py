@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from nbclient import NotebookClient
 from pyproj import Transformer
 
-from gis_core import service_circles
+from gis_core.geo import service_circles
 from tests.test_analysis import postgis_patrol
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"

@@ -10,7 +10,7 @@ import subprocess
 
 import sqlalchemy as sa
 
-from gis_core.settings import PROJECT_ROOT
+from gis_core.platform.settings import PROJECT_ROOT
 from tests.live import live_server
 from tests.photos import jpeg
 
@@ -66,3 +66,12 @@ def test_every_readme_api_example_answers_2xx(settings, engine, tmp_path):
         )
         c.execute(sa.text("DELETE FROM warning_event WHERE warning_id = :i"), {"i": planted})
         c.execute(sa.text("DELETE FROM warning WHERE id = :i"), {"i": planted})
+
+
+def test_every_setting_is_in_the_configuration_table():
+    """A setting the README does not name is one an operator cannot find."""
+    from gis_core.platform.settings import Settings
+
+    section = README.read_text(encoding="utf-8").split("## Configuration", 1)[1]
+    missing = [n for n in Settings.model_fields if f"ONEGRID_{n.upper()}" not in section]
+    assert missing == [], f"settings missing from the README's configuration table: {missing}"

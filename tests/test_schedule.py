@@ -8,7 +8,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from gis_core.schedule import claim, run_if_due
+from gis_core.platform.schedule import claim, run_if_due
 
 
 def test_a_claim_is_refused_at_once_while_held_and_until_the_job_is_due(engine):
@@ -69,7 +69,7 @@ def test_workers_whose_timers_fire_together_run_the_job_once(engine):
 
 def test_every_scheduled_job_has_a_timer_and_old_live_events_are_pruned(conn, settings):
     from api.app import scheduled_jobs
-    from gis_core.settings import Settings
+    from gis_core.platform.settings import Settings
 
     jobs = scheduled_jobs(Settings(_env_file=None))  # the defaults a deployment starts with
     assert all(every > 0 for every, _ in jobs.values()), jobs
@@ -92,7 +92,7 @@ def test_every_scheduled_job_has_a_timer_and_old_live_events_are_pruned(conn, se
 def test_slow_warning_rules_run_at_their_own_cadence_and_none_due_runs_none(conn, settings):
     from datetime import UTC, datetime
 
-    from gis_core import warning_rules
+    from gis_core.field import warning_rules
 
     s = settings.model_copy(update={"warning_interval_s": 60.0})
     conn.execute(sa.text("DELETE FROM scheduled_run WHERE job LIKE 'warning rule %'"))

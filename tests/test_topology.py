@@ -5,7 +5,7 @@ import sys
 
 import sqlalchemy as sa
 
-from gis_core.topology import check_topology
+from gis_core.ingest.topology import check_topology
 
 
 def test_demo_district_has_no_topology_defects(conn):

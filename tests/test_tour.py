@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import sqlalchemy as sa
 
-from gis_core import tour
+from gis_core.field import tour
 from tests.conftest import assert_problem
 
 

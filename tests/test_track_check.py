@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from pyproj import Geod
 
-from gis_core import warning_rules
+from gis_core.field import warning_rules
 from gis_core.incidents.track_check import check
 
 GEOD = Geod(ellps="WGS84")

@@ -10,8 +10,8 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from gis_core import tracks
-from gis_core.crs import transformer
+from gis_core.field import tracks, trajectory
+from gis_core.geo.crs import transformer
 from tests.conftest import assert_problem
 
 EPSG = 4550
@@ -94,7 +94,7 @@ def test_stay_points_need_five_minutes_within_fifty_metres():
         x[k] = pos
     rng = np.random.default_rng(1)
     y = rng.normal(0, 3, len(t))
-    stays = tracks.stay_points(t, x, y)
+    stays = trajectory.stay_points(t, x, y)
     assert len(stays) == 1
     i, j = stays[0]
     assert t[i] <= 330 and t[j] >= 750 and 420 <= t[j] - t[i] <= 510
@@ -109,10 +109,10 @@ def test_road_coverage_against_a_hand_checked_grid():
     grid = shapely.box(0, 0, 100, 100)
     roads = shapely.MultiLineString([[(-50, 50), (150, 50)], [(80, -20), (80, 120)], [(300, 0), (300, 100)]])
     track = shapely.LineString([(0, 50), (50, 50)])
-    total, covered = tracks.road_coverage(roads, grid, track, within_m=30)
+    total, covered = trajectory.road_coverage(roads, grid, track, within_m=30)
     assert total == pytest.approx(200.0)
     assert covered == pytest.approx(80.0, abs=0.01)
-    assert tracks.road_coverage(roads, grid, shapely.LineString(), 30) == (pytest.approx(200.0), 0.0)
+    assert trajectory.road_coverage(roads, grid, shapely.LineString(), 30) == (pytest.approx(200.0), 0.0)
 
 
 # ---------------------------------------------------------------- API against PostGIS

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from gis_core.auth import ROLES
 from gis_core.incidents.workflow import (
     AWAITING_RATING_STATES,
     CLOSED_STATES,
@@ -19,10 +18,14 @@ from gis_core.incidents.workflow import (
     STATES,
     UNFINISHED_STATES,
 )
-from gis_core.settings import PROJECT_ROOT
+from gis_core.platform.auth import ROLES
+from gis_core.platform.settings import PROJECT_ROOT
 
 #: where the groups live; everything else takes them from here
-HOMES = {PROJECT_ROOT / "gis_core" / "incidents" / "workflow.py", PROJECT_ROOT / "gis_core" / "auth.py"}
+HOMES = {
+    PROJECT_ROOT / "gis_core" / "incidents" / "workflow.py",
+    PROJECT_ROOT / "gis_core" / "platform" / "auth.py",
+}
 SOURCES = sorted(
     p for d in ("gis_core", "api", "layers") for p in (PROJECT_ROOT / d).rglob("*.py") if p not in HOMES
 )
@@ -83,7 +86,7 @@ def test_the_open_incidents_index_holds_the_layers_group(engine):
 
 def test_an_unknown_role_name_fails_at_import_not_by_letting_nobody_in():
     from api.deps import require_roles
-    from gis_core.layers import Layer
+    from gis_core.publishing.layers import Layer
 
     with pytest.raises(ValueError, match="comander"):
         require_roles("admin", "comander")
@@ -176,7 +179,7 @@ def test_every_consumer_agrees_on_what_is_open(client, auth, engine, one_of_each
         assert r[0]["status"] == ("closed" if state in CLOSED_STATES else "open"), state
 
     # the notebooks' frames
-    from gis_core.frames import OneGrid
+    from gis_core.analysis.frames import OneGrid
 
     a, b = now - timedelta(minutes=1), now + timedelta(minutes=1)
     frame = OneGrid.database(db_url, username="commander").grids(since=a.isoformat(), until=b.isoformat())

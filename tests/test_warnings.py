@@ -10,9 +10,9 @@ import shapely
 import sqlalchemy as sa
 from pyproj import Transformer
 
-from gis_core import warning_rules
+from gis_core.field import warning_rules
+from gis_core.field.patrol import key_points
 from gis_core.incidents.escalation import overdue_cause_key
-from gis_core.patrol import key_points
 from tests.conftest import assert_problem
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -272,7 +272,7 @@ def test_bad_warning_queries_are_problems(client, auth, params, status, where):
 
 def test_migration_0015_repairs_what_the_old_escalation_left(conn):
     """Old escalation blanked district deadlines and keyed its warning '<id>:<level>:<state>'."""
-    from gis_core.db import execute_sql_file
+    from gis_core.platform.db import execute_sql_file
 
     inc = conn.execute(sa.text("SELECT min(id) FROM incident")).scalar_one()
     raised = NOW - timedelta(days=30)

@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, SettingsDep, oauth2_scheme
-from gis_core.auth import Lockout, authenticate, issue_token, revoke_token, token_digest
+from gis_core.platform.auth import Lockout, authenticate, issue_token, revoke_token, token_digest
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 

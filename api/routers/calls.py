@@ -9,9 +9,9 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import ConnDep, CurrentUser, GridIndexDep, require_roles
-from gis_core import calls
-from gis_core.auth import COORDINATING, FIELD
-from gis_core.crs import input_point
+from gis_core.field import calls
+from gis_core.geo.crs import input_point
+from gis_core.platform.auth import COORDINATING, FIELD
 
 router = APIRouter(prefix="/api/v1", tags=["point-call"])
 CALLERS = require_roles(*COORDINATING)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import ConnDep, SettingsDep, require_roles
-from gis_core import cold_chain, warning_rules
-from gis_core.auth import COMMAND, PLACE_WATCHERS
-from gis_core.errors import TooLarge
+from gis_core.field import cold_chain, warning_rules
+from gis_core.platform.auth import COMMAND, PLACE_WATCHERS
+from gis_core.platform.errors import TooLarge
 
 router = APIRouter(prefix="/api/v1", tags=["cold chain"])
 #: who reads a site's watch: the staff on the loop and planners, as the cold-chain layer

@@ -12,11 +12,11 @@ from pydantic import AwareDatetime, BaseModel, Field
 from pyproj import Geod
 
 from api.deps import ConnDep, CurrentUser, GridIndexDep, SettingsDep, require_roles
-from gis_core import dispatch
-from gis_core.auth import COORDINATING
-from gis_core.clock import iso
-from gis_core.crs import input_point
-from gis_core.features import check_geometry
+from gis_core.field import dispatch
+from gis_core.geo.crs import input_point
+from gis_core.platform.auth import COORDINATING
+from gis_core.platform.clock import iso
+from gis_core.publishing.features import check_geometry
 
 router = APIRouter(prefix="/api/v1", tags=["point-call"])
 GEOD = Geod(ellps="WGS84")

@@ -13,10 +13,10 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser
 from api.live import CLOSING, OVERFLOW
-from gis_core import live
-from gis_core.auth import User
-from gis_core.clock import iso
-from gis_core.errors import InvalidInput
+from gis_core.platform import live
+from gis_core.platform.auth import User
+from gis_core.platform.clock import iso
+from gis_core.platform.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 #: Events replayed to a client that resumes; further behind, it is told to reload instead.

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import ConnDep, CurrentUser
-from api.routers.audit import log_read
-from gis_core import features
-from gis_core.clock import iso
-from gis_core.crs import input_point, parse_crs
-from gis_core.errors import InvalidInput, UnknownCRSError
-from gis_core.layers import Layer, get_layer, readable_layers
+from api.deps import ConnDep, CurrentUser, read_context
+from gis_core.geo.crs import input_point, parse_crs
+from gis_core.platform.clock import iso
+from gis_core.platform.errors import InvalidInput, UnknownCRSError
+from gis_core.publishing import features
+from gis_core.publishing.audit import log_read
+from gis_core.publishing.layers import Layer, get_layer, readable_layers
 
 router = APIRouter(tags=["features"])
 spatial = APIRouter(prefix="/api/v1/spatial", tags=["spatial queries"])
@@ -201,7 +201,7 @@ def collection_items(
     layer = _readable(collectionId, user, where="path.collectionId")
     q = _item_query(request, layer, user, limit, offset)
     feats, matched = features.items(conn, layer, user, q, _output_crs(crs))
-    log_read(request, conn, user, [layer], "features", len(feats))
+    log_read(conn, user, [layer], "features", len(feats), read_context(request))
     return _geojson(_page(request, feats, matched, limit, offset))
 
 
@@ -222,7 +222,7 @@ def collection_item(
     """One feature by id."""
     layer = _readable(collectionId, user, where="path.collectionId")
     feat = features.item(conn, layer, user, featureId, _output_crs(crs))
-    log_read(request, conn, user, [layer], "feature", 1)
+    log_read(conn, user, [layer], "feature", 1, read_context(request))
     base = _base(request)
     feat["links"] = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON},
@@ -256,7 +256,7 @@ def radius_query(
     wlon, wlat = input_point(lon, lat, crs)
     q = features.ItemQuery(limit=limit, offset=offset)
     feats, matched = features.within_radius(conn, spec, user, wlon, wlat, radius, q)
-    log_read(request, conn, user, [spec], "spatial", len(feats))
+    log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
     return _geojson(_page(request, feats, matched, limit, offset))
 
 
@@ -275,7 +275,7 @@ def nearest_query(
     spec = _readable(layer, user)
     wlon, wlat = input_point(lon, lat, crs)
     feats = features.nearest(conn, spec, user, wlon, wlat, n)
-    log_read(request, conn, user, [spec], "spatial", len(feats))
+    log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
     return _geojson({"type": "FeatureCollection", "numberReturned": len(feats), "features": feats})
 
 
@@ -300,7 +300,7 @@ def polygon_query(
     polygon = features.check_geometry(body.geometry)
     q = features.ItemQuery(limit=body.limit, offset=body.offset)
     feats, matched = features.within_polygon(conn, spec, user, polygon, q)
-    log_read(request, conn, user, [spec], "spatial", len(feats))
+    log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
     return _geojson(_page(request, feats, matched, body.limit, body.offset))
 
 
@@ -318,5 +318,5 @@ def area_query(
     spec = _readable(layer, user)
     q = features.ItemQuery(limit=limit, offset=offset)
     feats, matched = features.within_area(conn, spec, user, code, q)
-    log_read(request, conn, user, [spec], "spatial", len(feats))
+    log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
     return _geojson(_page(request, feats, matched, limit, offset))

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
-from gis_core.auth import ANALYSTS
 from gis_core.incidents.hotspots import HotspotQuery, emerging_hotspots, hotspots
+from gis_core.platform.auth import ANALYSTS
 
 router = APIRouter(prefix="/api/v1", tags=["hotspots"])
 READERS = require_roles(*ANALYSTS)

@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -14,11 +13,11 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from api.deps import ConnDep, CurrentUser, FormBody, GridIndexDep, ReportQuota, SettingsDep, transaction
-from gis_core.errors import InvalidInput, NotFound, PhotoTooLarge
-from gis_core.features import parse_bbox
 from gis_core.incidents import queries, workflow
 from gis_core.incidents import submit as submitting
-from gis_core.photos import paths
+from gis_core.incidents.photos import paths, readable
+from gis_core.platform.errors import InvalidInput, NotFound, PhotoTooLarge
+from gis_core.publishing.features import parse_bbox
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -237,10 +236,7 @@ def photo(name: str, user: CurrentUser, conn: ConnDep, settings: SettingsDep) ->
     m = _PHOTO.match(name)
     if not m:
         raise NotFound("no such photo", where="path.name")
-    readable = conn.execute(
-        sa.text("SELECT 1 FROM incident_photo WHERE sha256 = :h LIMIT 1"), {"h": m.group(1)}
-    ).first()
-    if readable is None:
+    if not readable(conn, m.group(1)):
         raise NotFound("no such photo", where="path.name")
     where = paths(settings.photo_dir, m.group(1))["thumb" if m.group(2) == "thumb.jpg" else "public"]
     if not where.exists():

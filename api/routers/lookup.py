@@ -8,15 +8,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, GridIndexDep
-from gis_core.auth import STAFF
-from gis_core.crs import input_point
-from gis_core.errors import LookupOutsideDistrict
-from gis_core.pii import mask_phone
+from gis_core.geo.crs import input_point
+from gis_core.geo.lookup import workers_seen_by
+from gis_core.platform.errors import LookupOutsideDistrict
 
 router = APIRouter(prefix="/api/v1", tags=["lookup"])
-
-#: Roles that see grid workers' full phone numbers (they dispatch to them).
-PHONE_ROLES = frozenset(STAFF)
 
 
 class UnitOut(BaseModel):
@@ -66,7 +62,6 @@ def lookup(
         raise LookupOutsideDistrict(
             f"no grid of the district contains ({wlon:.6f}, {wlat:.6f})", where="query.lon,lat"
         )
-    show_phone = user.role in PHONE_ROLES
     return LookupOut(
         lon=wlon,
         lat=wlat,
@@ -76,12 +71,7 @@ def lookup(
         community=UnitOut(**found.community.__dict__),
         grid=UnitOut(**found.grid.__dict__),
         workers=[
-            WorkerOut(
-                code=w.code,
-                name=w.name,
-                phone=w.phone if show_phone else mask_phone(w.phone),
-                is_primary=w.is_primary,
-            )
-            for w in found.workers
+            WorkerOut(code=w.code, name=w.name, phone=w.phone, is_primary=w.is_primary)
+            for w in workers_seen_by(user, found)
         ],
     )

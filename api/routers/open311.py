@@ -13,7 +13,6 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -23,11 +22,12 @@ from starlette.exceptions import HTTPException
 
 from api.deps import Caller, ConnDep, GridIndexDep, ReportQuota, SettingsDep, transaction
 from api.errors import status_of
-from gis_core.auth import User
-from gis_core.errors import AuthError, InvalidInput, NotFound, OneGridError
+from gis_core.incidents import categories as catalogue
 from gis_core.incidents import queries
 from gis_core.incidents import submit as submitting
 from gis_core.incidents.workflow import CLOSED_STATES, STATES
+from gis_core.platform.auth import User
+from gis_core.platform.errors import AuthError, InvalidInput, NotFound, OneGridError
 
 MAX_RESULTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
@@ -86,13 +86,13 @@ def _service(r: Any) -> dict[str, Any]:
 @router.get("/services.json", summary="Open311: service list")
 def services(conn: ConnDep) -> list[dict[str, Any]]:
     """Every catalogue item as an Open311 service."""
-    return [_service(r) for r in conn.execute(sa.text("SELECT * FROM category ORDER BY code"))]
+    return [_service(r) for r in catalogue.items(conn)]
 
 
 @router.get("/services/{service_code}.json", summary="Open311: service definition")
 def service_definition(service_code: str, conn: ConnDep) -> dict[str, Any]:
     """A service's definition; OneGrid services take no extra attributes."""
-    if not conn.execute(sa.text("SELECT 1 FROM category WHERE code = :c"), {"c": service_code}).first():
+    if not catalogue.exists(conn, service_code):
         raise NotFound(f"service_code {service_code} not found")
     return {"service_code": service_code, "attributes": []}
 

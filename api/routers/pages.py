@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from gis_core.settings import PROJECT_ROOT
+from gis_core.platform.settings import PROJECT_ROOT
 
 WEB = PROJECT_ROOT / "web"
 NODE_MODULES = PROJECT_ROOT / "node_modules"

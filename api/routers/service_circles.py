@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import ConnDep, SettingsDep, require_roles
-from gis_core import service_circles
-from gis_core.auth import ANALYSTS
+from gis_core.geo import service_circles
+from gis_core.platform.auth import ANALYSTS
 
 router = APIRouter(prefix="/api/v1", tags=["analysis"])
 READERS = require_roles(*ANALYSTS)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
-from gis_core import tour
-from gis_core.auth import WATCHERS
-from gis_core.scope import check_area_code
+from gis_core.field import tour
+from gis_core.platform.auth import WATCHERS
+from gis_core.platform.scope import check_area_code
 
 router = APIRouter(prefix="/api/v1", tags=["map wall"])
 VIEWERS = require_roles(*WATCHERS)

@@ -11,10 +11,10 @@ from pydantic import AwareDatetime, Field
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from api.deps import BulkJsonBody, ConnDep, CurrentUser, SettingsDep, require_roles
-from gis_core import tracks
-from gis_core.auth import AREA_READERS, TRACK_UPLOADERS
-from gis_core.crs import input_points
-from gis_core.errors import Forbidden, InvalidInput, TooLarge
+from gis_core.field import tracks, trajectory
+from gis_core.geo.crs import input_points
+from gis_core.platform.auth import AREA_READERS, TRACK_UPLOADERS
+from gis_core.platform.errors import Forbidden, InvalidInput, TooLarge
 
 router = APIRouter(prefix="/api/v1", tags=["tracks"])
 #: Devices that upload: a worker's phone (own fixes), or a gateway account of the command centre.
@@ -123,4 +123,4 @@ def get_trajectory(
     if until - since > timedelta(days=31):
         raise InvalidInput("a trajectory covers at most 31 days", where="query.from")
     tracks.check_readable(conn, user, worker_id)
-    return tracks.trajectory(conn, worker_id, since, until, settings.projected_epsg, simplify)
+    return trajectory.trajectory(conn, worker_id, since, until, settings.projected_epsg, simplify)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
-from gis_core import warning_rules
-from gis_core.auth import COMMAND, COORDINATING, FIELD
-from gis_core.errors import InvalidInput
+from gis_core.field import warning_actions, warning_rules
+from gis_core.platform.auth import COMMAND, COORDINATING, FIELD
+from gis_core.platform.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["warnings"])
 READERS = require_roles(*FIELD)
@@ -37,13 +37,13 @@ def list_warnings(
     """A GeoJSON FeatureCollection of warnings, newest first."""
     if rule is not None and rule not in warning_rules.RULES:
         raise InvalidInput(f"rule is one of {', '.join(warning_rules.RULES)}", where="query.rule")
-    return warning_rules.search(conn, user, state, rule, limit)
+    return warning_actions.search(conn, user, state, rule, limit)
 
 
 @router.get("/warnings/{warning_id}", summary="One warning and its timeline", dependencies=[READERS])
 def get_warning(warning_id: int, user: CurrentUser, conn: ConnDep) -> dict[str, Any]:
     """The warning as a GeoJSON Feature; `properties.timeline` lists raise, acknowledge and clear."""
-    return warning_rules.one(conn, user, warning_id)
+    return warning_actions.one(conn, user, warning_id)
 
 
 @router.post("/warnings/{warning_id}/acknowledge", summary="Acknowledge a warning", dependencies=[ACTORS])
@@ -51,7 +51,9 @@ def acknowledge_warning(
     warning_id: int, user: CurrentUser, conn: ConnDep, body: Note | None = None
 ) -> dict[str, Any]:
     """Raised → acknowledged; 409 from any other state."""
-    return warning_rules.act(conn, user, warning_id, "acknowledge", (body or Note()).note, datetime.now(UTC))
+    return warning_actions.act(
+        conn, user, warning_id, "acknowledge", (body or Note()).note, datetime.now(UTC)
+    )
 
 
 @router.post("/warnings/{warning_id}/clear", summary="Clear a warning", dependencies=[ACTORS])
@@ -59,7 +61,7 @@ def clear_warning(
     warning_id: int, user: CurrentUser, conn: ConnDep, body: Note | None = None
 ) -> dict[str, Any]:
     """Raised or acknowledged → cleared; 409 when already cleared. A cause that persists is raised anew."""
-    return warning_rules.act(conn, user, warning_id, "clear", (body or Note()).note, datetime.now(UTC))
+    return warning_actions.act(conn, user, warning_id, "clear", (body or Note()).note, datetime.now(UTC))
 
 
 @router.post("/warnings/check", summary="Run the warning rules now", dependencies=[GATEWAYS])

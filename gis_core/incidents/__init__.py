@@ -1,1 +1,5 @@
-"""Snap-and-report incidents: submission, routing, the closed-loop workflow, SLA escalation."""
+"""Snap-and-report incidents.
+
+Submission and its photos, routing, the closed-loop workflow, SLA
+escalation, the incident filters and their hotspots.
+"""

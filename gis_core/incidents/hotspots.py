@@ -1,7 +1,7 @@
 """Incident hotspots (热点追踪): counts per grid or hexagon over a period, their Gi*, and emerging patterns.
 
 The counts respect what the caller may read (the incident rules); the statistics come from
-`gis_core.hotspots`. Hexagons are cut by PostGIS `ST_HexagonGrid` in the metric CRS over the
+`gis_core.geo.spatial_stats`. Hexagons are cut by PostGIS `ST_HexagonGrid` in the metric CRS over the
 district, and incidents are assigned to them in process with an STRtree; grid counts are
 grouped by PostgreSQL, since every incident carries its grid. Units and their contiguity
 weights are cached per boundary revision. Every count is a units × time-bins matrix, so the
@@ -19,11 +19,11 @@ import shapely
 import sqlalchemy as sa
 from scipy import sparse
 
-from gis_core.auth import User
-from gis_core.clock import iso, month_starts
-from gis_core.errors import InvalidInput
-from gis_core.hotspots import emerging, gi_star, mann_kendall, queen_weights, with_self
+from gis_core.geo.spatial_stats import emerging, gi_star, mann_kendall, queen_weights, with_self
 from gis_core.incidents.queries import IncidentFilter, where_clause
+from gis_core.platform.auth import User
+from gis_core.platform.clock import iso, month_starts
+from gis_core.platform.errors import InvalidInput
 
 UNITS = ("grid", "hex")
 #: a bin: a fixed length from the period's start, or the district's calendar months

@@ -17,9 +17,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gis_core.auth import User
-from gis_core.clock import iso
-from gis_core.errors import InvalidInput, NotFound
 from gis_core.incidents.workflow import (
     ACTIVE_STATES,
     AWAITING_RATING_STATES,
@@ -29,7 +26,10 @@ from gis_core.incidents.workflow import (
     snapshot,
     worker_grids,
 )
-from gis_core.scope import check_area_code, jurisdiction_clause
+from gis_core.platform.auth import User
+from gis_core.platform.clock import iso
+from gis_core.platform.errors import InvalidInput, NotFound
+from gis_core.platform.scope import check_area_code, jurisdiction_clause
 
 MAX_LIMIT = 1000
 

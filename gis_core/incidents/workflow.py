@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gis_core.auth import OFFICERS, User
-from gis_core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis_core.platform.auth import OFFICERS, User
+from gis_core.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 LEVELS = ("grid", "community", "street", "district")
 #: Who handles at each level below the district (the district uses the category's department).

@@ -2,7 +2,7 @@
 -- workers' last positions, and change notices that invalidate exactly the affected tiles.
 
 -- ---------------------------------------------------------------- PII masks
--- The same masks as gis_core/pii.py (a test checks they agree), so that vector tiles,
+-- The same masks as gis_core/platform/pii.py (a test checks they agree), so that vector tiles,
 -- built entirely in SQL, mask exactly as JSON responses do.
 CREATE FUNCTION mask_phone(p text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN p IS NULL OR length(p) < 7 THEN p

@@ -2,7 +2,7 @@
 --
 -- Requests run as `onegrid_app`: not a superuser, owns nothing, cannot bypass row-level
 -- security. Each request transaction names its user (`SET LOCAL onegrid.uid`, see
--- gis_core.scope.act_as); the policies below read that user's reach from app_user, worker_grid
+-- gis_core.platform.scope.act_as); the policies below read that user's reach from app_user, worker_grid
 -- and the hierarchy, so a forgotten WHERE clause in the application cannot leak a row.
 -- Background work (escalation, warning rules, loading) runs as the owner, which RLS does not
 -- bind. A connection with no user set sees no protected row at all.

@@ -1,5 +1,5 @@
 -- Topology defects between one hierarchy level ({child}) and its parent level ({parent}).
--- Identifiers are substituted from a fixed list in gis_core/topology.py; values are bound.
+-- Identifiers are substituted from a fixed list in gis_core/ingest/topology.py; values are bound.
 -- gaps: parts of a parent no child covers
 SELECT 'gap' AS kind, p.code AS parent_code, ARRAY[]::text[] AS codes,
        ST_Area(d.geom::geography) AS area_m2,

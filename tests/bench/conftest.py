@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from gis_core.db import database_url, migrate
-from gis_core.settings import PROJECT_ROOT, Settings
+from gis_core.platform.db import database_url, migrate
+from gis_core.platform.settings import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "var" / "bench" / "results.json"
 _results: dict[str, object] = {}
@@ -47,7 +47,7 @@ def bench_url() -> str:
     """
     settings = Settings()
     if settings.embedded:
-        from gis_core.embedded_db import EmbeddedCluster
+        from gis_core.platform.embedded_db import EmbeddedCluster
 
         EmbeddedCluster(settings).start()
     base = make_url(database_url(settings))
@@ -62,7 +62,7 @@ def bench_url() -> str:
     admin.dispose()
     url = base.set(database="onegrid_bench").render_as_string(hide_password=False)
     migrate(url)
-    from gis_core.demo_load import load_demo
+    from gis_core.ingest.demo_load import load_demo
 
     engine = sa.create_engine(url)
     t0 = time.monotonic()
@@ -83,16 +83,10 @@ def bench_engine(bench_url):
 @pytest.fixture(scope="session")
 def bench_commander(bench_engine):
     """The demo commander (all rows, unmasked), as the domain functions take a user."""
-    from gis_core.auth import User
+    from gis_core.platform.auth import user_named
 
     with bench_engine.connect() as c:
-        row = c.execute(
-            sa.text(
-                "SELECT id, username, display_name, role, jurisdiction_code, department_code FROM app_user "
-                "WHERE username = 'commander'"
-            )
-        ).one()
-    return User(*row)
+        return user_named(c, "commander")
 
 
 @pytest.fixture(scope="session")

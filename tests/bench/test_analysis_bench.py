@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from gis_core import service_circles
-from gis_core.hotspots import gi_star
+from gis_core.geo import service_circles
+from gis_core.geo.spatial_stats import gi_star
 from gis_core.incidents.hotspots import HotspotQuery, counts
-from gis_core.settings import Settings
+from gis_core.platform.settings import Settings
 from tests.bench.conftest import record
 
 

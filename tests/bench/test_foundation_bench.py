@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
-from gis_core.lookup import GridIndex
+from gis_core.geo.lookup import GridIndex
 from tests.bench.conftest import record
 
 
@@ -63,7 +63,7 @@ def test_lookup_in_process(bench_engine, benchmark):
 
 
 def test_lookup_over_http(bench_url, bench_engine, benchmark):
-    from gis_core.settings import Settings
+    from gis_core.platform.settings import Settings
     from tests.live import live_server
 
     with live_server(Settings(database_url=bench_url)) as base, httpx.Client(base_url=base) as client:
@@ -88,7 +88,7 @@ def test_lookup_over_http(bench_url, bench_engine, benchmark):
 
 
 def test_full_scale_topology_is_clean(bench_engine):
-    from gis_core.topology import check_topology
+    from gis_core.ingest.topology import check_topology
 
     with bench_engine.connect() as c:
         t0 = time.perf_counter()

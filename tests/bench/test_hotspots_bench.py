@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from gis_core.incidents.hotspots import HotspotQuery, hotspots
-from gis_core.settings import Settings
+from gis_core.platform.settings import Settings
 from tests.bench.conftest import record
 
 

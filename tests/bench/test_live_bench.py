@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
-from gis_core.settings import Settings
+from gis_core.platform.settings import Settings
 from tests.bench.conftest import record
 from tests.live import live_server
 from tests.test_events import Feed

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from gis_core.settings import Settings
+from gis_core.platform.settings import Settings
 from tests.bench.conftest import record
 from tests.live import live_server
 from tests.load import run_load, stored_per_key

@@ -27,9 +27,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from gis_core.layers import get_layer
-from gis_core.settings import PROJECT_ROOT, Settings
-from gis_core.tiles import tile_request, tile_sql
+from gis_core.platform.settings import PROJECT_ROOT, Settings
+from gis_core.publishing.layers import get_layer
+from gis_core.publishing.tiles import tile_request, tile_sql
 from tests.bench.conftest import record
 from tests.live import free_port, live_server
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import sqlalchemy as sa
 
-from gis_core import dispatch, warning_rules
-from gis_core.settings import Settings
+from gis_core.field import dispatch, warning_rules
+from gis_core.platform.settings import Settings
 from tests.bench.conftest import record
 
 END = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)  # the demo's last morning (+08: 17:00)

@@ -7,7 +7,7 @@ Create Date: 2026-11-23
 
 from alembic import op
 
-from gis_core.db import execute_sql_file
+from gis_core.platform.db import execute_sql_file
 
 revision = "0008"
 down_revision = "0007"

@@ -1,0 +1,1 @@
+"""For analysts and notebooks: data frames over the API or the database, offline maps, density."""

@@ -1,0 +1,152 @@
+"""All OneGrid settings in one pydantic-settings object, read through a cached `get_settings()`."""
+
+from __future__ import annotations
+
+import zlib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The checkout this package lives in; the embedded cluster's files go under its `var/`.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_port(var_dir: Path) -> int:
+    """A port derived from the checkout path, so two clones on one machine never collide."""
+    return 55000 + zlib.crc32(str(var_dir.resolve()).encode()) % 1000
+
+
+class Settings(BaseSettings):
+    """OneGrid configuration; every field can be set as an `ONEGRID_<NAME>` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEGRID_", extra="ignore")
+
+    # ---------------------------------------------------------------- database and pools
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ONEGRID_DATABASE_URL", "DATABASE_URL"),
+        description="Use this PostgreSQL/PostGIS database; when unset the embedded cluster is used.",
+    )
+    var_dir: Path = Field(default=PROJECT_ROOT / "var", description="Embedded cluster and runtime files.")
+    db_port: int | None = Field(default=None, description="Embedded cluster port (default: per checkout).")
+    db_name: str = "onegrid"
+    pg_bin: Path = Path("/usr/lib/postgresql/15/bin")
+    pool_size: int = Field(
+        default=20, description="Pooled connections per process; also the requests in flight per process."
+    )
+    pool_max_overflow: int = Field(
+        default=0,
+        description="Extra connections beyond the pool, closed when returned: each new one pays "
+        "PostgreSQL's per-session warm-up (~20 ms of planning and caches), so keep it 0 under load.",
+    )
+    background_pool_size: int = Field(
+        default=3, description="Connections of the scheduled jobs and the live feed, per process."
+    )
+    background_pool_overflow: int = Field(default=10, description="Extra background connections at a peak.")
+    auth_pool_size: int = Field(
+        default=2, description="Connections that check tokens, apart from the request pool, per process."
+    )
+    auth_pool_overflow: int = Field(default=8, description="Extra token-check connections at a peak.")
+    statement_timeout_ms: int = 30_000
+
+    # ---------------------------------------------------------------- place and time
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="The district's zone: every time in an answer carries its offset, months are its months.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)  # an unknown zone stops the start, not the first request
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    projected_epsg: int = Field(default=4550, description="Metric CRS (CGCS2000 3° GK CM 123E).")
+    topology_tolerance_m2: float = Field(
+        default=1.0, description="Gaps and overlaps smaller than this (m²) are floating-point dust."
+    )
+
+    # ---------------------------------------------------------------- auth
+    demo_mode: bool = Field(default=True, description="Allow demo accounts; refuse to start otherwise.")
+    token_ttl_minutes: int = 12 * 60
+    token_cache_seconds: float = Field(
+        default=30.0, description="How long a checked token is trusted without asking the database."
+    )
+    login_failures_max: int = Field(default=5, description="Failed logins in a row before an account locks.")
+    login_lock_minutes: float = Field(default=15.0, description="How long a locked account stays locked.")
+    login_per_minute: int = Field(default=30, description="Login attempts per client address per minute.")
+
+    # ---------------------------------------------------------------- reports and photos
+    reports_per_minute: int = Field(
+        default=60, description="Report submissions per user per minute (retries of a stored key included)."
+    )
+    photo_dir: Path = Field(default=PROJECT_ROOT / "var" / "photos", description="Content-addressed photos.")
+    photo_max_bytes: int = Field(default=8 * 1024 * 1024, description="Largest accepted photo upload.")
+    photo_max_pixels: int = Field(default=40_000_000, description="Largest accepted photo (pixels).")
+    photo_max_count: int = 9
+    boundary_flag_m: float = Field(default=30.0, description="Reports this close to a grid edge are flagged.")
+    duplicate_radius_m: float = 50.0
+    duplicate_days: int = 7
+    escalation_interval_s: float = Field(
+        default=60.0, description="How often overdue incidents are escalated."
+    )
+
+    # ---------------------------------------------------------------- tracks
+    track_max_accuracy_m: float = Field(
+        default=50.0, description="GPS fixes less accurate than this are refused."
+    )
+    track_max_speed_mps: float = Field(
+        default=10.0, description="A fix reached and left faster than this (36 km/h) is a jump, refused."
+    )
+    track_max_batch: int = Field(default=20_000, description="Most fixes in one track upload.")
+    on_duty_minutes: int = Field(
+        default=30, description="A worker whose newest fix is at most this old is on duty (point-call)."
+    )
+    report_track_max_m: float = Field(
+        default=200.0, description="A grid worker's report farther than this from their own track is flagged."
+    )
+
+    # ---------------------------------------------------------------- warnings
+    warning_interval_s: float = Field(default=60.0, description="How often the warning rules run (0: never).")
+    cold_chain_max_c: float = Field(
+        default=-15.0, description="A cold-chain site's latest reading warmer than this raises a warning."
+    )
+    cold_chain_reading_window_h: float = Field(
+        default=2.0, description="Only a cold-chain reading this recent can raise a temperature warning."
+    )
+    worker_grid_tolerance_m: float = Field(
+        default=50.0, description="A worker on shift farther than this from all their grids is warned of."
+    )
+
+    # ---------------------------------------------------------------- tiles and requests
+    tile_cache_entries: int = Field(default=20_000, description="Rendered tiles kept per server process.")
+    tile_timeout_ms: int = Field(default=5_000, description="Statement timeout of one tile's SQL.")
+    slow_request_ms: float = Field(
+        default=500.0, description="A request slower than this is logged with its id and phases."
+    )
+
+    # ---------------------------------------------------------------- live feed
+    event_retention_h: float = Field(default=24.0, description="Live events kept for walls that reconnect.")
+
+    @property
+    def embedded(self) -> bool:
+        """True when OneGrid manages its own local cluster (no DATABASE_URL given)."""
+        return not self.database_url
+
+    @property
+    def embedded_port(self) -> int:
+        """Port of the embedded cluster."""
+        return self.db_port or _default_port(self.var_dir)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()
