@@ -1,9 +1,9 @@
 """Test fixtures: a real PostGIS database per session, built from the project's migrations.
 
-The database lives in the embedded cluster (started if needed), or on the server that
-DATABASE_URL / ONEGRID_DATABASE_URL names. It is created fresh, migrated, loaded with the
-demo district at a small scale, and dropped at the end. If PostGIS cannot be reached the
-run fails: database tests never skip.
+The database lives in the tests' own embedded cluster (`var/test-cluster`, never the one
+`make demo` serves), or on the server that DATABASE_URL / ONEGRID_DATABASE_URL names. It is
+created fresh, migrated, loaded with the demo district at a small scale, and dropped at the
+end. If PostGIS cannot be reached the run fails: database tests never skip.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,21 +41,41 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 TEST_SEED = 20261122
 
 
-@pytest.fixture(scope="session")
-def db_url() -> Iterator[str]:
-    """URL of a fresh, migrated database with the small demo district loaded."""
-    settings = Settings()
-    cluster = None
-    if settings.embedded:
-        from gis_core.platform.embedded_db import EmbeddedCluster
+def test_cluster_settings() -> Settings:
+    """Settings of the tests' own embedded cluster: `var/test-cluster`, on the demo's port + 1000.
 
-        cluster = EmbeddedCluster(settings)
-        if cluster.is_initialised() and cluster.is_running():
-            cluster = None  # someone else's (e.g. `make demo`): leave it running afterwards
-        else:
-            cluster.start()
-    base = make_url(database_url(settings))
-    name = f"onegrid_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    Never the cluster `make demo` serves (`var/pgdata`): a test that stops or restarts its
+    cluster must not take a demo's database away. Default ports lie in 55000–55999, so
+    +1000 never lands on another checkout's default cluster.
+    """
+    demo = Settings(database_url=None)
+    return Settings(
+        database_url=None, var_dir=demo.var_dir / "test-cluster", db_port=demo.embedded_port + 1000
+    )
+
+
+@pytest.fixture(scope="session")
+def owned_cluster():
+    """The tests' own cluster, started for this session (kept under var/ between runs, for speed).
+
+    Stopped at the end only if this session started it: a session inside another (the
+    isolation test's) leaves its parent's server running.
+    """
+    from gis_core.platform.embedded_db import EmbeddedCluster
+
+    cluster = EmbeddedCluster(test_cluster_settings())
+    started_here = not (cluster.is_initialised() and cluster.is_running())
+    cluster.start()
+    yield cluster
+    if started_here:
+        cluster.stop()
+
+
+@contextmanager
+def demo_database(server_url: str, prefix: str = "onegrid_test") -> Iterator[str]:
+    """A fresh, migrated database with the small demo district on the server at `server_url`; dropped after."""
+    base = make_url(server_url)
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     # pre-ping: tests/test_faults.py restarts the server under this pool
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
@@ -72,8 +93,21 @@ def db_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-        if cluster is not None:
-            cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of a fresh, migrated database with the small demo district loaded.
+
+    On DATABASE_URL's server when it is set, else in the tests' own cluster (`owned_cluster`).
+    """
+    settings = Settings()
+    if settings.embedded:
+        server = request.getfixturevalue("owned_cluster").url("postgres")
+    else:
+        server = database_url(settings)
+    with demo_database(server) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -117,13 +151,8 @@ def manifest(engine: sa.Engine) -> dict:
         return c.execute(sa.text("SELECT manifest FROM demo_manifest")).scalar_one()
 
 
-@pytest.fixture(scope="session")
-def spot(engine: sa.Engine) -> tuple[float, float, str]:
-    """(lon, lat, grid code): a point well inside the grid worker's grid (the first grid).
-
-    The demo's street and community officers' areas contain it too, so every role's
-    jurisdiction covers reports filed there.
-    """
+def first_grid_spot(engine: sa.Engine) -> tuple[float, float, str]:
+    """(lon, lat, grid code): a point well inside the first grid (by code) of the database."""
     with engine.connect() as c:
         x, y, code = c.execute(
             sa.text(
@@ -132,6 +161,16 @@ def spot(engine: sa.Engine) -> tuple[float, float, str]:
             )
         ).one()
     return x, y, code
+
+
+@pytest.fixture(scope="session")
+def spot(engine: sa.Engine) -> tuple[float, float, str]:
+    """(lon, lat, grid code): a point well inside the grid worker's grid (the first grid).
+
+    The demo's street and community officers' areas contain it too, so every role's
+    jurisdiction covers reports filed there.
+    """
+    return first_grid_spot(engine)
 
 
 @pytest.fixture(scope="session")
@@ -176,6 +215,22 @@ def grid_point(engine):
             sa.text(
                 "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid ORDER BY code LIMIT 1) s"
             )
+        ).one()
+
+
+def edge_of_the_workers_grid(engine, username: str) -> tuple[float, float]:
+    """A point ~5 m inside a grid next to `username`'s own, by their shared edge (flagged, joint)."""
+    with engine.connect() as c:
+        return c.execute(
+            sa.text(
+                "SELECT ST_X(p), ST_Y(p) FROM grid a JOIN grid b ON ST_Relate(a.geom, b.geom, 'F***1****') "
+                "JOIN worker_grid wg ON wg.grid_id = b.id JOIN worker w ON w.id = wg.worker_id "
+                "JOIN app_user u ON u.id = w.user_id AND u.username = :u "
+                "AND a.id NOT IN (SELECT wg2.grid_id FROM worker_grid wg2 WHERE wg2.worker_id = w.id), "
+                "LATERAL ST_PointOnSurface(ST_Intersection(ST_Buffer(ST_Intersection(a.geom, b.geom), 0.00005), "
+                "a.geom)) p ORDER BY a.code LIMIT 1"
+            ),
+            {"u": username},
         ).one()
 
 

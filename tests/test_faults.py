@@ -4,32 +4,62 @@ Phones keep sending: each report under its own idempotency key, each track batch
 both retried until the server acknowledges them. While the database is down the server
 must answer 503 with Retry-After (never 500), come back by itself when it returns, and
 afterwards every acknowledged report and fix must be stored exactly once.
+
+The cluster restarted is always one the tests own (`tests/conftest.py: owned_cluster`), never
+a demo's nor DATABASE_URL's server: with DATABASE_URL set, the test makes its database there.
 """
 
 import collections
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from gis_core.ingest.demo_load import DEMO_PASSWORD
+from gis_core.platform.embedded_db import EmbeddedCluster
 from gis_core.platform.settings import Settings
+from tests.conftest import demo_database, first_grid_spot
 from tests.live import live_server
 
 DOWN_S = 4.0
 
 
-@pytest.fixture
-def cluster(settings):
-    if not Settings().embedded:
-        pytest.skip("restarts the embedded cluster; DATABASE_URL points at a server this test does not own")
-    from gis_core.platform.embedded_db import EmbeddedCluster
+@dataclass
+class Target:
+    """A database in a cluster this test owns, and what the test needs of it."""
 
-    return EmbeddedCluster(Settings())
+    cluster: EmbeddedCluster
+    settings: Settings
+    engine: sa.Engine
+    spot: tuple[float, float, str]
+
+
+@pytest.fixture
+def target(settings, engine, client, spot, owned_cluster) -> Iterator[Target]:
+    """The session's database when it lives in the tests' own cluster; else one made there for this test.
+
+    Either way the cluster restarted is one the tests own, never a demo's or DATABASE_URL's.
+    """
+    if make_url(settings.database_url).port == owned_cluster.port:
+        yield Target(owned_cluster, settings, engine, spot)
+        engine.dispose()  # the session's own pooled connections died with the server
+        client.app.state.tile_engine.dispose()
+        return
+    with demo_database(owned_cluster.url("postgres"), prefix="onegrid_fault") as url:
+        own = sa.create_engine(url)
+        try:
+            yield Target(
+                owned_cluster, settings.model_copy(update={"database_url": url}), own, first_grid_spot(own)
+            )
+        finally:
+            own.dispose()
 
 
 class Phones:
@@ -115,7 +145,8 @@ class Phones:
                 t = times[-1] + timedelta(seconds=10)
 
 
-def test_a_database_restart_mid_load_loses_and_duplicates_nothing(settings, engine, client, spot, cluster):
+def test_a_database_restart_mid_load_loses_and_duplicates_nothing(target):
+    settings, engine, spot, cluster = target.settings, target.engine, target.spot, target.cluster
     tag = f"fault-{uuid.uuid4().hex[:8]}"
     start = datetime(2026, 11, 20, 1, 0, tzinfo=UTC) + timedelta(days=uuid.uuid4().int % 300 / 100)
     with live_server(settings, workers=2) as base:
@@ -154,8 +185,7 @@ def test_a_database_restart_mid_load_loses_and_duplicates_nothing(settings, engi
             f"{base}/api/v1/incidents?limit=1", headers={"Authorization": f"Bearer {tokens['citizen']}"}
         )
         assert r.status_code == 200
-    engine.dispose()  # the session's own pooled connections died with the server
-    client.app.state.tile_engine.dispose()
+    engine.dispose()  # pooled connections died with the server
     assert not any(th.is_alive() for th in threads) and phones.crashes == []
     assert before > 0 and after_restart > before  # work went on before and after the outage
     assert during.get(503, 0) > 0 and phones.retry_after and phones.retry_after <= {"5"}

@@ -10,13 +10,14 @@ import sqlalchemy as sa
 from gis_core.platform.auth import user_named
 from gis_core.platform.scope import act_as
 from gis_core.publishing import tiles
-from tests.conftest import assert_problem, plant_resident
+from tests.conftest import assert_problem, edge_of_the_workers_grid, plant_resident
 from tests.mvt import decode, tile_of
 
 USERS = ["admin", "commander", "street", "community", "gridworker", "handler", "planner", "citizen"]
 PROTECTED = [
     "person",
     "incident",
+    "incident_share",
     "incident_event",
     "incident_photo",
     "incident_duplicate",
@@ -59,6 +60,22 @@ def expected(conn, table: str, username: str) -> set[int]:
                 {"uid": u.id, "dept": u.department_code if u.role == "department_handler" else None},
             ).scalars()
         )
+        across = {  # flagged near an edge of the user's area, from the other side (joint handling)
+            "street_officer": "s.code = :code",
+            "community_officer": "c.code = :code",
+            "grid_worker": "g.id IN (SELECT wg.grid_id FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id "
+            "WHERE w.user_id = :uid)",
+        }.get(u.role)
+        if across:
+            ids |= set(
+                conn.execute(
+                    sa.text(
+                        "SELECT t.id FROM incident t JOIN grid g ON g.code = ANY (t.adjacent_grid_codes) "
+                        f"JOIN community c ON c.id = g.community_id JOIN street s ON s.id = c.street_id WHERE {across}"
+                    ),
+                    {"code": (u.jurisdiction_code or "").strip(), "uid": u.id},
+                ).scalars()
+            )
     return ids
 
 
@@ -72,6 +89,13 @@ def residents_in_the_workers_grid(engine, spot, client, auth):
         data={"category": "0101", "description": "井盖缺失", "lon": str(lon), "lat": str(lat)},
     )
     assert r.status_code in (200, 201), r.text
+    x, y = edge_of_the_workers_grid(engine, "gridworker")
+    r = client.post(  # across the edge: the worker reads it from the other side
+        "/api/v1/incidents",
+        headers={**auth("citizen"), "Idempotency-Key": "jurisdiction-matrix-edge"},
+        data={"category": "0101", "description": "路灯不亮", "lon": str(x), "lat": str(y)},
+    )
+    assert r.status_code in (200, 201) and r.json()["properties"]["near_boundary"], r.text
     ids = [plant_resident(engine, lon + i * 0.0001, lat, f"21060219880715432{i}") for i in range(3)]
     yield ids
     with engine.begin() as c:

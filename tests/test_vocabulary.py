@@ -159,9 +159,17 @@ def test_every_consumer_agrees_on_what_is_open(client, auth, engine, one_of_each
     before = open_before("grid", grid_code)
     assert cell["properties"]["open_incidents"] == before + len(OPEN_STATES)
 
-    # the stats of the grid
+    # the stats of the grid: its own, and (issue 18 item 12) the joint ones shared across its edges
+    with engine.connect() as c:
+        joint = c.execute(
+            sa.text(
+                "SELECT count(*) FROM incident i, grid g WHERE g.code = :g AND g.id = ANY(i.shared_grid_ids) "
+                "AND i.state = ANY(:open) AND NOT (i.id = ANY(:mine))"
+            ),
+            {"g": grid_code, "open": list(OPEN_STATES), "mine": list(mine)},
+        ).scalar()
     stats = client.get("/api/v1/incidents/stats", params={"area": grid_code}, headers=h).json()
-    assert stats["open"] == before + len(OPEN_STATES)
+    assert stats["open"] == before + joint + len(OPEN_STATES)
     assert stats["open"] == sum(stats["by_state"].get(s, 0) for s in OPEN_STATES)
     assert stats["awaiting_rating"] == sum(stats["by_state"].get(s, 0) for s in AWAITING_RATING_STATES)
 

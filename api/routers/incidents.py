@@ -12,10 +12,20 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
-from api.deps import ConnDep, CurrentUser, FormBody, GridIndexDep, ReportQuota, SettingsDep, transaction
-from gis_core.incidents import queries, workflow
+from api.deps import (
+    ConnDep,
+    CurrentUser,
+    FormBody,
+    GridIndexDep,
+    ReportQuota,
+    SettingsDep,
+    require_roles,
+    transaction,
+)
+from gis_core.incidents import queries, shares, workflow
 from gis_core.incidents import submit as submitting
 from gis_core.incidents.photos import paths, readable
+from gis_core.platform.auth import FIELD
 from gis_core.platform.errors import InvalidInput, NotFound, PhotoTooLarge
 from gis_core.publishing.features import parse_bbox
 
@@ -218,6 +228,25 @@ def act(
     out = queries.get_incident(conn, user, incident_id)
     response.headers["ETag"] = _etag(out["properties"]["version"])
     return out
+
+
+class ShareDoneIn(BaseModel):
+    """What a side did for its share of a joint incident."""
+
+    note: str = Field(default="", max_length=2000)
+
+
+@router.post(
+    "/incidents/{incident_id}/shares/{grid_code}/done",
+    summary="跨网格联动: finish one side's share of an incident across a grid edge",
+    dependencies=[require_roles(*FIELD)],
+)
+def share_done(
+    incident_id: int, grid_code: str, user: CurrentUser, conn: ConnDep, body: ShareDoneIn | None = None
+) -> dict[str, Any]:
+    """The incident's shares after this one is done: 403 outside your area, 409 if done already."""
+    shares.finish(conn, user, incident_id, grid_code, (body or ShareDoneIn()).note, _now())
+    return queries.get_incident(conn, user, incident_id)
 
 
 _PHOTO = re.compile(r"^([0-9a-f]{64})\.(jpg|thumb\.jpg)$")

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gis_core.incidents import shares
 from gis_core.incidents.workflow import (
     ACTIVE_STATES,
     AWAITING_RATING_STATES,
@@ -26,7 +27,7 @@ from gis_core.incidents.workflow import (
     snapshot,
     worker_grids,
 )
-from gis_core.platform.auth import User
+from gis_core.platform.auth import OFFICERS, User
 from gis_core.platform.clock import iso
 from gis_core.platform.errors import InvalidInput, NotFound
 from gis_core.platform.scope import check_area_code, jurisdiction_clause
@@ -50,7 +51,25 @@ def scope_clause(user: User, params: dict[str, Any], alias: str = "i") -> str:
         params["scope_dept"] = user.department_code
         # dispatched to the department: not the reports the command centre has yet to sort
         return f"({own} OR ({alias}.department_code = :scope_dept AND {alias}.dispatched_at IS NOT NULL))"
-    return f"({own} OR {jurisdiction_clause(user, alias, params)})"
+    return f"({own} OR {jurisdiction_clause(user, alias, params)}{shared_clause(user, alias, params)})"
+
+
+def shared_clause(user: User, alias: str, params: dict[str, Any]) -> str:
+    """` OR` the incidents flagged near an edge of `user`'s area, from the other side (migration 0019).
+
+    Empty for roles without an area, and for the district-wide, who read everything anyway.
+    """
+    if user.role == "grid_worker":
+        params["scope_uid"] = user.id
+        return (
+            f" OR {alias}.shared_grid_ids && ARRAY(SELECT wg.grid_id FROM worker_grid wg "
+            "JOIN worker w ON w.id = wg.worker_id WHERE w.user_id = :scope_uid)"
+        )
+    if user.role in OFFICERS:
+        params["scope_area"] = (user.jurisdiction_code or "").strip()
+        level = "street" if user.role == "street_officer" else "community"
+        return f" OR (SELECT id FROM {level} WHERE code = :scope_area) = ANY ({alias}.shared_{level}_ids)"
+    return ""
 
 
 @dataclass
@@ -107,8 +126,13 @@ def where_clause(user: User, f: IncidentFilter, params: dict[str, Any]) -> str:
         params["cat"] = f.category
     if f.area:
         params["area"] = check_area_code(f.area)
+        # a joint incident (across a grid edge) counts on both sides: its shares name the others
         conds.append(
-            "(g.code = :area OR c.code = :area OR s.code = :area OR left(g.code, 6) || '000000' = :area)"
+            "(g.code = :area OR c.code = :area OR s.code = :area OR left(g.code, 6) || '000000' = :area"
+            " OR (cardinality(i.shared_grid_ids) > 0 AND EXISTS (SELECT 1 FROM grid sg"
+            " JOIN community sc ON sc.id = sg.community_id JOIN street ss ON ss.id = sc.street_id"
+            " WHERE sg.id = ANY (i.shared_grid_ids)"
+            " AND :area IN (sg.code, sc.code, ss.code))))"
         )
     if f.bbox:
         minx, miny, maxx, maxy = f.bbox
@@ -215,6 +239,7 @@ def get_incident(conn: sa.Connection, user: User, incident_id: int) -> dict[str,
     out["properties"]["possible_duplicates"] = [
         {"id": d.id, "code": d.code, "state": d.state, "distance_m": float(d.distance_m)} for d in dups
     ]
+    out["properties"]["shares"] = shares.of(conn, incident_id)
     inc = snapshot(conn, incident_id)
     out["properties"]["allowed_actions"] = allowed_actions(user, inc, worker_grids(conn, user))
     return out
