@@ -25,6 +25,8 @@ ARGS = [
 
 @contextlib.contextmanager
 def browser_context(**context_options):
+    """A fresh Chromium context; in Chinese and Beijing time unless told otherwise, as the users' own devices are."""
+    context_options = {"locale": "zh-CN", "timezone_id": "Asia/Shanghai", **context_options}
     assert os.path.exists(CHROMIUM), "Debian chromium is not installed (make setup installs it)"
     ARTIFACTS.mkdir(exist_ok=True)
     profile = tempfile.mkdtemp(prefix="onegrid-chromium-")
@@ -37,3 +39,20 @@ def browser_context(**context_options):
             ctx.close()
             browser.close()
             shutil.rmtree(profile, ignore_errors=True)
+
+
+AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
+    """axe-core's violations of the page as it stands, of the given impacts: 'rule: target (why) …'."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): "
+        + "; ".join(
+            f"{n['target']} {(n['any'] or n['all'] or [{}])[0].get('message', '')}" for n in v["nodes"][:3]
+        )
+        for v in result["violations"]
+        if v["impact"] in impacts
+    ]

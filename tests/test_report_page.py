@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from tests.browser import ARTIFACTS, browser_context
+from tests.browser import ARTIFACTS, axe_violations, browser_context
 from tests.live import live_server
 from tests.photos import jpeg
 
@@ -63,6 +63,7 @@ def test_report_survives_offline_and_a_lost_response(settings, engine, tmp_path,
         page.wait_for_selector("#outbox li", state="detached", timeout=20_000)
         page.wait_for_selector("#mine li")
         page.screenshot(path=str(ARTIFACTS / "report-page.png"), full_page=True)
+        assert axe_violations(page) == []
         shown = page.text_content("#mine")
 
     assert dropped, "the lost-answer path was not exercised"

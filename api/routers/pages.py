@@ -24,6 +24,12 @@ def report_page() -> FileResponse:
     return FileResponse(WEB / "report" / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/me")
+def me_page() -> FileResponse:
+    """我的诉求: residents' requests, their timelines and ratings; from a service card, its worker."""
+    return FileResponse(WEB / "me" / "index.html", headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/wall")
 def wall_page() -> FileResponse:
     """指挥大屏: the command centre's map wall."""

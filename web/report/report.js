@@ -3,11 +3,9 @@
 // (201, or 200 for a retry it had already stored). Only a 4xx problem (bad input) stops the
 // retries, and the reporter is told why. Nothing typed in is lost to a bad network.
 import { openDB } from "/vendor/idb/index.js";
+import { STATE_ZH } from "/static/shared/states.js";
+import { watchPicker } from "/static/shared/picker.js";
 
-const STATE_ZH = {
-  reported: "已上报", accepted: "已受理", dispatched: "已交办", in_progress: "处置中", suspended: "待补充",
-  resolved: "已办结", closed: "已评价", rejected: "不予受理", merged: "已合并",
-};
 const $ = (id) => document.getElementById(id);
 const db = await openDB("onegrid-report", 1, {
   upgrade(d) { d.createObjectStore("outbox", { keyPath: "key" }); },
@@ -201,3 +199,4 @@ $("logout").addEventListener("click", () => { localStorage.removeItem("onegrid.t
 window.addEventListener("online", () => { backoff = 2000; flush(); });
 window.addEventListener("offline", render);
 start();
+watchPicker($("photos"), $("picked"));
