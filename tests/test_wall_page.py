@@ -8,8 +8,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import sqlalchemy as sa
 
-from tests.browser import ARTIFACTS, browser_context
+from tests.browser import ARTIFACTS, axe_violations, browser_context
 from tests.live import live_server
 
 #: Chromium's software GL reports its own performance notes on the console; they are not ours.
@@ -38,8 +39,12 @@ def open_wall(ctx, path: str, errors: list[str]):
     return page
 
 
-def test_the_wall(settings, spot, manifest):
-    lon, lat, _ = spot
+def test_the_wall(settings, spot, manifest, engine):
+    lon, lat, grid_code = spot
+    with engine.connect() as c:
+        spot_grid_name = c.execute(
+            sa.text("SELECT name FROM grid WHERE code = :c"), {"c": grid_code}
+        ).scalar_one()
     errors: list[str] = []
     with (
         live_server(settings) as base,
@@ -49,6 +54,7 @@ def test_the_wall(settings, spot, manifest):
         page.wait_for_selector("#live-status.on", timeout=10_000)
         commander = page.evaluate("localStorage.getItem('onegrid.token')")
         page.screenshot(path=str(ARTIFACTS / "wall-loaded.png"))
+        assert axe_violations(page) == []  # a dispatcher's eight hours: no serious barrier
 
         # a report filed by a grid worker appears on the wall within 2 s
         token = httpx.post(
@@ -104,6 +110,12 @@ def test_the_wall(settings, spot, manifest):
         # drill-down: a click on the map shows that grid's live counters, as the stats API counts them
         page.evaluate("([x, y]) => wall.map.jumpTo({center: [x, y], zoom: 15})", [lon, lat])
         page.wait_for_function("wall.map.areTilesLoaded() && !wall.map.isMoving()")
+        # place names on the map: grid names in OneGrid's own glyphs (digits) and the local CJK font
+        written = "wall.map.queryRenderedFeatures({layers: ['place_names']}).map((f) => f.properties.name)"
+        page.wait_for_function(f"{written}.includes({spot_grid_name!r})", timeout=10_000)
+        names = page.evaluate(written)
+        assert len(names) == len(set(names))  # each name written once, not once per tile
+        page.screenshot(path=str(ARTIFACTS / "wall-labels.png"))
         at = page.evaluate(
             "([x, y]) => { const p = wall.map.project([x, y]); const r = wall.map.getCanvas().getBoundingClientRect();"
             " return [r.left + p.x, r.top + p.y]; }",
@@ -125,6 +137,7 @@ def test_the_wall(settings, spot, manifest):
         assert counters.nth(0).locator("b").text_content() == str(want["open"])
         assert counters.nth(1).locator("b").text_content() == str(want["awaiting_rating"])
         page.screenshot(path=str(ARTIFACTS / "wall-drill-down.png"))
+        assert axe_violations(page) == []
 
         # 多人点调: worker 1 is on shift near the spot; the wall picks the spot, calls them, sees them acknowledge
         now = datetime.now(UTC).replace(microsecond=0)

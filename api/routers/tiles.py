@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 
 from api.deps import ConnDep, CurrentUser, read_context
+from gis_core.publishing import glyphs as font_glyphs
 from gis_core.publishing import tiles
 from gis_core.publishing.features import district_bounds
 from gis_core.publishing.layers import get_layer, registry
@@ -67,3 +68,17 @@ def style(request: Request, user: CurrentUser, conn: ConnDep) -> dict[str, Any]:
     bounds = district_bounds(conn)
     readable = [layer for layer in registry().values() if layer.readable_by(user)]
     return wall_style(str(request.base_url).rstrip("/"), readable, bounds)
+
+
+@router.get(
+    "/fonts/{fontstack}/{glyph_range}.pbf",
+    summary="Font glyphs (SDF) for map labels",
+    responses={200: {"content": {"application/x-protobuf": {}}}},
+)
+def glyphs(fontstack: str, glyph_range: str) -> Response:
+    """256 characters of the label font as MapLibre's glyph PBF; public, like a font file, and cached."""
+    font_glyphs.font_stack(fontstack)
+    body = font_glyphs.glyph_range(font_glyphs.parse_range(glyph_range))
+    return Response(
+        body, media_type="application/x-protobuf", headers={"Cache-Control": "public, max-age=86400"}
+    )

@@ -66,6 +66,10 @@ class Layer:
     visible: bool = True  # shown when the wall opens (alternatives to another layer start hidden)
     paint: dict[str, Any] = field(default_factory=dict)
     legend: tuple[dict[str, str], ...] = ()
+    layout: dict[str, Any] = field(
+        default_factory=dict
+    )  # MapLibre layout beyond visibility (a symbol's text)
+    filter: list[Any] | None = None  # MapLibre filter of the drawn features (an expression; zoom allowed)
 
     def __post_init__(self) -> None:
         if (self.table is None) == (self.sql is None):
@@ -100,8 +104,9 @@ class Layer:
 
     @property
     def style_type(self) -> str:
-        """The MapLibre layer type its paint is written for (fill, line or circle)."""
-        return next(iter(self.paint), "line-").split("-")[0]
+        """The MapLibre layer type its paint is written for (fill, line, circle, or symbol for text)."""
+        kind = next(iter(self.paint), "line-").split("-")[0]
+        return "symbol" if kind in ("text", "icon") else kind
 
     def tolerance(self, z: int) -> float:
         """Simplification tolerance in metres at zoom `z` (0 = none)."""

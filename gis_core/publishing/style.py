@@ -3,6 +3,7 @@
 No online basemap: a plain background and OneGrid's own vector layers. Fills are drawn
 first (coarse layers under fine ones), then lines (roads under boundaries, coarser
 boundaries on top), then points, so that a new layer file finds its place without code.
+Names (symbol layers) come last, above everything, in OneGrid's own glyphs.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def wall_style(
         "name": "OneGrid 指挥大屏",
         "center": centre,
         "zoom": 12,
+        "glyphs": f"{base_url}/fonts/{{fontstack}}/{{range}}.pbf",
         "sources": {
             layer.id: {
                 "type": "vector",
@@ -51,7 +53,8 @@ def wall_style(
                     "source": layer.id,
                     "source-layer": layer.id,
                     "minzoom": layer.minzoom,
-                    "layout": {"visibility": "visible" if layer.visible else "none"},
+                    "layout": {"visibility": "visible" if layer.visible else "none", **layer.layout},
+                    **({"filter": layer.filter} if layer.filter else {}),
                     "paint": layer.paint,
                     "metadata": {
                         "onegrid:title_zh": layer.title_zh,

@@ -53,6 +53,8 @@ async function start() {
     style,
     ...(bounds ? { bounds, fitBoundsOptions: { padding: 40 } } : {}),
     attributionControl: false,
+    // CJK names are drawn with the wall's own font; only Latin, digits and punctuation come from /fonts
+    localIdeographFontFamily: "'WenQuanYi Micro Hei', 'Noto Sans CJK SC', sans-serif",
     transformRequest: (url) => (url.startsWith(location.origin) ? { url, headers: { Authorization: `Bearer ${token}` } } : { url }),
   });
   wall.map = map;
@@ -95,9 +97,15 @@ function layerSwitcher(style) {
     box.type = "checkbox";
     box.checked = (layer.layout || {}).visibility !== "none";
     box.dataset.layer = layer.id;
-    box.addEventListener("change", () => wall.map.setLayoutProperty(layer.id, "visibility", box.checked ? "visible" : "none"));
+    box.addEventListener("change", () => {
+      for (const id of [layer.id, `${layer.id}-label`]) {  // a layer's names go with it
+        if (wall.map.getLayer(id)) wall.map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
+      }
+    });
     const legend = (meta["onegrid:legend"] || []).map((l) => `<span class="legend-swatch" style="background:${l.color}"></span>${l.label_zh}`).join(" ");
-    li.append(box, ` ${meta["onegrid:title_zh"]} `);
+    const label = document.createElement("label");  // the title names the box, and a click on it toggles
+    label.append(box, ` ${meta["onegrid:title_zh"]} `);
+    li.append(label);
     li.insertAdjacentHTML("beforeend", `<span class="hint">${legend}</span>`);
     ul.append(li);
   }
