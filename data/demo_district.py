@@ -522,6 +522,8 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     tracks, track_truth = _tracks(rng, g, end, assignment, grid_geoms)
     # a week of probe readings: a random stream of its own, so the rest of the district is as before
     readings, excursions = _cold_chain_readings(np.random.default_rng(seed + 14), ccs_rows, end, scale)
+    # shops and units (实有单位) in the buildings that house them: a stream of their own too
+    unit_rows = _units(np.random.default_rng(seed + 15), b_geoms, b_use, g)
 
     manifest = {
         "seed": seed,
@@ -540,6 +542,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
             "incidents": len(inc),
             "track_points": int(len(tracks["worker_id"])),
             "roads": len(road_rows),
+            "units": len(unit_rows),
         },
         "grid_kinds": {k: int((kinds == k).sum()) for k in ("urban", "rural", "enterprise", "school")},
         "hotspots": hotspots,
@@ -596,6 +599,21 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
             person_rows,
         ),
         Table("party_org", ["code", "name", "level", "members", "geom"], po_rows),
+        Table(
+            "unit",
+            [
+                "code",
+                "name",
+                "kind",
+                "industry",
+                "building_id",
+                "contact_name",
+                "contact_phone",
+                "employees",
+                "geom",
+            ],
+            unit_rows,
+        ),
         Table("service_center", ["code", "name", "level", "circle_minutes", "geom"], sc_rows),
         Table(
             "camera",
@@ -649,6 +667,59 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
 #: a probe reads every half hour; a store holds about -18 °C, an excursion warms it for hours
 READING_EVERY_S = 1800
 READING_DAYS = 7
+
+
+#: (industry, name endings) of the shops on a commercial building's ground floor
+SHOP_TRADES = (
+    ("餐饮", ("饭店", "面馆", "烧烤", "饺子馆", "快餐")),
+    ("零售", ("超市", "便利店", "水果店", "五金店", "烟酒店")),
+    ("生活服务", ("理发店", "洗衣店", "家电维修", "快递驿站")),
+    ("医药", ("药房",)),
+)
+UNIT_KINDS = {  # building use → (unit kind, industry, name ending, employees range)
+    "industrial": ("enterprise", "制造业", "有限公司", (20, 300)),
+    "school": ("school", "教育", "学校", (40, 150)),
+}
+
+
+def _units(
+    rng: np.random.Generator, b_geoms: list[shapely.Geometry], b_use: list[str], g: _Geo
+) -> list[tuple[Any, ...]]:
+    """Shops in commercial buildings (2–6 each), a firm in each industrial building, a school in each school.
+
+    Each unit stands inside its building's footprint; its building id is the footprint's index + 1.
+    """
+    rows: list[tuple[Any, ...]] = []
+    for bi, (poly, use) in enumerate(zip(b_geoms, b_use, strict=True)):
+        if use == "commercial":
+            units = []
+            for _ in range(int(rng.integers(2, 7))):
+                trade, endings = SHOP_TRADES[int(rng.integers(len(SHOP_TRADES)))]
+                units.append(("shop", trade, endings[int(rng.integers(len(endings)))], (1, 12)))
+        elif use in UNIT_KINDS:
+            units = [UNIT_KINDS[use]]
+        else:
+            continue
+        inside = geo.sample_in(poly.buffer(-1.0), len(units), rng)
+        for (kind, industry, ending, (lo, hi)), (x, y) in zip(units, inside, strict=True):
+            owner = _name(rng)
+            name = (
+                f"{owner[0]}记{ending}" if kind == "shop" else f"{DISTRICT_NAME}{_place(rng, set())}{ending}"
+            )
+            rows.append(
+                (
+                    f"U{len(rows) + 1:06d}",
+                    name,
+                    kind,
+                    industry,
+                    bi + 1,
+                    owner,
+                    _phone(rng),
+                    int(rng.integers(lo, hi + 1)),
+                    g.ewkb(Point(x, y)),
+                )
+            )
+    return rows
 
 
 def _cold_chain_readings(

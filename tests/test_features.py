@@ -1,5 +1,7 @@
 """OGC API Features and the spatial queries, checked against independent computations."""
 
+import json
+
 import pytest
 import shapely
 import sqlalchemy as sa
@@ -259,3 +261,68 @@ def test_party_organisations_are_published(client, auth, engine):
     body = client.get("/collections/party_orgs/items?limit=1000", headers=auth("citizen")).json()
     assert n > 0 and body["numberMatched"] == n
     assert {"code", "name", "level", "members"} <= set(body["features"][0]["properties"])
+
+
+def test_shops_and_units_are_published_in_their_buildings_with_contacts_masked_by_role(client, auth, engine):
+    with engine.connect() as c:
+        rows = {
+            r.code: r
+            for r in c.execute(
+                sa.text(
+                    "SELECT u.code, u.kind, u.contact_name, u.contact_phone, ST_Contains(b.geom, u.geom) AS housed, "
+                    "u.grid_id IS NOT NULL AS pinned FROM unit u JOIN building b ON b.id = u.building_id"
+                )
+            )
+        }
+    assert {r.kind for r in rows.values()} >= {"shop", "enterprise", "school"}
+    assert all(r.housed and r.pinned for r in rows.values())  # inside the building, in a grid
+    seen = {}
+    for role in ("gridworker", "planner"):
+        body = client.get("/collections/units/items?limit=5000", headers=auth(role)).json()
+        assert body["numberMatched"] == len(rows)
+        seen[role] = {f["properties"]["code"]: f["properties"] for f in body["features"]}
+    code, row = next(iter(rows.items()))
+    assert seen["gridworker"][code]["contact_phone"] == row.contact_phone  # field staff call the shop
+    masked = seen["planner"][code]
+    assert masked["contact_phone"] != row.contact_phone and "****" in masked["contact_phone"]
+    assert masked["contact_name"] != row.contact_name
+    assert_problem(client.get("/collections/units/items", headers=auth("citizen")), 403)
+
+
+def test_a_unit_file_imports_all_or_nothing(engine, tmp_path, grid_point):
+    from gis_core.ingest.importers import ImportRejected, import_file
+
+    x, y = grid_point
+    good = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}}
+    features = [
+        {**good, "properties": {"code": "U-IMP-1", "name": "王记面馆", "kind": "shop", "industry": "餐饮"}},
+        {**good, "properties": {"code": "U-IMP-2", "name": "社区卫生站", "kind": "medical", "employees": 6}},
+    ]
+    path = tmp_path / "units.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
+    report = import_file(engine, path, "unit")
+    assert report.rejected == []
+    with engine.begin() as c:
+        got = c.execute(
+            sa.text(
+                "SELECT code, kind, contact_name, employees, grid_id IS NOT NULL FROM unit "
+                "WHERE code LIKE 'U-IMP-%' ORDER BY code"
+            )
+        ).all()
+        c.execute(sa.text("DELETE FROM unit WHERE code LIKE 'U-IMP-%'"))
+    assert [tuple(r) for r in got] == [
+        ("U-IMP-1", "shop", None, 0, True),
+        ("U-IMP-2", "medical", None, 6, True),
+    ]
+
+    # one unit without a name: the file is refused whole, the good one beside it is not stored
+    features = [
+        {**good, "properties": {"code": "U-IMP-3", "name": "李记超市"}},
+        {**good, "properties": {"code": "U-IMP-4"}},
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
+    with pytest.raises(ImportRejected) as refused:
+        import_file(engine, path, "unit")
+    assert refused.value.report.rejected == [{"feature": 1, "code": "U-IMP-4", "reason": "missing name"}]
+    with engine.connect() as c:
+        assert c.execute(sa.text("SELECT count(*) FROM unit WHERE code LIKE 'U-IMP-%'")).scalar() == 0

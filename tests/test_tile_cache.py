@@ -4,8 +4,10 @@ A tile says whether it was cached, edits reach the next fetch, and a lost tile c
 request.
 """
 
+import pytest
 import sqlalchemy as sa
 
+from gis_core.publishing.layers import registry
 from tests.mvt import decode, tile_of
 from tests.test_tiles import source
 
@@ -138,3 +140,21 @@ def test_a_tile_connection_lost_to_a_restart_costs_no_request(client, auth, engi
     first = client.get(url, headers=auth())
     assert first.status_code in (200, 204), first.text  # asked again on a fresh connection
     assert client.get(url, headers=auth()).content == first.content
+
+
+CACHED = sorted({t for layer in registry().values() if layer.cache for t in layer.watched})
+
+
+@pytest.mark.parametrize("table", CACHED)
+def test_every_table_under_a_cached_layer_announces_its_changes(conn, table):
+    """A cached layer is only as fresh as its tables' tile triggers: party_org had none, so an
+    edited party organisation stayed on the map as it was until the server restarted."""
+    triggers = set(
+        conn.execute(
+            sa.text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
+            ),
+            {"t": table},
+        ).scalars()
+    )
+    assert {"tiles_ins", "tiles_upd", "tiles_del"} <= triggers, table

@@ -46,6 +46,7 @@ DOMAIN_TABLES = [
     "key_point",
     "service_center",
     "party_org",
+    "unit",
     "person",
     "building",
     "road",

@@ -98,6 +98,19 @@ IMPORT_KINDS: dict[str, ImportKind] = {
         "point",
         {"code": (str, REQUIRED), "name": (str, REQUIRED), "level": (str, "community"), "members": (int, 0)},
     ),
+    "unit": ImportKind(
+        "unit",
+        "point",
+        {
+            "code": (str, REQUIRED),
+            "name": (str, REQUIRED),
+            "kind": (str, "shop"),
+            "industry": (str, ""),
+            "contact_name": (str, None),
+            "contact_phone": (str, None),
+            "employees": (int, 0),
+        },
+    ),
     "cold_chain_site": ImportKind(
         "cold_chain_site",
         "point_or_polygon",
@@ -239,7 +252,7 @@ def _attributes(
                 return None
             v = default
         try:
-            out[col] = typ(v)
+            out[col] = None if v is None else typ(v)  # an optional field left out stays NULL
         except (TypeError, ValueError):
             report.rejected.append(
                 {"feature": i, "code": props.get("code"), "reason": f"{col}={v!r} is not {typ.__name__}"}
