@@ -105,3 +105,30 @@ def bench_photo_dir():
     path.mkdir(parents=True)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+def quiet_database(engine, most_s: float = 180.0) -> dict[str, object]:
+    """Wait until the database does nothing but what we ask: no autovacuum, no other backend busy.
+
+    The benchmarks before this one write a district and thousands of reports; autovacuum and
+    the checkpointer then work for a minute or more, on the same two cores the server and the
+    load generator share. A timed pass measures the server, not that aftermath: so a
+    CHECKPOINT, then two quiet seconds in a row. What was busy, and how long the wait took,
+    go in the results.
+    """
+    busy_sql = sa.text(
+        "SELECT coalesce(backend_type, '') || ': ' || left(coalesce(query, ''), 60) FROM pg_stat_activity "
+        "WHERE pid <> pg_backend_pid() AND (backend_type = 'autovacuum worker' "
+        "OR (backend_type = 'client backend' AND state = 'active'))"
+    )
+    seen: set[str] = set()
+    t0 = time.monotonic()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(sa.text("CHECKPOINT"))
+        quiet = 0
+        while quiet < 2 and time.monotonic() - t0 < most_s:
+            busy = c.execute(busy_sql).scalars().all()
+            seen.update(busy)
+            quiet = 0 if busy else quiet + 1
+            time.sleep(1.0)
+    return {"waited_s": round(time.monotonic() - t0, 1), "busy": sorted(seen)}

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from gis_core.platform.settings import PROJECT_ROOT, Settings
 from gis_core.publishing.layers import get_layer
 from gis_core.publishing.tiles import tile_request, tile_sql
-from tests.bench.conftest import record
+from tests.bench.conftest import quiet_database, record
 from tests.live import free_port, live_server
 
 TIPG_VENV = PROJECT_ROOT / "var" / "bench" / "tipg-venv"
@@ -267,6 +267,10 @@ def test_tiles_side_by_side_with_tipg(bench_url, bench_views, bench_commander, t
                 if eight["p99_9_ms"] > CACHED_P99_9_MS or eight["max_ms"] > CACHED_MAX_MS:
                     failures.append((name, key, "tail", eight["p99_9_ms"], eight["max_ms"]))
 
+    before = quiet_database(engine)
+    print(f"\n[bench] waited {before['waited_s']} s for a quiet database; busy: {before['busy']}")
+    record("tile_bench_quiet_before", before)
+
     # tipg
     port = free_port()
     tipg = start(
@@ -306,6 +310,7 @@ def test_tiles_side_by_side_with_tipg(bench_url, bench_views, bench_commander, t
 
     # OneGrid, uncached then cached
     for name, entries in (("onegrid_uncached", "0"), ("onegrid_cached", "100000")):
+        record(f"tile_bench_quiet_before_{name}", quiet_database(engine))
         settings = Settings(database_url=bench_url)
         server = live_server(
             settings,
