@@ -3,7 +3,6 @@
 import contextlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -24,21 +23,27 @@ ARGS = [
 
 
 @contextlib.contextmanager
-def browser_context(**context_options):
-    """A fresh Chromium context; in Chinese and Beijing time unless told otherwise, as the users' own devices are."""
+def browser_contexts(n: int, **context_options):
+    """`n` fresh contexts of one Chromium (several people at once, each with their own storage).
+
+    In Chinese and Beijing time unless told otherwise, as the users' own devices are.
+    """
     context_options = {"locale": "zh-CN", "timezone_id": "Asia/Shanghai", **context_options}
     assert os.path.exists(CHROMIUM), "Debian chromium is not installed (make setup installs it)"
     ARTIFACTS.mkdir(exist_ok=True)
-    profile = tempfile.mkdtemp(prefix="onegrid-chromium-")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        ctx = browser.new_context(**context_options)
         try:
-            yield ctx
+            yield [browser.new_context(**context_options) for _ in range(n)]
         finally:
-            ctx.close()
             browser.close()
-            shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def browser_context(**context_options):
+    """One fresh Chromium context (see browser_contexts)."""
+    with browser_contexts(1, **context_options) as (ctx,):
+        yield ctx
 
 
 AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"

@@ -33,6 +33,7 @@ SOURCES = {
     "resolve": {"in_progress"},
     "escalate": {"accepted", "dispatched", "in_progress"},
     "rate": {"resolved"},
+    "return": {"dispatched", "in_progress", "suspended"},
 }
 # ... and who may take it on a grid-level report filed by the citizen in the grid worker's grid
 # (which lies in the demo community officer's community and street officer's street).
@@ -47,8 +48,9 @@ MAY = {
     "resolve": {"gridworker"},
     "escalate": {"commander", "street", "community", "gridworker"},
     "rate": {"citizen", "commander"},
+    "return": {"gridworker"},
 }
-BODY = {"reject": {"note": "不属实"}, "rate": {"rating": "satisfied"}}
+BODY = {"reject": {"note": "不属实"}, "rate": {"rating": "satisfied"}, "return": {"note": "不属本网格职责"}}
 # The department handler (urban_mgmt) cannot even read a report left with grid_self: the
 # database hides it (row-level security), so it is not found rather than forbidden.
 CANNOT_READ = {"handler"}
@@ -307,3 +309,65 @@ def test_whoever_resolved_an_incident_may_not_rate_it(client, auth, spot):
     # the command centre rates in the reporter's place (a call-back), as before
     r = do("commander", "rate", rating="satisfied")
     assert r.status_code == 200 and r.json()["properties"]["state"] == "closed"
+
+
+def test_a_department_returns_what_is_not_theirs_and_its_inbox_lets_it_go(client, auth, spot):
+    """退回: the handler gives a dispatched incident back to the centre with a reason; it is sorted again."""
+    i = new_incident(client, auth, spot, category="0202")
+
+    def act(user, **body):
+        return client.post(f"/api/v1/incidents/{i}/actions", json=body, headers=auth(user))
+
+    def inbox(user):
+        page = client.get("/api/v1/incidents?assigned=true&limit=1000", headers=auth(user)).json()
+        return [f["id"] for f in page["features"]]
+
+    act("commander", action="accept", version=1)
+    assert i not in inbox("handler")
+    act("commander", action="dispatch", version=2, level="district", department="urban_mgmt")
+    assert i in inbox("handler") and i not in inbox("gridworker") and i not in inbox("commander")
+    act("handler", action="start", version=3)
+    assert i in inbox("handler")
+
+    assert_problem(act("handler", action="return", version=4), 400)  # a reason is required
+    assert_problem(act("gridworker", action="return", version=4, note="不是我的"), 403)
+    r = act("handler", action="return", version=4, note="属供水公司职责，非城管")
+    assert r.status_code == 200, r.text
+    p = r.json()["properties"]
+    assert p["state"] == "accepted" and p["timeline"][-1]["note"] == "属供水公司职责，非城管"
+    assert p["timeline"][-1]["data"]["returned_by"] == "urban_mgmt"
+    assert i not in inbox("handler")
+    assert (
+        "dispatch"
+        in client.get(f"/api/v1/incidents/{i}", headers=auth("commander")).json()["properties"][
+            "allowed_actions"
+        ]
+    )  # back with the centre, to be sorted again
+
+
+def test_a_grid_worker_and_an_officer_see_their_own_level_in_their_inbox(client, auth, spot, engine):
+    i = new_incident(client, auth, spot)
+    client.post(
+        f"/api/v1/incidents/{i}/actions", json={"action": "accept", "version": 1}, headers=auth("commander")
+    )
+    client.post(
+        f"/api/v1/incidents/{i}/actions",
+        json={"action": "dispatch", "version": 2, "level": "grid"},
+        headers=auth("commander"),
+    )
+
+    def inbox(user):
+        return [
+            f["id"]
+            for f in client.get("/api/v1/incidents?assigned=true&limit=1000", headers=auth(user)).json()[
+                "features"
+            ]
+        ]
+
+    assert i in inbox("gridworker") and i not in inbox("community") and i not in inbox("citizen")
+    client.post(
+        f"/api/v1/incidents/{i}/actions",
+        json={"action": "escalate", "version": 3},
+        headers=auth("gridworker"),
+    )
+    assert i in inbox("community") and i not in inbox("gridworker")

@@ -122,6 +122,7 @@ def _filter(
     mine: bool,
     limit: int = 100,
     offset: int = 0,
+    assigned: bool = False,
 ) -> queries.IncidentFilter:
     return queries.IncidentFilter(
         state=state.split(",") if state else None,
@@ -132,6 +133,7 @@ def _filter(
         until=until,
         overdue=overdue,
         mine=mine,
+        assigned=assigned,
         limit=limit,
         offset=offset,
     )
@@ -150,11 +152,12 @@ def list_incidents(
     until: Annotated[datetime | None, Query(alias="to")] = None,
     overdue: bool | None = None,
     mine: bool = False,
+    assigned: Annotated[bool, Query(description="Only those dispatched to me to handle (my inbox)")] = False,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """A FeatureCollection page, newest first, with numberMatched and next/prev links."""
-    f = _filter(state, category, area, bbox, since, until, overdue, mine, limit, offset)
+    f = _filter(state, category, area, bbox, since, until, overdue, mine, limit, offset, assigned)
     features, total = queries.list_incidents(conn, user, f)
     links = []
     if offset + limit < total:

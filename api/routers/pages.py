@@ -30,6 +30,12 @@ def me_page() -> FileResponse:
     return FileResponse(WEB / "me" / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/desk")
+def desk_page() -> FileResponse:
+    """部门处置台: the departments' and officers' inbox of dispatched incidents, and their actions."""
+    return FileResponse(WEB / "desk" / "index.html", headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/wall")
 def wall_page() -> FileResponse:
     """指挥大屏: the command centre's map wall."""

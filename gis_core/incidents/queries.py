@@ -21,10 +21,12 @@ from gis_core.incidents import shares
 from gis_core.incidents.workflow import (
     ACTIVE_STATES,
     AWAITING_RATING_STATES,
+    HANDLING_STATES,
     OPEN_STATES,
     STATES,
     allowed_actions,
     snapshot,
+    state_in,
     worker_grids,
 )
 from gis_core.platform.auth import OFFICERS, User
@@ -84,6 +86,7 @@ class IncidentFilter:
     until: datetime | None = None
     overdue: bool | None = None
     mine: bool = False
+    assigned: bool = False  # the caller is its handler now (a desk's or a grid worker's inbox)
     limit: int = 100
     offset: int = 0
 
@@ -106,6 +109,7 @@ i.id, i.code, i.category_code, cat.name AS category_name, cat.major_name, i.desc
 i.level, i.department_code, i.reported_at, i.accepted_at, i.dispatched_at, i.resolved_at, i.closed_at,
 i.due_at, i.rating, i.near_boundary, i.adjacent_grid_codes, i.version, i.escalations, i.reopened,
 i.merged_into, i.track_check, g.code AS grid_code, c.code AS community_code, s.code AS street_code,
+g.name AS grid_name, c.name AS community_name, s.name AS street_name,
 (i.due_at IS NOT NULL AND i.due_at < now() AND i.state = ANY(:active)) AS overdue,
 ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
 """
@@ -153,7 +157,28 @@ def where_clause(user: User, f: IncidentFilter, params: dict[str, Any]) -> str:
         )
     if f.mine:
         conds.append("i.reporter_user_id = :scope_uid")
+    if f.assigned:
+        conds.append(assigned_clause(user, params))
     return " AND ".join(conds)
+
+
+def assigned_clause(user: User, params: dict[str, Any]) -> str:
+    """Incidents dispatched to `user` to handle, at their level (what workflow's handler check allows)."""
+    handling = state_in("i.state", HANDLING_STATES)
+    if user.role == "department_handler":
+        params["assigned_dept"] = user.department_code
+        return f"(i.level = 'district' AND i.department_code = :assigned_dept AND {handling})"
+    if user.role in OFFICERS:
+        params["assigned_area"] = (user.jurisdiction_code or "").strip()
+        level, alias = ("street", "s") if user.role == "street_officer" else ("community", "c")
+        return f"(i.level = '{level}' AND {alias}.code = :assigned_area AND {handling})"
+    if user.role == "grid_worker":
+        params["assigned_uid"] = user.id
+        return (
+            f"(i.level = 'grid' AND {handling} AND i.grid_id IN (SELECT wg.grid_id FROM worker_grid wg "
+            "JOIN worker w ON w.id = wg.worker_id WHERE w.user_id = :assigned_uid AND w.active))"
+        )
+    return "false"  # the centre, planners and residents handle nothing themselves
 
 
 def feature(row: Mapping[Any, Any]) -> dict[str, Any]:

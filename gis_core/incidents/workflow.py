@@ -1,7 +1,8 @@
 """The closed loop 受理 → 分流交办 → 联动处置 → 反馈评价 as a state machine with role checks.
 
 States: reported → accepted → dispatched → in_progress (⇄ suspended) → resolved → closed;
-rejected and merged end a report early; escalate moves an incident one level up
+rejected and merged end a report early; a handler may return (退回) a dispatched incident to
+be sorted again, with a reason; escalate moves an incident one level up
 (grid → community → street → district department); an 'unsatisfied' rating reopens it to
 its handler. Every action is one conditional UPDATE on (id, version, state), so of several
 concurrent actions on the same version exactly one wins, and one timeline row is appended.
@@ -38,6 +39,8 @@ CLOSED_STATES = ("closed", "rejected", "merged")
 STATES = (*UNFINISHED_STATES, *CLOSED_STATES)
 #: Before dispatch: still with the command centre (or the level's coordinator).
 UNSORTED_STATES = ("reported", "accepted")
+#: Dispatched and not yet resolved: in the handler's hands (their inbox).
+HANDLING_STATES = ("dispatched", "in_progress", "suspended")
 COORDINATORS = ("commander", *OFFICERS)  # who sorts in the workflow (admins run the system, not the loop)
 RATINGS = ("satisfied", "basic", "unsatisfied")
 
@@ -63,6 +66,7 @@ ACTIONS: dict[str, Action] = {
         Action("suspend", ("in_progress",), "handler", "挂起（待补充）"),
         Action("resume", ("suspended",), "handler", "恢复处置"),
         Action("resolve", ("in_progress",), "handler", "办结"),
+        Action("return", HANDLING_STATES, "handler", "退回指挥中心"),
         Action("escalate", ("accepted", "dispatched", "in_progress"), "escalator", "上报上级"),
         Action("rate", ("resolved",), "rater", "反馈评价"),
     )
@@ -213,6 +217,12 @@ def plan(
     if action == "resolve":
         ch.update(resolved_at=now, due_at=None)
         return "resolved", ch, data
+    if action == "return":  # 退回: not ours to handle; the centre sorts it again, on the dispatch clock
+        if not (body.get("note") or "").strip():
+            raise InvalidInput("a reason is required to return an incident", where="body.note")
+        ch.update(suspended_at=None, due_at=now + _hours(inc.dispatch_hours))
+        data["returned_by"] = inc.department_code
+        return "accepted", ch, data
     if action == "rate":
         rating = body.get("rating")
         if rating not in RATINGS:

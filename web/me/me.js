@@ -4,27 +4,14 @@
 // there, otherwise at the grid's own point. Every action goes through the public API with the
 // resident's token, so the server decides what they see and may do.
 import { STATE_ZH } from "/static/shared/states.js";
+import { api, login as signIn, logout, problem, session, timeline } from "/static/shared/session.js";
 import { watchPicker } from "/static/shared/picker.js";
 
 const RATINGS = [["satisfied", "满意"], ["basic", "基本满意"], ["unsatisfied", "不满意"]];
-const ACTION_ZH = {
-  report: "上报", accept: "受理", reject: "不予受理", merge: "合并", dispatch: "交办", start: "开始处置",
-  suspend: "挂起", resume: "恢复", resolve: "办结", escalate: "上报上级", rate: "评价", share_done: "联动处置",
-};
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-let token = localStorage.getItem("onegrid.token");
 let card = null;
 let position = null;
-
-async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) };
-  return fetch(path, { ...options, headers });
-}
-
-async function problem(r) {
-  try { const p = await r.json(); return p.detail || p.title || `错误 ${r.status}`; } catch (e) { return `错误 ${r.status}`; }
-}
 
 function show(view) {
   $("login-view").hidden = view !== "login";
@@ -47,10 +34,7 @@ async function loadCard() {
 
 async function login(ev) {
   ev.preventDefault();
-  const r = await fetch("/api/v1/auth/token", { method: "POST", body: new URLSearchParams(new FormData(ev.target)) });
-  if (!r.ok) { $("login-error").textContent = "账号或密码错误"; return; }
-  token = (await r.json()).access_token;
-  localStorage.setItem("onegrid.token", token);
+  if (!(await signIn(ev.target))) { $("login-error").textContent = "账号或密码错误"; return; }
   await start();
 }
 
@@ -107,28 +91,13 @@ async function report(ev) {
   }
 }
 
-function when(iso) {
-  return new Date(iso).toLocaleString("zh-CN", { hour12: false });
-}
-
 async function detail(li, id) {
   const r = await api(`/api/v1/incidents/${id}`);
   if (!r.ok) return;
   const f = await r.json();
   const box = li.querySelector(".detail");
   box.replaceChildren();
-  const steps = document.createElement("ol");
-  steps.className = "timeline";
-  steps.setAttribute("aria-label", "办理过程");
-  for (const e of f.properties.timeline) {
-    const step = document.createElement("li");
-    const t = document.createElement("time");
-    t.dateTime = e.at;
-    t.textContent = when(e.at);
-    step.append(t, `${ACTION_ZH[e.action] || e.action} → ${STATE_ZH[e.to_state] || e.to_state}${e.note ? `：${e.note}` : ""}`);
-    steps.append(step);
-  }
-  box.append(steps);
+  box.append(timeline(f.properties.timeline));
   if (f.properties.allowed_actions.includes("rate")) {
     const ask = document.createElement("p");
     ask.textContent = "已办结，请您评价：";
@@ -200,9 +169,9 @@ async function render(open = null) {
 
 async function start() {
   await loadCard();
-  if (!token) { show("login"); return; }
+  if (!session.token) { show("login"); return; }
   const me = await api("/api/v1/auth/me");
-  if (me.status === 401) { localStorage.removeItem("onegrid.token"); token = null; show("login"); return; }
+  if (me.status === 401) { logout(); show("login"); return; }
   if (me.ok) $("who").textContent = (await me.json()).display_name;
   show("me");
   if (card) { $("report-form").hidden = false; await loadCategories(); locate(); }
@@ -211,6 +180,6 @@ async function start() {
 
 $("login-form").addEventListener("submit", login);
 $("report-form").addEventListener("submit", report);
-$("logout").addEventListener("click", () => { localStorage.removeItem("onegrid.token"); token = null; show("login"); });
+$("logout").addEventListener("click", () => { logout(); show("login"); });
 start();
 watchPicker($("photos"), $("picked"));
