@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.live import Hub
-from api.middleware import Admission, FormUtf8
+from api.middleware import Admission, Compression, FormUtf8
 from api.rate_limits import Limiter
 from api.routers import (
     audit,
@@ -265,5 +265,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     max_body = settings.photo_max_count * settings.photo_max_bytes + 1024 * 1024
     app.add_middleware(Admission, limit=settings.pool_size + settings.pool_max_overflow, max_body=max_body)
     app.add_middleware(FormUtf8)
+    app.add_middleware(Compression)  # inside the timer: a request's time includes its compression
     app.add_middleware(RequestTimer, slow_ms=settings.slow_request_ms)
     return app

@@ -1,4 +1,6 @@
-"""Admission control: oversized bodies refused up front; no more requests in flight than connections.
+"""Admission control and compression, as pure ASGI middleware.
+
+Admission: oversized bodies refused up front; no more requests in flight than connections.
 
 FastAPI runs sync dependencies and endpoints in a threadpool. Past the pool size, requests
 would sit in threads waiting for a connection while the requests that hold connections wait
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -100,3 +103,23 @@ def _escaping(receive: Receive) -> Receive:
         return message
 
     return wrapped
+
+
+class Compression:
+    """gzip for JSON, GeoJSON, HTML, CSS and JS over `minimum` bytes, when the client accepts it.
+
+    Starlette's GZipMiddleware does the work (event streams, images and already-encoded
+    answers pass as they are; large bodies are compressed in a thread). Tiles bypass it:
+    their route answers with the tile's own stored gzip, and the cached-tile path is kept
+    free of any per-message wrapper (issue 26's tail).
+    """
+
+    def __init__(self, app: ASGIApp, minimum: int = 1024, level: int = 6):
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum, compresslevel=level)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
+        if scope["type"] != "http" or scope["path"].startswith("/tiles/"):
+            await self.app(scope, receive, send)
+            return
+        await self.gzip(scope, receive, send)

@@ -267,7 +267,9 @@ def test_wall_style_is_built_from_the_layers_the_reader_may_see(client, auth):
     drawn = style["layers"][1:]
     assert {layer["id"] for layer in drawn} == set(registry()) == set(style["sources"])
     kinds = [layer["type"] for layer in drawn]
-    assert kinds == sorted(kinds, key=["fill", "line", "circle"].index)  # fills, then lines, then points
+    assert kinds == sorted(
+        kinds, key=["fill", "line", "circle", "symbol"].index
+    )  # fills, lines, points, names
     for layer in drawn:
         src = style["sources"][layer["source"]]
         assert (
