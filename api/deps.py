@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -19,7 +20,14 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
 from gis_core.geo.lookup import GridIndex
-from gis_core.platform.auth import User, known_roles, token_digest, token_user_and_expiry
+from gis_core.platform.auth import (
+    Lockout,
+    User,
+    authenticate,
+    known_roles,
+    token_digest,
+    token_user_and_expiry,
+)
 from gis_core.platform.errors import AuthError, Forbidden
 from gis_core.platform.scope import act_as
 from gis_core.platform.settings import Settings
@@ -50,7 +58,72 @@ async def get_caller(request: Request, token: Annotated[str | None, Depends(oaut
             key = form_key if isinstance(form_key, str) else None
     elif not key and path == "/api/v1/events":
         key = request.query_params.get("access_token")
+    if not key:
+        header = request.headers.get("authorization", "")
+        if header[:6].lower() == "basic ":
+            return await user_of_basic(request, header)
     return await user_of_token(request, key) if key else None
+
+
+#: Where HTTP Basic is taken (besides the landing page): what desktop GIS clients read.
+BASIC_PATHS = ("/collections", "/conformance", "/tiles/", "/api/v1/spatial/")
+
+
+async def user_of_basic(request: Request, header: str) -> User:
+    """The user of HTTP Basic credentials: an API key of theirs, or their password, as the password.
+
+    For QGIS and GDAL, on the OGC API, tiles and spatial queries only. A key is checked as a
+    token is (cached, revocable at once); a password as the login checks it (rate limit per
+    address, lock-out after failures), then trusted for `basic_cache_seconds`, so that a
+    client's many tile requests cost one password check, not one each.
+    """
+    path = request.url.path
+    if not (path == "/" or path.startswith(BASIC_PATHS)):
+        raise AuthError(
+            "HTTP Basic is for the OGC API, tiles and spatial queries; send a bearer token here",
+            where="header.Authorization",
+        )
+    try:
+        username, colon, secret = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        colon = ""
+    if not colon:
+        raise AuthError(
+            "malformed HTTP Basic credentials: base64 of username:password", where="header.Authorization"
+        )
+    state = request.app.state
+    digest = token_digest(f"{username}\0{secret}")
+    known = state.basic_cache.get(digest)
+    if known and known[1] > time.monotonic():
+        return known[0]  # type: ignore[no-any-return]
+    try:
+        user = await user_of_token(request, secret)  # an API key (or a login's token) as the password
+    except AuthError:
+        user = await _once(
+            state.basic_checks, digest, lambda: run_in_threadpool(password_user, request, username, secret)
+        )
+        state.basic_cache[digest] = (user, time.monotonic() + state.settings.basic_cache_seconds)
+        return user
+    if user.username != username:
+        raise AuthError("that key belongs to another account", where="header.Authorization")
+    return user
+
+
+def password_user(
+    request: Request, username: str, password: str, where: str = "header.Authorization"
+) -> User:
+    """A username and password checked as every login is: rate limit per address, lock-out after failures."""
+    state = request.app.state
+    state.login_limiter.hit(request.client.host if request.client else "?", where=where)
+    settings = state.settings
+    lockout = Lockout(settings.login_failures_max, settings.login_lock_minutes)
+    with state.auth_engine.connect() as conn:  # the owner: credentials are not a request's
+        try:
+            return authenticate(conn, username, password, lockout)
+        except AuthError as exc:
+            raise AuthError(exc.detail, where=where) from None  # the credential that was wrong
+        finally:
+            conn.commit()  # a failure's count too
 
 
 Caller = Annotated[User | None, Depends(get_caller)]
@@ -117,24 +190,30 @@ async def user_of_token(request: Request, token: str) -> User:
 
 def _check_once(state: Any, token: str) -> asyncio.Future[User]:
     """The check of `token` in flight, or a new one; it fills the cache when it is done."""
-    checks: dict[str, asyncio.Future[User]] = state.token_checks
     digest = token_digest(token)
-    check = checks.get(digest)
+
+    async def run() -> User:
+        generation = state.token_cache.generation
+        now = time.monotonic()
+        try:
+            user, expires = await run_in_threadpool(_user_from_db, state.auth_engine, token)
+        except AuthError:
+            state.token_cache.forget(digest)  # revoked, expired or its account disabled: now
+            raise
+        state.token_cache.put(token, user, expires, now, generation)
+        return user
+
+    return _once(state.token_checks, digest, run)
+
+
+def _once(
+    checks: dict[str, asyncio.Future[User]], key: str, run: Callable[[], Awaitable[User]]
+) -> asyncio.Future[User]:
+    """The check under `key` in flight, or `run()` started as one: requests that miss at once share it."""
+    check = checks.get(key)
     if check is None:
-
-        async def run() -> User:
-            generation = state.token_cache.generation
-            now = time.monotonic()
-            try:
-                user, expires = await run_in_threadpool(_user_from_db, state.auth_engine, token)
-            except AuthError:
-                state.token_cache.forget(digest)  # revoked, expired or its account disabled: now
-                raise
-            state.token_cache.put(token, user, expires, now, generation)
-            return user
-
-        check = checks[digest] = asyncio.ensure_future(run())
-        check.add_done_callback(lambda _: checks.pop(digest, None))
+        check = checks[key] = asyncio.ensure_future(run())
+        check.add_done_callback(lambda _: checks.pop(key, None))
     # shielded: a waiter that goes away (a client that hung up) does not cancel the others' check
     return asyncio.shield(check)
 

@@ -234,6 +234,28 @@ def edge_of_the_workers_grid(engine, username: str) -> tuple[float, float]:
         ).one()
 
 
+ACCOUNT_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def account(engine):
+    """A fresh citizen account of its own (password ACCOUNT_PASSWORD), so that locking it disturbs no other test."""
+    from gis_core.platform.auth import hash_password
+
+    name = f"lock-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as c:
+        uid = c.execute(
+            sa.text(
+                "INSERT INTO app_user (username, display_name, password_hash, role) "
+                "VALUES (:n, '测试居民', :h, 'citizen') RETURNING id"
+            ),
+            {"n": name, "h": hash_password(ACCOUNT_PASSWORD)},
+        ).scalar()
+    yield name
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM app_user WHERE id = :i"), {"i": uid})
+
+
 def plant_resident(engine, lon: float, lat: float, id_number: str, name: str = "欧阳明月") -> int:
     """Insert a resident at (lon, lat) (the test-scale demo may have none where a test needs one)."""
     with engine.begin() as c:

@@ -7,27 +7,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from gis_core.platform.auth import hash_password
+from tests.conftest import ACCOUNT_PASSWORD as PASSWORD
 from tests.conftest import assert_problem
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def account(engine):
-    """A fresh citizen account of its own, so that locking it disturbs no other test."""
-    name = f"lock-{uuid.uuid4().hex[:8]}"
-    with engine.begin() as c:
-        uid = c.execute(
-            sa.text(
-                "INSERT INTO app_user (username, display_name, password_hash, role) "
-                "VALUES (:n, '测试居民', :h, 'citizen') RETURNING id"
-            ),
-            {"n": name, "h": hash_password(PASSWORD)},
-        ).scalar()
-    yield name
-    with engine.begin() as c:
-        c.execute(sa.text("DELETE FROM app_user WHERE id = :i"), {"i": uid})
 
 
 def login(client, username, password):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from api.deps import CurrentUser, SettingsDep, oauth2_scheme
-from gis_core.platform.auth import Lockout, authenticate, issue_token, revoke_token, token_digest
+from api.deps import CurrentUser, SettingsDep, oauth2_scheme, password_user
+from gis_core.platform import api_keys
+from gis_core.platform.auth import issue_token, revoke_token, token_digest
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -48,15 +49,10 @@ def token(
     Attempts are limited per client address; repeated wrong passwords lock the account
     for a while (429 problem with Retry-After either way).
     """
-    request.app.state.login_limiter.hit(request.client.host if request.client else "?", where="body.username")
-    lockout = Lockout(settings.login_failures_max, settings.login_lock_minutes)
-    with request.app.state.auth_engine.connect() as conn:  # the owner: credentials are not a request's
-        try:
-            user = authenticate(conn, form.username, form.password, lockout)
-            ttl = timedelta(minutes=settings.token_ttl_minutes)
-            value, _ = issue_token(conn, user, ttl)
-        finally:
-            conn.commit()  # a failure's count too
+    user = password_user(request, form.username, form.password, where="body.username")
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
+    with request.app.state.auth_engine.begin() as conn:
+        value, _ = issue_token(conn, user, ttl)
     return TokenOut(access_token=value, expires_in=int(ttl.total_seconds()))
 
 
@@ -72,3 +68,32 @@ def logout(user: CurrentUser, request: Request, token: Annotated[str, Depends(oa
 def me(user: CurrentUser) -> Me:
     """The authenticated user."""
     return Me(**user.__dict__)
+
+
+class ApiKeyIn(BaseModel):
+    """What the key is for (shown in the list, so that the right one can be revoked)."""
+
+    name: str = Field(min_length=1, max_length=100, description="e.g. 'QGIS on the planning office PC'")
+
+
+@router.post(
+    "/api-keys", status_code=201, summary="A new API key (the HTTP Basic password for QGIS and GDAL)"
+)
+def new_api_key(body: ApiKeyIn, user: CurrentUser, request: Request, settings: SettingsDep) -> dict[str, Any]:
+    """The key is in this answer only; it is stored hashed. It reads what your account reads."""
+    with request.app.state.auth_engine.begin() as conn:
+        return api_keys.issue(conn, user, body.name, timedelta(days=settings.api_key_days))
+
+
+@router.get("/api-keys", summary="My API keys (without the secrets)")
+def my_api_keys(user: CurrentUser, request: Request) -> list[dict[str, Any]]:
+    """Each key's id, name, issue and expiry times, and when it was revoked."""
+    with request.app.state.auth_engine.connect() as conn:
+        return api_keys.listed(conn, user)
+
+
+@router.delete("/api-keys/{key_id}", status_code=204, summary="Revoke one of my API keys")
+def revoke_api_key(key_id: int, user: CurrentUser, request: Request) -> None:
+    """Revoked at once in every server process; 404 for a key that is not yours."""
+    with request.app.state.auth_engine.begin() as conn:
+        api_keys.revoke(conn, user, key_id)

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     login_failures_max: int = Field(default=5, description="Failed logins in a row before an account locks.")
     login_lock_minutes: float = Field(default=15.0, description="How long a locked account stays locked.")
     login_per_minute: int = Field(default=30, description="Login attempts per client address per minute.")
+    api_key_days: int = Field(default=365, description="Life of an API key (HTTP Basic for GIS clients).")
+    basic_cache_seconds: float = Field(
+        default=60.0,
+        description="How long a password checked over HTTP Basic is trusted before it is checked again.",
+    )
 
     # ---------------------------------------------------------------- reports and photos
     reports_per_minute: int = Field(

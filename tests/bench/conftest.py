@@ -8,6 +8,7 @@ import platform
 import shutil
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -132,3 +133,21 @@ def quiet_database(engine, most_s: float = 180.0) -> dict[str, object]:
             quiet = 0 if busy else quiet + 1
             time.sleep(1.0)
     return {"waited_s": round(time.monotonic() - t0, 1), "busy": sorted(seen)}
+
+
+def cpu_seconds(command: str) -> float:
+    """CPU time (user + system) used so far by every process whose command is `command` (from /proc).
+
+    A pass over cached tiles needs no database: PostgreSQL CPU during it is other work (autovacuum,
+    a checkpoint) competing with the server and the load generator for the same two cores.
+    """
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # a process that ended meanwhile
+        if text[text.index("(") + 1 : text.rindex(")")] == command:
+            fields = text[text.rindex(")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from gis_core.platform.settings import PROJECT_ROOT, Settings
 from gis_core.publishing.layers import get_layer
 from gis_core.publishing.tiles import tile_request, tile_sql
-from tests.bench.conftest import quiet_database, record
+from tests.bench.conftest import cpu_seconds, quiet_database, record
 from tests.live import free_port, live_server
 
 TIPG_VENV = PROJECT_ROOT / "var" / "bench" / "tipg-venv"
@@ -117,6 +117,7 @@ def eight_clients(base: str, paths: list[str], token: str, tmp: Path) -> dict[st
     """wrk with 8 connections for WRK_SECONDS: tiles/s and p50/p95 latency (ms)."""
     (tmp / "paths.txt").write_text("\n".join(paths) + "\n")
     (tmp / "tiles.lua").write_text(WRK_LUA)
+    postgres_before = cpu_seconds("postgres")
     out = subprocess.run(
         ["wrk", "-t2", "-c8", f"-d{WRK_SECONDS}s", "-s", str(tmp / "tiles.lua"), base],
         env={**os.environ, "PATHS_FILE": str(tmp / "paths.txt"), "AUTH": token},
@@ -137,6 +138,8 @@ def eight_clients(base: str, paths: list[str], token: str, tmp: Path) -> dict[st
         "socket_errors": int(connect) + int(read) + int(write),
         "timeouts": int(timeout),
         "errors": int(status) + int(connect) + int(read) + int(write) + int(timeout),
+        # PostgreSQL's CPU during the pass: ~0 when cached tiles are all that is asked
+        "postgres_cpu_s": round(cpu_seconds("postgres") - postgres_before, 2),
     }
 
 
@@ -257,7 +260,8 @@ def test_tiles_side_by_side_with_tipg(bench_url, bench_views, bench_commander, t
             eight = results[key][f"{name}_8"] = eight_clients(base, paths, token, tmp_path)
             print(
                 f"\n[bench] {name} {key} 8 clients: {eight['tiles_per_s']} tiles/s, p50 {eight['p50_ms']} ms, "
-                f"p99.9 {eight['p99_9_ms']} ms, max {eight['max_ms']} ms, errors {eight['errors']}"
+                f"p99.9 {eight['p99_9_ms']} ms, max {eight['max_ms']} ms, errors {eight['errors']}, "
+                f"postgres CPU {eight['postgres_cpu_s']} s"
             )
             # OneGrid must answer every request; tipg's errors are reported, not ours to fail on
             if name != "tipg" and eight["errors"]:
