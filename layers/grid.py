@@ -13,6 +13,7 @@ LAYER = Layer(
     minzoom=10,
     maxzoom=20,
     simplify_m={11: 8.0, 13: 2.0, 15: 0.5},
+    promote_id="code",  # the wall paints hotspots onto these tiles by grid code (feature state)
     paint={
         "fill-color": [
             "match",

@@ -198,3 +198,16 @@ def test_units_and_weights_are_rebuilt_when_a_boundary_changes(conn, settings):
     after = units_of(conn, "grid", 250, epsg)
     assert after is not before and after.units[0]["name"] == "renamed"
     assert (after.weights != before.weights).nnz == 0
+
+
+def test_without_geometry_the_same_units_and_figures_come_without_polygons(client, auth, manifest):
+    h = manifest["hotspots"][0]
+    period = {"from": iso(h["from"]), "to": iso(h["to"])}
+    full = ask(client, auth, **period)
+    bare = client.get("/api/v1/hotspots", params={**period, "geometry": "false"}, headers=auth())
+    body = bare.json()
+    assert all(f["geometry"] is None for f in body["features"])
+    assert [(f["id"], f["properties"]) for f in body["features"]] == [
+        (f["id"], f["properties"]) for f in full["features"]
+    ]
+    assert len(bare.content) < len(client.get("/api/v1/hotspots", params=period, headers=auth()).content) / 3

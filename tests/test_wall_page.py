@@ -105,6 +105,13 @@ def test_the_wall(settings, spot, manifest, engine):
         page.wait_for_function(
             "wall.map.queryRenderedFeatures({layers: ['hotspots']}).length > 0", timeout=10_000
         )
+        # painted onto the grid tiles by grid code: no polygon came, each significant grid carries its bin
+        assert page.evaluate("wall.hotspots.features.every((f) => f.geometry === null)")
+        painted = page.evaluate(
+            "wall.hotspots.features.filter((f) => f.properties.bin).map((f) => [f.properties.bin,"
+            " wall.map.getFeatureState({source: 'grid', sourceLayer: 'grid', id: f.id}).bin])"
+        )
+        assert painted and all(want == got for want, got in painted), painted
         page.screenshot(path=str(ARTIFACTS / "wall-hotspots.png"))
 
         # drill-down: a click on the map shows that grid's live counters, as the stats API counts them

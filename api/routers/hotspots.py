@@ -48,12 +48,19 @@ def get_hotspots(
     conn: ConnDep,
     settings: SettingsDep,
     query: QueryDep,
+    geometry: Annotated[
+        bool, Query(description="false: no polygons (a map that draws the units already paints by code)")
+    ] = True,
 ) -> JSONResponse:
     """Counts of the incidents you may read, per unit, with Gi* z, p and hot/cold bins (90/95/99 %).
 
-    The period defaults to the year before `to`.
+    The period defaults to the year before `to`. The wall asks without geometry and colours the
+    grid tiles it already has (8.4 MB of polygons for 1,035 grids otherwise).
     """
     body: dict[str, Any] = hotspots(conn, user, query(timedelta(days=365)), settings.projected_epsg)
+    if not geometry:
+        for f in body["features"]:
+            f["geometry"] = None  # GeoJSON's unlocated feature: the unit is named by its id (code)
     return JSONResponse(body, media_type="application/geo+json")
 
 

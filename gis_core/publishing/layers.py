@@ -70,6 +70,7 @@ class Layer:
         default_factory=dict
     )  # MapLibre layout beyond visibility (a symbol's text)
     filter: list[Any] | None = None  # MapLibre filter of the drawn features (an expression; zoom allowed)
+    promote_id: str | None = None  # a field the map uses as the feature's id (feature state keyed by it)
 
     def __post_init__(self) -> None:
         if (self.table is None) == (self.sql is None):

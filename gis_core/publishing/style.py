@@ -41,6 +41,7 @@ def wall_style(
                 "minzoom": layer.minzoom,
                 "maxzoom": layer.maxzoom,
                 **({"bounds": list(bounds)} if bounds else {}),
+                **({"promoteId": layer.promote_id} if layer.promote_id else {}),
             }
             for layer in ordered
         },

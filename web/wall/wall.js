@@ -41,7 +41,8 @@ $("logout").addEventListener("click", logout);
 setInterval(() => { $("clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false }); }, 1000);
 
 const EMPTY = { type: "FeatureCollection", features: [] };
-const HOT = ["match", ["get", "bin"], 3, "#b2182b", 2, "#ef8a62", 1, "#fddbc7", -1, "#d1e5f0", -2, "#67a9cf", -3, "#2166ac", "rgba(0,0,0,0)"];
+// hotspots are painted onto the grid tiles by grid code (feature state): no polygons are downloaded
+const HOT = ["match", ["coalesce", ["feature-state", "bin"], 0], 3, "#b2182b", 2, "#ef8a62", 1, "#fddbc7", -1, "#d1e5f0", -2, "#67a9cf", -3, "#2166ac", "rgba(0,0,0,0)"];
 
 async function start() {
   show("wall");
@@ -61,9 +62,11 @@ async function start() {
   map.addControl(new maplibregl.NavigationControl(), "top-left");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   map.on("load", () => {
-    map.addSource("hotspots", { type: "geojson", data: EMPTY });
-    map.addLayer({ id: "hotspots", type: "fill", source: "hotspots", layout: { visibility: "none" },
-                   paint: { "fill-color": HOT, "fill-opacity": 0.6, "fill-outline-color": "#ffffff" } });
+    if (map.getSource("grid")) {
+      map.addLayer({ id: "hotspots", type: "fill", source: "grid", "source-layer": "grid", layout: { visibility: "none" },
+                     paint: { "fill-color": HOT, "fill-opacity": 0.6, "fill-outline-color": "#ffffff" } },
+                   map.getLayer("place_names") ? "place_names" : undefined);  // names stay on top
+    }
     map.addSource("circles", { type: "geojson", data: EMPTY });
     map.addLayer({ id: "circles", type: "fill", source: "circles", layout: { visibility: "none" },
                    paint: { "fill-color": ["match", ["get", "level"], "district", "#8e44ad", "street", "#2980b9", "#16a085"],
@@ -380,27 +383,34 @@ $("traj-play").addEventListener("click", () => {
 });
 
 // ---------------------------------------------------------------- 热点追踪
-// an overlay drawn from one API answer: its checkbox shows it (fetched afresh) and hides it
-function overlay(toggle, layer, path, describe) {
+// an overlay drawn from one API answer: its checkbox shows it (fetched afresh) and hides it;
+// drawn by default as the layer's own GeoJSON source
+function overlay(toggle, layer, path, describe, draw = (body) => wall.map.getSource(layer).setData(body)) {
   $(toggle).addEventListener("change", async (e) => {
     const map = wall.map;
     if (!e.target.checked) { map.setLayoutProperty(layer, "visibility", "none"); return; }
     const body = await api(path());
-    map.getSource(layer).setData(body);
+    draw(body);
     map.setLayoutProperty(layer, "visibility", "visible");
     describe(body);
   });
 }
 
+function paintHotspots(body) {  // each grid's Gi* bin onto the grid tiles, keyed by grid code
+  const grid = { source: "grid", sourceLayer: "grid" };
+  wall.map.removeFeatureState(grid);
+  for (const f of body.features) wall.map.setFeatureState({ ...grid, id: f.id }, { bin: f.properties.bin ?? 0 });
+}
+
 overlay("hotspot-toggle", "hotspots", () => {
   const to = new Date();
   const from = new Date(to.getTime() - 90 * 86400000);
-  return `/api/v1/hotspots?unit=grid&from=${from.toISOString()}&to=${to.toISOString()}`;
+  return `/api/v1/hotspots?unit=grid&geometry=false&from=${from.toISOString()}&to=${to.toISOString()}`;
 }, (body) => {
   const hot = body.features.filter((f) => f.properties.kind === "hot").length;
   $("hotspot-stats").textContent = `共 ${body.total} 起事件 · 热点网格 ${hot} 个（90% 以上置信）`;
   wall.hotspots = body;
-});
+}, paintHotspots);
 
 // ---------------------------------------------------------------- 服务圈: service centres' walking circles
 overlay("circle-toggle", "circles", () => {
