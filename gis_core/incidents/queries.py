@@ -32,7 +32,7 @@ from gis_core.incidents.workflow import (
 from gis_core.platform.auth import OFFICERS, User
 from gis_core.platform.clock import iso
 from gis_core.platform.errors import InvalidInput, NotFound
-from gis_core.platform.scope import check_area_code, jurisdiction_clause
+from gis_core.platform.scope import check_area_code, jurisdiction_clause, officer_unit, worker_grids_sql
 
 MAX_LIMIT = 1000
 
@@ -62,15 +62,10 @@ def shared_clause(user: User, alias: str, params: dict[str, Any]) -> str:
     Empty for roles without an area, and for the district-wide, who read everything anyway.
     """
     if user.role == "grid_worker":
-        params["scope_uid"] = user.id
-        return (
-            f" OR {alias}.shared_grid_ids && ARRAY(SELECT wg.grid_id FROM worker_grid wg "
-            "JOIN worker w ON w.id = wg.worker_id WHERE w.user_id = :scope_uid)"
-        )
+        return f" OR {alias}.shared_grid_ids && ARRAY({worker_grids_sql(user, params)})"
     if user.role in OFFICERS:
-        params["scope_area"] = (user.jurisdiction_code or "").strip()
-        level = "street" if user.role == "street_officer" else "community"
-        return f" OR (SELECT id FROM {level} WHERE code = :scope_area) = ANY ({alias}.shared_{level}_ids)"
+        level, unit = officer_unit(user, params)
+        return f" OR {unit} = ANY ({alias}.shared_{level}_ids)"
     return ""
 
 
@@ -169,15 +164,11 @@ def assigned_clause(user: User, params: dict[str, Any]) -> str:
         params["assigned_dept"] = user.department_code
         return f"(i.level = 'district' AND i.department_code = :assigned_dept AND {handling})"
     if user.role in OFFICERS:
-        params["assigned_area"] = (user.jurisdiction_code or "").strip()
-        level, alias = ("street", "s") if user.role == "street_officer" else ("community", "c")
-        return f"(i.level = '{level}' AND {alias}.code = :assigned_area AND {handling})"
-    if user.role == "grid_worker":
-        params["assigned_uid"] = user.id
-        return (
-            f"(i.level = 'grid' AND {handling} AND i.grid_id IN (SELECT wg.grid_id FROM worker_grid wg "
-            "JOIN worker w ON w.id = wg.worker_id WHERE w.user_id = :assigned_uid AND w.active))"
-        )
+        level, unit = officer_unit(user, params)
+        return f"(i.level = '{level}' AND i.{level}_id = {unit} AND {handling})"
+    if user.role == "grid_worker":  # an active worker's grids, as the workflow's handler check has them
+        grids = f"{worker_grids_sql(user, params)} AND w.active"
+        return f"(i.level = 'grid' AND {handling} AND i.grid_id IN ({grids}))"
     return "false"  # the centre, planners and residents handle nothing themselves
 
 

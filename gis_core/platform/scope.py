@@ -45,15 +45,27 @@ def jurisdiction_clause(user: User, alias: str, params: dict[str, Any]) -> str:
         return "true"
     params["scope_uid"] = user.id
     if user.role == "grid_worker":
-        return (
-            f"{alias}.grid_id IN (SELECT wg.grid_id FROM worker_grid wg "
-            "JOIN worker w ON w.id = wg.worker_id WHERE w.user_id = :scope_uid)"
-        )
+        return f"{alias}.grid_id IN ({worker_grids_sql(user, params)})"
     if user.role in OFFICERS:
-        params["scope_area"] = (user.jurisdiction_code or "").strip()
-        level = "street" if user.role == "street_officer" else "community"
-        return f"{alias}.{level}_id = (SELECT id FROM {level} WHERE code = :scope_area)"
+        level, unit = officer_unit(user, params)
+        return f"{alias}.{level}_id = {unit}"
     return "false"
+
+
+def worker_grids_sql(user: User, params: dict[str, Any]) -> str:
+    """A subquery of the ids of the grids that grid worker `user` is responsible for (w: their worker row)."""
+    params["scope_uid"] = user.id
+    return (
+        "SELECT wg.grid_id FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id "
+        "WHERE w.user_id = :scope_uid"
+    )
+
+
+def officer_unit(user: User, params: dict[str, Any]) -> tuple[str, str]:
+    """A street or community officer's level, and a subquery of their unit's id."""
+    params["scope_area"] = (user.jurisdiction_code or "").strip()
+    level = "street" if user.role == "street_officer" else "community"
+    return level, f"(SELECT id FROM {level} WHERE code = :scope_area)"
 
 
 def check_area_code(code: str, where: str = "query.area") -> str:
