@@ -31,3 +31,20 @@ def test_the_hidden_attribute_wins_on_every_page(page):
 @pytest.mark.parametrize("page", PAGES, ids=[p.parent.name for p in PAGES])
 def test_every_page_speaks_chinese(page):
     assert '<html lang="zh-CN">' in page.read_text()
+
+
+def test_every_character_the_pages_write_is_in_their_font():
+    """The font `make setup` installs (Debian's fonts-wqy-microhei; the wall's glyphs come from it
+    too) is the one the pages fall back to; a character it lacks shows as an empty box where no
+    other font has it: the photo picker's 📷 did, in the screenshots."""
+    from gis_core.publishing.glyphs import _font
+
+    _, has = _font()
+    missing = {
+        (str(path.relative_to(WEB)), ch)
+        for path in WEB.rglob("*")
+        if path.suffix in (".html", ".js", ".css")
+        for ch in set(path.read_text(encoding="utf-8"))
+        if ord(ch) > 127 and ord(ch) not in has
+    }
+    assert missing == set()
