@@ -42,8 +42,8 @@ def of(conn: sa.Connection, incident_id: int) -> list[dict[str, Any]]:
 
 def finish(
     conn: sa.Connection, user: User, incident_id: int, grid_code: str, note: str, now: datetime
-) -> list[dict[str, Any]]:
-    """Mark `grid_code`'s share of the incident done, as `user`; the shares after.
+) -> None:
+    """Mark `grid_code`'s share of the incident done, as `user` (the incident read after shows the shares).
 
     404 when the incident is not readable or has no share for that grid; 403 when the grid is
     outside the caller's area; 409 when that share is done already (two at once: one wins).
@@ -66,7 +66,6 @@ def finish(
         ),
         {"uid": user.id, "now": now, "note": note, "grid": grid_code, "id": incident_id},
     )
-    return of(conn, incident_id)
 
 
 def _done_at(conn: sa.Connection, incident_id: int, grid_code: str) -> datetime | None:

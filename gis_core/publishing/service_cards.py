@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from html import escape
-from pathlib import Path
 from typing import Any
 
 import segno
@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageFont
 
 from gis_core.platform.errors import NotFound
+from gis_core.publishing.glyphs import FONT_FILE
 
 #: A card is 85.6 × 54 mm (ID-1), drawn at 10 px per mm.
 WIDTH, HEIGHT = 856, 540
-FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 _QR_SIZE = 300  # px, at the card's right
 _CARDS = """
 SELECT w.code AS worker_code, w.name, w.phone, g.code AS grid_code, g.name AS grid_name,
@@ -117,6 +117,12 @@ viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(c.name)} 网格服
 </svg>"""
 
 
+@lru_cache(maxsize=8)
+def _face(size: int) -> ImageFont.FreeTypeFont:
+    """The label font at `size` px, opened once (each card draws several lines in a few sizes)."""
+    return ImageFont.truetype(str(FONT_FILE), size)
+
+
 def png(c: Card, base: str) -> bytes:
     """The card as a PNG, the same layout as `svg`."""
     img = Image.new("RGB", (WIDTH, HEIGHT), "white")
@@ -125,7 +131,7 @@ def png(c: Card, base: str) -> bytes:
     draw.rounded_rectangle((0, 0, WIDTH - 1, 96), 24, fill="#c0392b")
     draw.rectangle((0, 72, WIDTH - 1, 96), fill="#c0392b")
     for x, y, size, fill, line in _lines(c):
-        draw.text((x, y), line, font=ImageFont.truetype(str(FONT), size), fill=fill, anchor="ls")
+        draw.text((x, y), line, font=_face(size), fill=fill, anchor="ls")
     qr, scale = _qr(c, base)
     buf = io.BytesIO()
     qr.save(buf, kind="png", scale=scale, border=2, dark="#111", light="#fff")
