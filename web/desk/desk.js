@@ -16,7 +16,7 @@ const DESK_ACTIONS = [  // [action, button label, class, a reason required]
 ];
 const REFRESH_MS = 20_000;
 const $ = (id) => document.getElementById(id);
-const desk = (window.desk = { items: [], selected: null, incident: null, states: "dispatched,in_progress,suspended" });
+const desk = (window.desk = { items: [], selected: null, incident: null, photoUrls: [], states: "dispatched,in_progress,suspended" });
 
 function show(view) {
   $("login-view").hidden = view !== "login";
@@ -67,7 +67,9 @@ function closeDetail() {
 
 async function photo(img, url) {  // photos need my token: fetched, then shown from memory
   const r = await api(url);
-  if (r.ok) img.src = URL.createObjectURL(await r.blob());
+  if (!r.ok) return;
+  img.src = URL.createObjectURL(await r.blob());
+  desk.photoUrls.push(img.src);
 }
 
 async function open(id) {
@@ -88,6 +90,7 @@ async function open(id) {
   $("d-description").textContent = p.description || "（无文字描述）";
   const photos = $("d-photos");
   photos.replaceChildren();
+  desk.photoUrls.splice(0).forEach((u) => URL.revokeObjectURL(u));  // a desk stays open all day: free the last ones
   for (const ph of p.photos) {
     const img = document.createElement("img");
     img.alt = `${p.code} 现场照片`;
