@@ -308,21 +308,31 @@ class FormBody(Generic[M]):
     closed when the endpoint returns.
     """
 
-    def __init__(self, model: type[M], files: str, files_description: str) -> None:
+    def __init__(self, model: type[M], files: str, files_description: str, json_too: bool = False) -> None:
         self.model = model
         self.files = files
+        self.json_too = json_too  # also take the fields as a JSON object (then without files)
+        plain = _inline_refs(model.model_json_schema())
         schema = _inline_refs(model.model_json_schema())
         schema["properties"][files] = {
             "type": "array",
             "items": {"type": "string", "contentMediaType": "application/octet-stream"},
             "description": files_description,
         }
-        self.openapi = {
-            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
-        }
+        content = {"multipart/form-data": {"schema": schema}}
+        if json_too:
+            content = {"application/json": {"schema": plain}, **content}
+        self.openapi = {"requestBody": {"required": True, "content": content}}
 
     async def __call__(self, request: Request) -> AsyncIterator[tuple[M, list[UploadFile]]]:
         """The validated fields and the uploaded files, or a 422 problem naming each wrong place."""
+        if self.json_too and not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            try:
+                valid = self.model.model_validate_json(await request.body())
+            except ValidationError as exc:
+                raise _validation_error(exc) from None
+            yield valid, []
+            return
         form = await request.form()
         try:
             fields = {k: v for k, v in form.multi_items() if k != self.files and v != ""}

@@ -34,6 +34,9 @@ SOURCES = {
     "escalate": {"accepted", "dispatched", "in_progress"},
     "rate": {"resolved"},
     "return": {"dispatched", "in_progress", "suspended"},
+    "split": {"accepted"},
+    "urge": {"dispatched", "in_progress", "suspended"},
+    "extend": {"accepted", "dispatched", "in_progress"},
 }
 # ... and who may take it on a grid-level report filed by the citizen in the grid worker's grid
 # (which lies in the demo community officer's community and street officer's street).
@@ -49,8 +52,18 @@ MAY = {
     "escalate": {"commander", "street", "community", "gridworker"},
     "rate": {"citizen", "commander"},
     "return": {"gridworker"},
+    "split": {"commander", "street", "community"},
+    "urge": {"commander", "street", "community"},
+    "extend": {"commander", "street", "community"},
 }
-BODY = {"reject": {"note": "不属实"}, "rate": {"rating": "satisfied"}, "return": {"note": "不属本网格职责"}}
+BODY = {
+    "reject": {"note": "不属实"},
+    "rate": {"rating": "satisfied"},
+    "return": {"note": "不属本网格职责"},
+    "split": {"parts": [{"level": "community"}, {"level": "district", "department": "urban_mgmt"}]},
+    "urge": {"note": "请加快办理"},
+    "extend": {"hours": 24, "note": "需协调物业"},
+}
 # The department handler (urban_mgmt) cannot even read a report left with grid_self: the
 # database hides it (row-level security), so it is not found rather than forbidden.
 CANNOT_READ = {"handler"}

@@ -22,7 +22,7 @@ from api.deps import (
     require_roles,
     transaction,
 )
-from gis_core.incidents import queries, shares, workflow
+from gis_core.incidents import actions, queries, shares, workflow
 from gis_core.incidents import submit as submitting
 from gis_core.incidents.photos import paths, readable
 from gis_core.platform.auth import FIELD
@@ -196,6 +196,14 @@ def get_incident(incident_id: int, user: CurrentUser, conn: ConnDep, response: R
     return body
 
 
+class PartIn(BaseModel):
+    """One sub-task of a split: who handles it."""
+
+    level: str = Field(description="grid, community, street or district")
+    department: str | None = Field(default=None, description="department code (the level's own by default)")
+    note: str = Field(default="", max_length=500, description="what this unit is to do")
+
+
 class ActionIn(BaseModel):
     """A workflow action and what it needs."""
 
@@ -206,28 +214,71 @@ class ActionIn(BaseModel):
     level: str | None = Field(default=None, description="dispatch: grid, community, street or district")
     department: str | None = Field(default=None, description="dispatch: department code")
     target_id: int | None = Field(default=None, description="merge: the incident this one duplicates")
+    hours: int | None = Field(default=None, description="extend: hours added to the deadline (1-720)")
+    parts: list[PartIn] | None = Field(default=None, description="split: 2 to 10 sub-tasks (JSON only)")
 
 
+#: JSON, or multipart/form-data with before/after photos (处置前后照片) under `photos`.
+ACTION_BODY = FormBody(
+    ActionIn, files="photos", files_description="Up to 9 JPEG/PNG/WebP photos", json_too=True
+)
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?v?(\d+)"?\s*$')
 
 
-@router.post("/incidents/{incident_id}/actions", summary="Take a workflow action")
+@router.post(
+    "/incidents/{incident_id}/actions",
+    summary="Take a workflow action",
+    openapi_extra=ACTION_BODY.openapi,
+    responses={200: {"description": "The incident after the action (or, on a retry, as it is now)"}},
+)
 def act(
     incident_id: int,
-    body: ActionIn,
+    form: Annotated[tuple[ActionIn, list[UploadFile]], Depends(ACTION_BODY, scope="function")],
     user: CurrentUser,
     conn: ConnDep,
+    settings: SettingsDep,
     response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=8, max_length=200, description="A phone's retry-safe key"),
+    ] = None,
 ) -> dict[str, Any]:
-    """Apply an action on the version the caller saw: 409 if stale or not allowed in this state."""
+    """Apply an action on the version the caller saw: 409 if stale or not allowed in this state.
+
+    With an Idempotency-Key, a retry of an action already taken changes nothing and answers
+    with the incident as it is now (header `Idempotency-Replayed: true`).
+    """
+    body, files = form
     version = body.version
     if if_match is not None:
         m = _IF_MATCH.match(if_match)
         if not m:
             raise InvalidInput('If-Match must be an ETag such as "v3"', where="header.If-Match")
         version = int(m.group(1))
-    workflow.act(conn, user, incident_id, body.action, version, body.model_dump(), _now())
+    limit = settings.photo_max_bytes
+    photos = []
+    for i, f in enumerate(files):
+        data = f.file.read(limit + 1)  # never hold more than the limit (+1 to know it was exceeded)
+        if len(data) > limit:
+            raise PhotoTooLarge(
+                f"photo is over {limit:,} bytes", where=f"body.photos[{i}]", limit_bytes=limit
+            )
+        photos.append(data)
+    taken = actions.act(
+        conn,
+        user,
+        incident_id,
+        body.action,
+        version,
+        body.model_dump(),
+        _now(),
+        idempotency_key,
+        photos,
+        settings,
+    )
+    if taken.replayed:
+        response.headers["Idempotency-Replayed"] = "true"
     out = queries.get_incident(conn, user, incident_id)
     response.headers["ETag"] = _etag(out["properties"]["version"])
     return out

@@ -32,6 +32,7 @@ def escalate_overdue(conn: sa.Connection, now: datetime, limit: int = 500) -> li
         conn.execute(
             sa.text(
                 "SELECT id FROM incident i WHERE state = ANY(:s) AND due_at < :now "
+                "AND subtasks = 0 "  # a split parent is late through its sub-tasks, which escalate
                 "AND (level <> 'district' OR NOT EXISTS (SELECT 1 FROM warning w "
                 "     WHERE w.rule = 'incident_overdue' AND w.state <> 'cleared' "
                 "       AND w.cause_key = 'incident:' || i.id || :at_top)) "

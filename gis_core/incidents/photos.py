@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -37,6 +38,19 @@ class Photo:
     height: int
     bytes: int
     gps: tuple[float, float] | None  # (lon, lat) from EXIF, WGS84
+
+
+def photo_rows(photos: Sequence[Photo]) -> dict[str, list[Any]]:
+    """Photos as the arrays an `incident_photo` insert unnests (:p_sha, :p_type, … :p_lat)."""
+    return {
+        "p_sha": [p.sha256 for p in photos],
+        "p_type": [p.content_type for p in photos],
+        "p_w": [p.width for p in photos],
+        "p_h": [p.height for p in photos],
+        "p_bytes": [p.bytes for p in photos],
+        "p_lon": [p.gps[0] if p.gps else None for p in photos],
+        "p_lat": [p.gps[1] if p.gps else None for p in photos],
+    }
 
 
 def digest(data: bytes) -> str:

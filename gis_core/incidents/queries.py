@@ -103,7 +103,8 @@ COLUMNS = """
 i.id, i.code, i.category_code, cat.name AS category_name, cat.major_name, i.description, i.source, i.state,
 i.level, i.department_code, i.reported_at, i.accepted_at, i.dispatched_at, i.resolved_at, i.closed_at,
 i.due_at, i.rating, i.near_boundary, i.adjacent_grid_codes, i.version, i.escalations, i.reopened,
-i.merged_into, i.track_check, g.code AS grid_code, c.code AS community_code, s.code AS street_code,
+i.merged_into, i.track_check, i.parent_id, i.subtasks,
+g.code AS grid_code, c.code AS community_code, s.code AS street_code,
 g.name AS grid_name, c.name AS community_name, s.name AS street_name,
 (i.due_at IS NOT NULL AND i.due_at < now() AND i.state = ANY(:active)) AS overdue,
 ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
@@ -159,7 +160,7 @@ def where_clause(user: User, f: IncidentFilter, params: dict[str, Any]) -> str:
 
 def assigned_clause(user: User, params: dict[str, Any]) -> str:
     """Incidents dispatched to `user` to handle, at their level (what workflow's handler check allows)."""
-    handling = state_in("i.state", HANDLING_STATES)
+    handling = f"{state_in('i.state', HANDLING_STATES)} AND i.subtasks = 0"  # a split parent: its sub-tasks
     if user.role == "department_handler":
         params["assigned_dept"] = user.department_code
         return f"(i.level = 'district' AND i.department_code = :assigned_dept AND {handling})"
@@ -256,15 +257,30 @@ def get_incident(conn: sa.Connection, user: User, incident_id: int) -> dict[str,
         {"id": d.id, "code": d.code, "state": d.state, "distance_m": float(d.distance_m)} for d in dups
     ]
     out["properties"]["shares"] = shares.of(conn, incident_id)
+    out["properties"]["children"] = [
+        dict(r._mapping) | {"due_at": iso(r.due_at) if r.due_at else None}
+        for r in conn.execute(
+            sa.text(
+                "SELECT k.id, k.code, k.state, k.level, k.department_code, d.name AS department_name, "
+                "k.due_at "
+                "FROM incident k LEFT JOIN department d ON d.code = k.department_code "
+                "WHERE k.parent_id = :id ORDER BY k.id"
+            ),
+            {"id": incident_id},
+        )
+    ]
     inc = snapshot(conn, incident_id)
     out["properties"]["allowed_actions"] = allowed_actions(user, inc, worker_grids(conn, user))
     return out
 
 
 def stats(conn: sa.Connection, user: User, f: IncidentFilter) -> dict[str, Any]:
-    """Counts, 办结率, 满意率, median times and where incidents were closed, for a filter."""
+    """Counts, 办结率, 满意率, median times and where incidents were closed, for a filter.
+
+    A split report counts once (its parent), not once more per sub-task.
+    """
     params: dict[str, Any] = {"open": list(OPEN_STATES), "awaiting": list(AWAITING_RATING_STATES)}
-    where = where_clause(user, f, params)
+    where = f"{where_clause(user, f, params)} AND i.parent_id IS NULL"  # every figure counts reports
     row = conn.execute(
         sa.text(f"""
         SELECT count(*) AS total,

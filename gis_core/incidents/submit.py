@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from gis_core.geo.crs import parse_crs, to_wgs84, valid_lonlat
 from gis_core.geo.lookup import GridIndex
 from gis_core.incidents import queries
-from gis_core.incidents.photos import Photo, digest, inspect, store_photos
+from gis_core.incidents.photos import Photo, digest, inspect, photo_rows, store_photos
 from gis_core.incidents.workflow import ACTIVE_STATES, OPEN_STATES
 from gis_core.platform.auth import User
 from gis_core.platform.db import Prepared, sql_file
@@ -237,13 +237,7 @@ def submit(
             "x": lon,
             "y": lat,
             "event": json.dumps({"grid": place.grid.code, "adjacent_grids": list(adjacent)}),
-            "p_sha": [p.sha256 for p in photos],
-            "p_type": [p.content_type for p in photos],
-            "p_w": [p.width for p in photos],
-            "p_h": [p.height for p in photos],
-            "p_bytes": [p.bytes for p in photos],
-            "p_lon": [p.gps[0] if p.gps else None for p in photos],
-            "p_lat": [p.gps[1] if p.gps else None for p in photos],
+            **photo_rows(photos),
             "active": list(ACTIVE_STATES),
             # possible duplicates: open (suspended included) and recent, among everyone's reports
             "open": list(OPEN_STATES),

@@ -4,8 +4,11 @@ States: reported → accepted → dispatched → in_progress (⇄ suspended) →
 rejected and merged end a report early; a handler may return (退回) a dispatched incident to
 be sorted again, with a reason; escalate moves an incident one level up
 (grid → community → street → district department); an 'unsatisfied' rating reopens it to
-its handler. Every action is one conditional UPDATE on (id, version, state), so of several
-concurrent actions on the same version exactly one wins, and one timeline row is appended.
+its handler. The centre may split (拆分) an accepted report into sub-tasks for several units
+(`subtasks`), press a handler (督办 urge) and move a deadline for a reason (延期 extend).
+Every action is one conditional UPDATE on (id, version, state), so of several concurrent
+actions on the same version exactly one wins, and one timeline row is appended;
+`actions.act` takes a person's action, this module says what it may do and what it does.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gis_core.platform.auth import OFFICERS, User
-from gis_core.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis_core.platform.errors import Conflict, InvalidInput, NotFound
 
 LEVELS = ("grid", "community", "street", "district")
 #: Who handles at each level below the district (the district uses the category's department).
@@ -43,6 +46,10 @@ UNSORTED_STATES = ("reported", "accepted")
 HANDLING_STATES = ("dispatched", "in_progress", "suspended")
 COORDINATORS = ("commander", *OFFICERS)  # who sorts in the workflow (admins run the system, not the loop)
 RATINGS = ("satisfied", "basic", "unsatisfied")
+#: Actions that need a reason in their note.
+REASONED = ("reject", "return", "urge", "extend")
+MAX_EXTEND_HOURS = 720
+MAX_SUBTASKS = 10
 
 
 @dataclass(frozen=True)
@@ -69,12 +76,15 @@ ACTIONS: dict[str, Action] = {
         Action("return", HANDLING_STATES, "handler", "退回指挥中心"),
         Action("escalate", ("accepted", "dispatched", "in_progress"), "escalator", "上报上级"),
         Action("rate", ("resolved",), "rater", "反馈评价"),
+        Action("split", ("accepted",), "coordinator", "拆分交办"),
+        Action("urge", HANDLING_STATES, "coordinator", "督办"),
+        Action("extend", ("accepted", "dispatched", "in_progress"), "coordinator", "延期"),
     )
 }
 
 _SNAPSHOT = sa.text("""
 SELECT i.id, i.state, i.version, i.level, i.department_code, i.reporter_user_id, i.category_code,
-       i.due_at, i.suspended_at, i.reported_at,
+       i.due_at, i.suspended_at, i.reported_at, i.parent_id, i.subtasks,
        g.code AS grid_code, c.code AS community_code, s.code AS street_code,
        cat.accept_hours, cat.dispatch_hours, cat.handle_hours, cat.department_code AS cat_department,
        d.level AS cat_department_level,
@@ -135,7 +145,13 @@ def _is_handler(user: User, inc: sa.Row[Any], grids: frozenset[str]) -> bool:
 
 
 def may(user: User, action: Action, inc: sa.Row[Any], grids: frozenset[str]) -> bool:
-    """Whether `user` may take `action` on `inc`, state aside."""
+    """Whether `user` may take `action` on `inc`, state aside.
+
+    A split parent is handled, pressed and timed through its sub-tasks (nobody acts on the
+    parent but its rater), and only the parent is rated: its sub-tasks close with it.
+    """
+    if (inc.subtasks and action.who != "rater") or (inc.parent_id and action.who == "rater"):
+        return False
     if action.who == "coordinator":
         return _is_coordinator(user, inc)
     if action.who == "handler":
@@ -162,6 +178,37 @@ def department_for(level: str, inc: sa.Row[Any]) -> str:
     return LEVEL_OFFICE.get(level) or district_department(inc)
 
 
+def handler_at(
+    conn: sa.Connection, inc: sa.Row[Any], level: Any, department: Any, where: str
+) -> tuple[str, str]:
+    """The level and department a dispatch names (by default the incident's level and usual department)."""
+    level = level or inc.level
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}", where=f"{where}.level")
+    dept = department or department_for(level, inc)
+    row = conn.execute(sa.text("SELECT level FROM department WHERE code = :d"), {"d": dept}).first()
+    if row is None or row.level != level:
+        raise InvalidInput(
+            f"department {dept!r} does not handle at {level} level", where=f"{where}.department"
+        )
+    return level, dept
+
+
+def split_parts(conn: sa.Connection, inc: sa.Row[Any], parts: Any) -> list[dict[str, str]]:
+    """The sub-tasks a split asks for: 2 to MAX_SUBTASKS, each a level and department (and a note)."""
+    if not isinstance(parts, list) or not 2 <= len(parts) <= MAX_SUBTASKS:
+        raise InvalidInput(f"split into 2 to {MAX_SUBTASKS} parts", where="body.parts")
+    out = []
+    for k, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise InvalidInput("each part is an object with level and department", where=f"body.parts[{k}]")
+        level, dept = handler_at(conn, inc, part.get("level"), part.get("department"), f"body.parts[{k}]")
+        out.append({"level": level, "department": dept, "note": str(part.get("note") or "")[:500]})
+    if len({(p["level"], p["department"]) for p in out}) < len(out):
+        raise InvalidInput("two parts go to the same unit", where="body.parts")
+    return out
+
+
 def _hours(h: Any) -> timedelta:
     return timedelta(hours=float(h))
 
@@ -175,9 +222,10 @@ def plan(
     if action == "accept":
         ch.update(accepted_at=now, due_at=now + _hours(inc.dispatch_hours))
         return "accepted", ch, data
-    if action == "reject":
+    if action in REASONED:
         if not (body.get("note") or "").strip():
-            raise InvalidInput("a reason is required to reject a report", where="body.note")
+            raise InvalidInput(f"a reason is required to {action} an incident", where="body.note")
+    if action == "reject":
         ch.update(closed_at=now, due_at=None)
         return "rejected", ch, data
     if action == "merge":
@@ -193,15 +241,7 @@ def plan(
         data["target_id"] = target
         return "merged", ch, data
     if action == "dispatch":
-        level = body.get("level") or inc.level
-        if level not in LEVELS:
-            raise InvalidInput(f"level must be one of {', '.join(LEVELS)}", where="body.level")
-        dept = body.get("department") or department_for(level, inc)
-        row = conn.execute(sa.text("SELECT level FROM department WHERE code = :d"), {"d": dept}).first()
-        if row is None or row.level != level:
-            raise InvalidInput(
-                f"department {dept!r} does not handle at {level} level", where="body.department"
-            )
+        level, dept = handler_at(conn, inc, body.get("level"), body.get("department"), "body")
         ch.update(level=level, department_code=dept, dispatched_at=now, due_at=now + _hours(inc.handle_hours))
         return "dispatched", ch, data
     if action == "start":
@@ -218,8 +258,6 @@ def plan(
         ch.update(resolved_at=now, due_at=None)
         return "resolved", ch, data
     if action == "return":  # 退回: not ours to handle; the centre sorts it again, on the dispatch clock
-        if not (body.get("note") or "").strip():
-            raise InvalidInput("a reason is required to return an incident", where="body.note")
         ch.update(suspended_at=None, due_at=now + _hours(inc.dispatch_hours))
         data["returned_by"] = inc.department_code
         return "accepted", ch, data
@@ -235,9 +273,34 @@ def plan(
                 due_at=now + _hours(inc.handle_hours),
                 reopened=sa.text("reopened + 1"),
             )
-            return "dispatched", ch, data
+            return (
+                ("in_progress" if inc.subtasks else "dispatched"),
+                ch,
+                data,
+            )  # a split one: to its sub-tasks
         ch.update(rating=rating, closed_at=now, closed_level=inc.level)
         return "closed", ch, data
+    if action == "urge":  # 督办: the centre presses the handler; the timeline and the feed carry it
+        return inc.state, ch, data
+    if action == "extend":  # 延期: a deadline moved, for a reason, on the record
+        hours = body.get("hours")
+        if not isinstance(hours, int) or not 1 <= hours <= MAX_EXTEND_HOURS:
+            raise InvalidInput(
+                f"hours must be a whole number from 1 to {MAX_EXTEND_HOURS}", where="body.hours"
+            )
+        ch.update(due_at=(inc.due_at or now) + timedelta(hours=hours))
+        data["hours"] = hours
+        return inc.state, ch, data
+    if action == "split":  # 拆分: the sub-tasks are made once the parent has moved (subtasks.follow_up)
+        parts = split_parts(conn, inc, body.get("parts"))
+        ch.update(
+            department_code=None,
+            dispatched_at=now,
+            due_at=now + _hours(inc.handle_hours),
+            subtasks=len(parts),
+        )
+        data["parts"] = parts
+        return "in_progress", ch, data
     if action == "escalate":
         i = LEVELS.index(inc.level)
         if i == len(LEVELS) - 1:
@@ -272,8 +335,12 @@ def transition(
     actor_id: int | None,
     note: str,
     now: datetime,
-) -> int:
-    """Apply a planned transition if nobody changed the incident meanwhile; returns the new version."""
+    key: str | None = None,
+) -> tuple[int, int]:
+    """Apply a planned transition if nobody changed the incident meanwhile: (new version, timeline row id).
+
+    `key`: the request's Idempotency-Key, kept on the timeline row so a retry is recognised.
+    """
     params: dict[str, Any] = {"id": inc.id, "v": inc.version, "s": inc.state, "to": to_state, "now": now}
     sets = ["state = :to", "version = version + 1", "updated_at = :now"]
     for col, val in changes.items():
@@ -297,10 +364,11 @@ def transition(
                 sa.text("SELECT state FROM incident WHERE id = :i"), {"i": inc.id}
             ).scalar(),
         )
-    conn.execute(
+    event = conn.execute(
         sa.text(
             "INSERT INTO incident_event (incident_id, action, from_state, to_state, actor_user_id, at, note, "
-            "level, department_code, data) VALUES (:i, :a, :f, :t, :u, :at, :n, :l, :d, CAST(:data AS jsonb))"
+            "level, department_code, data, idempotency_key) "
+            "VALUES (:i, :a, :f, :t, :u, :at, :n, :l, :d, CAST(:data AS jsonb), :k) RETURNING id"
         ),
         {
             "i": inc.id,
@@ -313,61 +381,10 @@ def transition(
             "l": row.level,
             "d": row.department_code,
             "data": json.dumps(data, ensure_ascii=False),
+            "k": key,
         },
-    )
-    return int(row.version)
-
-
-def act(
-    conn: sa.Connection,
-    user: User,
-    incident_id: int,
-    action: str,
-    version: int | None,
-    body: dict[str, Any],
-    now: datetime,
-) -> int:
-    """Take `action` on an incident as `user`, expecting it at `version`; returns the new version.
-
-    409 when the state does not allow the action (naming the state and what is allowed) or
-    the version is stale; 403 when the state allows it but the user may not.
-    """
-    if action not in ACTIONS:
-        raise InvalidInput(f"unknown action {action!r}; one of {', '.join(ACTIONS)}", where="body.action")
-    if version is None:
-        raise InvalidInput(
-            "send the version you acted on, as If-Match or body.version", where="header.If-Match"
-        )
-    inc = snapshot(conn, incident_id)
-    grids = worker_grids(conn, user)
-    allowed = allowed_actions(user, inc, grids)
-    spec = ACTIONS[action]
-    if inc.state not in spec.sources:
-        raise Conflict(
-            f"cannot {action} an incident that is {inc.state}",
-            where="body.action",
-            current_state=inc.state,
-            allowed_actions=allowed,
-        )
-    if not may(user, spec, inc, grids):
-        self_rating = spec.who == "rater" and inc.resolved_by == user.id
-        raise Forbidden(
-            "whoever resolved an incident may not rate it"
-            if self_rating
-            else f"{user.role} {user.username!r} may not {action} this incident",
-            where="body.action",
-            current_state=inc.state,
-            allowed_actions=allowed,
-        )
-    if version != inc.version:
-        raise Conflict(
-            f"stale version {version}; the incident is at version {inc.version}",
-            where="header.If-Match",
-            current_state=inc.state,
-            current_version=inc.version,
-        )
-    to_state, changes, data = plan(action, inc, body, now, conn)
-    return transition(conn, inc, action, to_state, changes, data, user.id, str(body.get("note") or ""), now)
+    ).scalar_one()
+    return int(row.version), int(event)
 
 
 def state_in(column: str, states: tuple[str, ...]) -> str:

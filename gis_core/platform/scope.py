@@ -14,6 +14,8 @@ Values are always bound parameters.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +30,21 @@ ACT_AS_SQL = "SELECT set_config('onegrid.uid', :act_as_uid, true)"
 def act_as_params(user: User | None) -> dict[str, str]:
     """The parameters of ACT_AS_SQL for `user` (None: anonymous)."""
     return {"act_as_uid": str(user.id) if user else ""}
+
+
+@contextmanager
+def as_system(conn: sa.Connection) -> Iterator[None]:
+    """Run the workflow's own consequences of a user's action beyond the user's reach, then return to it.
+
+    A sub-task's handler resolves their part, and the split parent they may not read is resolved
+    with it: code decides that, not the user. `SET LOCAL ROLE NONE` (the login role, which owns
+    the tables) lasts at most to the transaction's end, so an error inside cannot leave the
+    connection unbound; on success the transaction's own role is set back.
+    """
+    role = conn.execute(sa.text("SELECT current_user")).scalar_one()
+    conn.execute(sa.text("SET LOCAL ROLE NONE"))
+    yield
+    conn.execute(sa.text(f"SET LOCAL ROLE {conn.dialect.identifier_preparer.quote(role)}"))
 
 
 def act_as(conn: sa.Connection, user: User | None) -> None:
