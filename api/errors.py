@@ -25,6 +25,7 @@ _STATUS: dict[type[e.OneGridError], int] = {
     e.NotFound: 404,
     e.LookupOutsideDistrict: 404,
     e.Conflict: 409,
+    e.NotThere: 422,
     e.ServiceUnavailable: 503,
     e.RateLimited: 429,
     e.TooLarge: 413,

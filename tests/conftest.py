@@ -279,3 +279,51 @@ def assert_problem(resp, status: int, code: str | None = None) -> dict:
     if code:
         assert body["type"] == f"/problems/{code}", body
     return body
+
+
+def fresh_worker(engine, grid_code: str | None = None, name: str = "测试网格员") -> tuple[str, int]:
+    """A grid worker account of its own (password: the demo's) on `grid_code` (default: the first grid).
+
+    Its track starts empty, so a test can walk it anywhere without another test's fixes
+    making a jump of it. Returns (username, worker id).
+    """
+    from gis_core.ingest.demo_load import DEMO_PASSWORD
+    from gis_core.platform.auth import hash_password
+
+    username = f"gw-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as c:
+        uid = c.execute(
+            sa.text(
+                "INSERT INTO app_user (username, display_name, password_hash, role) "
+                "VALUES (:n, :d, :h, 'grid_worker') RETURNING id"
+            ),
+            {"n": username, "d": name, "h": hash_password(DEMO_PASSWORD)},
+        ).scalar()
+        worker = c.execute(
+            sa.text(
+                "INSERT INTO worker (code, name, phone, user_id) VALUES (:c, :d, '13900000000', :u) RETURNING id"
+            ),
+            {"c": username.upper(), "d": name, "u": uid},
+        ).scalar()
+        c.execute(
+            sa.text(
+                "INSERT INTO worker_grid (worker_id, grid_id) "
+                "SELECT :w, id FROM grid WHERE code = coalesce(:g, (SELECT min(code) FROM grid))"
+            ),
+            {"w": worker, "g": grid_code},
+        )
+    return username, int(worker)
+
+
+def plant_key_point(engine, lon: float, lat: float, name: str = "测试防汛点") -> str:
+    """A key point at (lon, lat), patrolled every 24 h; returns its code."""
+    code = f"KP-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as c:
+        c.execute(
+            sa.text(
+                "INSERT INTO key_point (code, name, kind, patrol_interval_h, geom) "
+                "VALUES (:c, :n, 'flood', 24, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"
+            ),
+            {"c": code, "n": name, "x": lon, "y": lat},
+        )
+    return code

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.deps import ConnDep, CurrentUser, GridIndexDep, require_roles
-from gis_core.field import calls
+from api.deps import ConnDep, CurrentUser, GridIndexDep, SettingsDep, require_roles
+from gis_core.field import calls, dispatch, tracks
 from gis_core.geo.crs import input_point
 from gis_core.platform.auth import COORDINATING, FIELD
+from gis_core.platform.errors import Conflict, InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["point-call"])
 CALLERS = require_roles(*COORDINATING)
@@ -71,6 +72,39 @@ def list_calls(
 def get_call(call_id: int, user: CurrentUser, conn: ConnDep) -> dict[str, Any]:
     """The call, its point and message, and each worker's acknowledgement and arrival."""
     return calls.get(conn, user, call_id)
+
+
+@router.get(
+    "/calls/{call_id}/route",
+    summary="The walking route to a call's point and its ETA (pgRouting)",
+    dependencies=[READERS],
+)
+def call_route(
+    call_id: int,
+    user: CurrentUser,
+    conn: ConnDep,
+    settings: SettingsDep,
+    lon: Annotated[
+        float | None, Query(allow_inf_nan=False, description="From here (default: my newest fix)")
+    ] = None,
+    lat: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+) -> dict[str, Any]:
+    """A GeoJSON Feature: the route over the road network, its length, walking time and ETA."""
+    call = calls.get(conn, user, call_id)
+    if (lon is None) != (lat is None):
+        raise InvalidInput("give both lon and lat, or neither", where="query.lon")
+    if lon is None or lat is None:
+        here = tracks.newest_position(conn, user.id)
+        if here is None:
+            raise Conflict("no position of yours yet: give lon and lat, or start patrol", where="query.lon")
+        lon, lat = here
+    found = dispatch.route(
+        conn, (lon, lat), (call["lon"], call["lat"]), datetime.now(UTC), settings.projected_epsg
+    )
+    if found is None:
+        raise NotFound("no way on foot over the road network from here to the call", where="query.lon")
+    found["properties"]["call_id"] = call_id
+    return found
 
 
 @router.post(

@@ -9,6 +9,7 @@ point, the two short legs in straight line at `WALK_MPS`.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -112,3 +113,66 @@ def nearby(
         )
     out.sort(key=lambda w: (w["walk_s"] is None, w["walk_s"] or 0.0, w["straight_m"]))
     return out[:limit]
+
+
+_ROUTE = """
+WITH ends AS (
+    SELECT e.n, e.geom, v.id AS vertex, v.geom AS vgeom
+    FROM (VALUES (1, ST_SetSRID(ST_MakePoint(:x0, :y0), 4326)), (2, ST_SetSRID(ST_MakePoint(:x1, :y1), 4326)))
+         AS e(n, geom)
+    CROSS JOIN LATERAL (SELECT id, geom FROM road_vertex ORDER BY geom <-> e.geom LIMIT 1) v
+), path AS (
+    SELECT p.seq, p.node, p.edge FROM pgr_dijkstra(
+        format('SELECT id, source, target, cost, reverse_cost FROM road '
+               'WHERE geom && ST_Expand(ST_MakeEnvelope(%s, %s, %s, %s, 4326), %s)',
+               CAST(least(:x0, :x1) AS float8), CAST(least(:y0, :y1) AS float8),
+               CAST(greatest(:x0, :x1) AS float8), CAST(greatest(:y0, :y1) AS float8), CAST(:pad AS float8)),
+        (SELECT vertex FROM ends WHERE n = 1), (SELECT vertex FROM ends WHERE n = 2), directed => true) p
+)
+SELECT (SELECT vertex FROM ends WHERE n = 1) = (SELECT vertex FROM ends WHERE n = 2) AS same_vertex,
+       (SELECT count(*) FROM path) AS steps,
+       -- one line in walking order: here, each road in the direction walked, the point
+       (SELECT ST_AsGeoJSON(ST_RemoveRepeatedPoints(ST_MakeLine(pt ORDER BY seq, k)), 7) FROM (
+            SELECT -1 AS seq, 0 AS k, geom AS pt FROM ends WHERE n = 1
+            UNION ALL
+            SELECT p.seq, d.path[1], d.geom FROM path p JOIN road r ON r.id = p.edge,
+                   ST_DumpPoints(CASE WHEN r.source = p.node THEN r.geom ELSE ST_Reverse(r.geom) END) d
+            UNION ALL
+            SELECT 2147483647, 0, geom FROM ends WHERE n = 2) pts) AS geometry,
+       (SELECT coalesce(sum(r.length_m), 0) FROM path p JOIN road r ON r.id = p.edge) AS network_m,
+       (SELECT coalesce(sum(CASE WHEN r.source = p.node THEN r.cost ELSE r.reverse_cost END), 0)
+          FROM path p JOIN road r ON r.id = p.edge) AS network_s,
+       (SELECT sum(ST_Distance(ST_Transform(geom, :epsg), ST_Transform(vgeom, :epsg))) FROM ends) AS legs_m
+"""
+
+
+def route(
+    conn: sa.Connection, start: tuple[float, float], end: tuple[float, float], at: datetime, epsg: int
+) -> dict[str, Any] | None:
+    """The walking route from `start` to `end` (lon, lat) over the road network, with its length and ETA.
+
+    A GeoJSON Feature with one LineString in walking order (straight legs from `start` to the
+    nearest road node and from the last node to `end`); None when the network does not
+    connect the two.
+    """
+    x0, y0 = start
+    x1, y1 = end
+    span_deg = max(abs(x1 - x0), abs(y1 - y0))
+    row = conn.execute(
+        sa.text(_ROUTE),
+        # roads within a margin of the two points' box: a detour of half the distance, at least 1 km
+        {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "epsg": epsg, "pad": max(span_deg / 2, 0.012)},
+    ).one()
+    if not row.steps and not row.same_vertex:
+        return None
+    walk_s = float(row.network_s) + float(row.legs_m) / WALK_MPS
+    return {
+        "type": "Feature",
+        "geometry": json.loads(row.geometry),
+        "properties": {
+            "distance_m": round(float(row.network_m) + float(row.legs_m), 1),
+            "walk_s": round(walk_s, 1),
+            "eta": at + timedelta(seconds=walk_s),
+            "walk_mps": WALK_MPS,
+        },
+    }

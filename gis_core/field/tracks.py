@@ -216,6 +216,18 @@ def ingest(conn: sa.Connection, fixes: Fixes, limits: Limits, projected_epsg: in
     return result
 
 
+def newest_position(conn: sa.Connection, user_id: int) -> tuple[float, float] | None:
+    """Where the user's own worker was last seen (lon, lat), if they have a worker and a fix."""
+    row = conn.execute(
+        sa.text(
+            "SELECT ST_X(p.geom), ST_Y(p.geom) FROM worker_position p JOIN worker w ON w.id = p.worker_id "
+            "WHERE w.user_id = :u ORDER BY p.recorded_at DESC LIMIT 1"
+        ),
+        {"u": user_id},
+    ).first()
+    return None if row is None else (float(row[0]), float(row[1]))
+
+
 def worker_of_user(conn: sa.Connection, user_id: int) -> int | None:
     """The worker record of a grid worker's account (None for other accounts)."""
     return conn.execute(sa.text("SELECT id FROM worker WHERE user_id = :u"), {"u": user_id}).scalar()

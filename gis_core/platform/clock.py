@@ -25,6 +25,11 @@ def local(at: datetime) -> datetime:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone())
 
 
+def midnight(at: datetime) -> datetime:
+    """The district's midnight that starts `at`'s day ("today" for a worker's figures)."""
+    return local(at).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def iso(at: datetime, timespec: str = "auto") -> str:
     """ISO 8601 with the district's offset."""
     return local(at).isoformat(timespec=timespec)

@@ -43,6 +43,13 @@ class TooLarge(InvalidInput):
     title = "Request too large"
 
 
+class NotThere(OneGridError):
+    """A claim of being at a place that the caller's own track does not bear out (422)."""
+
+    code = "not-there"
+    title = "Not at the place"
+
+
 class LookupOutsideDistrict(OneGridError):
     """A looked-up location that no grid of the district contains: nothing there (404)."""
 

@@ -65,6 +65,7 @@ class Audience:
     streets: frozenset[int] = frozenset()
     communities: frozenset[int] = frozenset()
     grids: frozenset[int] = frozenset()
+    worker_id: int | None = None  # a grid worker's own record: their calls reach them anywhere
 
     def sees(self, e: Event) -> bool:
         """Whether this audience may see `e` (events without a place: district-wide only)."""
@@ -73,6 +74,11 @@ class Audience:
             or e.street_id in self.streets
             or e.community_id in self.communities
             or e.grid_id in self.grids
+            or (
+                self.worker_id is not None
+                and e.kind == "call.task"
+                and e.data.get("worker_id") == self.worker_id
+            )
         )
 
 
@@ -81,14 +87,15 @@ def audience(conn: sa.Connection, user: User) -> Audience:
     act_as(conn, user)
     row = conn.execute(
         sa.text(
-            "SELECT coalesce((r).everything, false), (r).street_id, (r).community_id, (r).grids "
-            "FROM (SELECT onegrid_reach() AS r) s"
+            "SELECT coalesce((r).everything, false), (r).street_id, (r).community_id, (r).grids, "
+            "(r).worker_id FROM (SELECT onegrid_reach() AS r) s"
         )
     ).one()
-    everything, street, community, grids = row
+    everything, street, community, grids, worker = row
     return Audience(
         everything=bool(everything),
         streets=frozenset([street] if street is not None else []),
         communities=frozenset([community] if community is not None else []),
         grids=frozenset(grids or []),
+        worker_id=worker,
     )

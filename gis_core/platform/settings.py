@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     report_track_max_m: float = Field(
         default=200.0, description="A grid worker's report farther than this from their own track is flagged."
     )
+    check_in_window_s: int = Field(
+        default=600,
+        description="打卡: a fix this recent within 50 m of the key point lets a worker check in.",
+    )
 
     # ---------------------------------------------------------------- warnings
     warning_interval_s: float = Field(default=60.0, description="How often the warning rules run (0: never).")
