@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from functools import lru_cache
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from gis_core.platform.settings import PROJECT_ROOT
@@ -34,6 +37,92 @@ def me_page() -> FileResponse:
 def desk_page() -> FileResponse:
     """部门处置台: the departments' and officers' inbox of dispatched incidents, and their actions."""
     return FileResponse(WEB / "desk" / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/app")
+def app_redirect() -> RedirectResponse:
+    """The worker app lives under /app/, the scope its service worker controls."""
+    return RedirectResponse("/app/", status_code=308)
+
+
+@router.get("/app/")
+def app_page() -> FileResponse:
+    """网格员: the grid worker's phone app (installable, works offline)."""
+    return FileResponse(WEB / "app" / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/app/sw.js")
+def app_service_worker() -> Response:
+    """The app's service worker, with the files it keeps and a version that changes with any of them."""
+    version, files = app_shell()
+    body = (
+        (WEB / "app" / "sw.js")
+        .read_text()
+        .replace("__VERSION__", version)
+        .replace("__FILES__", json.dumps(files))
+    )
+    return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/app/manifest.webmanifest")
+def app_manifest() -> JSONResponse:
+    """Web app manifest: the app installs on a phone's home screen and opens full screen."""
+    return JSONResponse(
+        {
+            "name": "OneGrid 网格员",
+            "short_name": "网格员",
+            "lang": "zh-CN",
+            "start_url": "/app/",
+            "scope": "/app/",
+            "display": "standalone",
+            "background_color": "#f2f4f3",
+            "theme_color": "#1d6b4f",
+            "icons": [
+                {"src": "/static/app/icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"}
+            ],
+        },
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+#: What the worker app's service worker keeps at install: the app, its modules and libraries.
+APP_SHELL = (
+    "/app/",
+    "/app/manifest.webmanifest",
+    "/static/app/app.js",
+    "/static/app/app.css",
+    "/static/app/map.js",
+    "/static/app/patrol.js",
+    "/static/app/icon.svg",
+    "/static/shared/session.js",
+    "/static/shared/states.js",
+    "/static/shared/picker.js",
+    "/static/shared/shrink.js",
+    "/static/shared/outbox.js",
+    "/vendor/idb/index.js",
+    "/vendor/maplibre-gl/maplibre-gl.js",
+    "/vendor/maplibre-gl/maplibre-gl.css",
+)
+
+
+@lru_cache(maxsize=1)
+def app_shell() -> tuple[str, list[str]]:
+    """The shell's files and a digest of their contents (the service worker's version)."""
+    digest = hashlib.sha256()
+    for url in APP_SHELL:
+        digest.update(
+            _shell_file(url).read_bytes() if url.startswith(("/static/", "/vendor/")) else url.encode()
+        )
+    digest.update((WEB / "app" / "index.html").read_bytes())
+    return digest.hexdigest()[:16], list(APP_SHELL)
+
+
+def _shell_file(url: str) -> Path:
+    if url.startswith("/static/"):
+        return WEB / url.removeprefix("/static/")
+    name, rest = url.removeprefix("/vendor/").split("/", 1)
+    return NODE_MODULES / VENDOR[name] / rest
 
 
 @router.get("/wall")

@@ -142,6 +142,7 @@ def trajectory(
     distance = sum(float(np.hypot(np.diff(x[r]), np.diff(y[r])).sum()) for r in runs)
     grid, roads = own_area(conn, worker_id, projected_epsg)
     outside_s = 0.0
+    tracked_s = sum(float(t[r][-1] - t[r][0]) for r in runs if len(t[r]))
     if grid is not None and len(t):
         out = ~shapely.contains_xy(grid, x, y)
         for r in runs:
@@ -186,6 +187,8 @@ def trajectory(
             "rejected": {name: int(rejected.get(name, 0)) for name in REASON_NAMES.values()},
             "distance_m": round(distance, 1),
             "outside_own_grid_s": round(outside_s, 1),
+            # time on patrol (between fixes of one run) inside the worker's own grids
+            "inside_own_grid_s": round(tracked_s - outside_s, 1) if grid is not None else 0.0,
             "stops": stops,
             "coverage": {
                 "road_m": round(road_m, 1),

@@ -5,6 +5,7 @@
 import { openDB } from "/vendor/idb/index.js";
 import { STATE_ZH } from "/static/shared/states.js";
 import { watchPicker } from "/static/shared/picker.js";
+import { shrink } from "/static/shared/shrink.js";
 
 const $ = (id) => document.getElementById(id);
 const db = await openDB("onegrid-report", 1, {
@@ -72,30 +73,9 @@ function previews() {
   }
 }
 
-// A 12 MP photo is 3-5 MB: too much for a weak signal, and more than a handler needs. With a
-// GPS fix the page sends a 1600 px copy; without one it keeps the original, whose EXIF GPS the
-// server can use for the location.
-const MAX_SIDE = 1600;
-async function shrink(file) {
-  if (!position || !file.type.startsWith("image/")) return file;
-  try {
-    const bmp = await createImageBitmap(file, { imageOrientation: "from-image" });
-    const scale = Math.min(1, MAX_SIDE / Math.max(bmp.width, bmp.height));
-    if (scale === 1 && file.size < 1_000_000) return file;
-    const canvas = document.createElement("canvas");
-    canvas.width = Math.round(bmp.width * scale);
-    canvas.height = Math.round(bmp.height * scale);
-    canvas.getContext("2d").drawImage(bmp, 0, 0, canvas.width, canvas.height);
-    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
-    return blob ? new File([blob], file.name.replace(/\.\w+$/, "") + ".jpg", { type: "image/jpeg" }) : file;
-  } catch (e) {
-    return file;  // a format the browser cannot decode: let the server judge it
-  }
-}
-
 async function queueReport(ev) {
   ev.preventDefault();
-  const files = await Promise.all([...$("photos").files].map(shrink));
+  const files = await Promise.all([...$("photos").files].map((f) => shrink(f, Boolean(position))));
   if (files.length > 9) { $("report-error").textContent = "最多上传 9 张照片"; return; }
   const item = {
     key: crypto.randomUUID(), createdAt: Date.now(), status: "pending", error: null,
