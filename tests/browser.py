@@ -46,6 +46,22 @@ def browser_context(**context_options):
         yield ctx
 
 
+def sign_in(ctx, path: str, user: str, errors: list[str], ready: str, password: str = "onegrid-demo"):
+    """A new page of `ctx` at `path`, signed in as `user` through its login form, once `ready` (JS) holds.
+
+    Console errors and uncaught exceptions are collected in `errors`, each with the user's name.
+    """
+    page = ctx.new_page()
+    page.on("console", lambda m: m.type == "error" and errors.append(f"{user}: {m.text}"))
+    page.on("pageerror", lambda e: errors.append(f"{user}: {e}"))
+    page.goto(path)
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("#login-form button")
+    page.wait_for_function(ready)
+    return page
+
+
 AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
 
 

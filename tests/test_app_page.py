@@ -12,7 +12,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.browser import ARTIFACTS, axe_violations, browser_contexts
+from tests.browser import ARTIFACTS, axe_violations, browser_contexts, sign_in
 from tests.conftest import fresh_worker, plant_key_point
 from tests.live import live_server
 from tests.photos import jpeg
@@ -33,15 +33,7 @@ def phone(size, spot, **extra):
 
 
 def open_app(ctx, user, errors):
-    page = ctx.new_page()
-    page.on("console", lambda m: m.type == "error" and errors.append(f"{user}: {m.text}"))
-    page.on("pageerror", lambda e: errors.append(f"{user}: {e}"))
-    page.goto("/app/")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", "onegrid-demo")
-    page.click("#login-form button")
-    page.wait_for_function("window.app && window.app.ready === true")
-    return page
+    return sign_in(ctx, "/app/", user, errors, "window.app && window.app.ready === true")
 
 
 def layout_faults(page) -> list[str]:

@@ -11,7 +11,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from tests.browser import ARTIFACTS, axe_violations, browser_contexts
+from tests.browser import ARTIFACTS, axe_violations, browser_contexts, sign_in
 from tests.live import live_server
 from tests.photos import jpeg
 
@@ -40,15 +40,7 @@ def _dispatched(client, auth, spot, photo=False):
 
 
 def _login(ctx, user, errors):
-    page = ctx.new_page()
-    page.on("console", lambda m: m.type == "error" and errors.append(f"{user}: {m.text}"))
-    page.on("pageerror", lambda e: errors.append(f"{user}: {e}"))
-    page.goto("/desk")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", "onegrid-demo")
-    page.click("#login-form button")
-    page.wait_for_function("window.desk && window.desk.loaded === true")
-    return page
+    return sign_in(ctx, "/desk", user, errors, "window.desk && window.desk.loaded === true")
 
 
 def _state(engine, incident_id):

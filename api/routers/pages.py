@@ -100,6 +100,7 @@ APP_SHELL = (
     "/static/shared/picker.js",
     "/static/shared/shrink.js",
     "/static/shared/outbox.js",
+    "/static/shared/categories.js",
     "/vendor/idb/index.js",
     "/vendor/maplibre-gl/maplibre-gl.js",
     "/vendor/maplibre-gl/maplibre-gl.css",

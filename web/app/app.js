@@ -7,6 +7,7 @@ import { ACTION_ZH, STATE_ZH } from "/static/shared/states.js";
 import { api, login, logout, session, timeline, when } from "/static/shared/session.js";
 import { watchPicker } from "/static/shared/picker.js";
 import { stored } from "/static/shared/shrink.js";
+import { fillCategories } from "/static/shared/categories.js";
 import * as outbox from "/static/shared/outbox.js";
 import { checkIn, metres, patrol, start as startPatrol, stop as stopPatrol, watch } from "/static/app/patrol.js";
 
@@ -267,15 +268,7 @@ async function figures() {
 
 // ------------------------------------------------------------------ 随手拍
 async function categories() {
-  const majors = await getJSON("/api/v1/categories");
-  const select = $("category");
-  select.length = 1;
-  for (const m of majors || []) {
-    const group = document.createElement("optgroup");
-    group.label = m.name;
-    for (const it of m.items) group.append(new Option(it.name, it.code));
-    select.append(group);
-  }
+  fillCategories($("category"), await getJSON("/api/v1/categories"));
 }
 
 async function place(lon, lat) {

@@ -6,6 +6,7 @@ import { openDB } from "/vendor/idb/index.js";
 import { STATE_ZH } from "/static/shared/states.js";
 import { watchPicker } from "/static/shared/picker.js";
 import { shrink } from "/static/shared/shrink.js";
+import { fillCategories } from "/static/shared/categories.js";
 
 const $ = (id) => document.getElementById(id);
 const db = await openDB("onegrid-report", 1, {
@@ -44,14 +45,7 @@ async function loadCategories() {
     const r = await api("/api/v1/categories");
     if (r.ok) { majors = await r.json(); localStorage.setItem("onegrid.categories", JSON.stringify(majors)); }
   } catch (e) { /* offline: the cached catalogue will do */ }
-  const select = $("category");
-  select.length = 1;
-  for (const m of majors || []) {
-    const group = document.createElement("optgroup");
-    group.label = m.name;
-    for (const it of m.items) group.append(new Option(it.name, it.code));
-    select.append(group);
-  }
+  fillCategories($("category"), majors);
 }
 
 function locate() {
