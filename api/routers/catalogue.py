@@ -16,3 +16,9 @@ router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 def categories(conn: ConnDep) -> list[dict[str, Any]]:
     """The 16 major classes, each with its items, handling level, department and deadlines."""
     return catalogue.categories(conn)
+
+
+@router.get("/departments", summary="Who handles at each level (for dispatch and split)")
+def departments(conn: ConnDep) -> list[dict[str, Any]]:
+    """Every department with its code, name and the level it handles at."""
+    return catalogue.departments(conn)

@@ -39,6 +39,12 @@ def desk_page() -> FileResponse:
     return FileResponse(WEB / "desk" / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/console")
+def console_page() -> FileResponse:
+    """指挥调度台: the command centre's queue, dispatch, split, merge, urge and SLA board."""
+    return FileResponse(WEB / "console" / "index.html", headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/app")
 def app_redirect() -> RedirectResponse:
     """The worker app lives under /app/, the scope its service worker controls."""
@@ -92,7 +98,7 @@ APP_SHELL = (
     "/app/manifest.webmanifest",
     "/static/app/app.js",
     "/static/app/app.css",
-    "/static/app/map.js",
+    "/static/shared/map.js",
     "/static/app/patrol.js",
     "/static/app/icon.svg",
     "/static/shared/session.js",

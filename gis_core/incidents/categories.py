@@ -43,6 +43,17 @@ def items(conn: sa.Connection) -> list[Any]:
     return list(conn.execute(sa.text("SELECT * FROM category ORDER BY code")))
 
 
+def departments(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Departments by level (grid, community, street, district), then code."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT code, name, level FROM department ORDER BY array_position("
+            "ARRAY['grid', 'community', 'street', 'district'], level), code"
+        )
+    )
+    return [dict(r._mapping) for r in rows]
+
+
 def exists(conn: sa.Connection, code: str) -> bool:
     """Whether `code` is a catalogue item."""
     return conn.execute(sa.text("SELECT 1 FROM category WHERE code = :c"), {"c": code}).first() is not None

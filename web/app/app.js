@@ -284,7 +284,7 @@ async function reportView() {
   if (!here) { $("r-where").textContent = "正在定位…"; return; }
   if (!app.pin) await place(here.lon, here.lat);
   if (!app.maps.pin && navigator.onLine) {
-    const { pinMap } = await import("/static/app/map.js");
+    const { pinMap } = await import("/static/shared/map.js");
     app.maps.pin = await pinMap("pin-map", app.pin.lon, app.pin.lat, place);
   }
 }
@@ -353,7 +353,7 @@ async function start() {
   app.ready = true;  // usable: tasks, patrol and report work; the map follows
   figures();
   if (navigator.onLine) {
-    const { homeMap } = await import("/static/app/map.js");
+    const { homeMap } = await import("/static/shared/map.js");
     app.maps.home = await homeMap("map", field);
     if (patrol.here) app.maps.home.here(patrol.here.lon, patrol.here.lat);
     if (app.route) app.maps.home.route(app.route);

@@ -5,6 +5,7 @@
 // see and may do; a version someone else changed meanwhile comes back as 409 and is said plainly.
 import { ACTION_ZH, STATE_ZH } from "/static/shared/states.js";
 import { api, login, logout, problem, session, timeline, when } from "/static/shared/session.js";
+import { watchPicker } from "/static/shared/picker.js";
 
 const DESK_ACTIONS = [  // [action, button label, class, a reason required]
   ["start", "接收处置", "", false],
@@ -118,11 +119,16 @@ async function act(action, needsReason) {
   $("act-error").textContent = "";
   if (needsReason && !note) { $("act-error").textContent = `请先在处置说明中写明${ACTION_ZH[action]}原因`; $("note").focus(); return; }
   const f = desk.incident;
-  const r = await api(`/api/v1/incidents/${f.id}/actions`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "If-Match": `"v${f.properties.version}"` },
-    body: JSON.stringify({ action, note }),
-  });
+  const files = [...$("act-photos").files];
+  let body = JSON.stringify({ action, note });
+  const headers = { "If-Match": `"v${f.properties.version}"` };
+  if (files.length) {  // photos of the work done go with the action, as a report's do
+    body = new FormData();
+    body.append("action", action);
+    body.append("note", note);
+    for (const p of files) body.append("photos", p, p.name);
+  } else headers["Content-Type"] = "application/json";
+  const r = await api(`/api/v1/incidents/${f.id}/actions`, { method: "POST", headers, body });
   if (r.status === 409) {
     const p = await r.json();
     await loadInbox();  // what I see is what is, before I am told so
@@ -133,6 +139,8 @@ async function act(action, needsReason) {
   }
   if (!r.ok) { $("act-error").textContent = await problem(r); return; }
   $("note").value = "";
+  $("act-photos").value = "";
+  $("act-photos").dispatchEvent(new Event("change"));
   await loadInbox();
   if (desk.items.some((x) => x.id === f.id)) await open(f.id); else closeDetail();
 }
@@ -176,4 +184,5 @@ document.addEventListener("keydown", (ev) => {
   if (ev.key === "ArrowUp") { ev.preventDefault(); move(-1); }
 });
 setInterval(() => { if (!$("desk-view").hidden && !document.hidden) loadInbox(); }, REFRESH_MS);
+watchPicker($("act-photos"), $("act-picked"));
 start();

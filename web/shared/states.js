@@ -6,5 +6,6 @@ export const STATE_ZH = {
 export const ACTION_ZH = {
   report: "上报", accept: "受理", reject: "不予受理", merge: "合并", dispatch: "交办", start: "开始处置",
   suspend: "挂起", resume: "恢复", resolve: "办结", escalate: "上报上级", rate: "评价", share_done: "联动处置",
-  return: "退回",
+  return: "退回", split: "拆分交办", urge: "督办", extend: "延期", subtasks_resolved: "子任务全部办结",
+  closed_with_parent: "随主事件办结", reopened_with_parent: "随主事件重新办理",
 };

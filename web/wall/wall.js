@@ -1,12 +1,13 @@
 // The command wall: OneGrid's own style and tiles in MapLibre, the live feed, and the five
 // functions (全区巡游, 轨迹查看, 热点追踪, 多人点调 via the API, 预警查看) as panels.
 // State the browser tests read is on `window.wall`.
+import { STATE_ZH } from "/static/shared/states.js";
 
 const TOKEN_KEY = "onegrid.token";
 const params = new URLSearchParams(location.search);
 const DWELL_MS = Number(params.get("dwell") || 8) * 1000;
 const $ = (id) => document.getElementById(id);
-const wall = (window.wall = { map: null, events: [], tour: { index: -1, playing: false, stops: [] }, trajectory: { index: 0, times: [] } });
+const wall = (window.wall = { map: null, events: [], changes: [], tour: { index: -1, playing: false, stops: [] }, trajectory: { index: 0, times: [] } });
 let token = localStorage.getItem(TOKEN_KEY);
 
 async function api(path, options = {}) {
@@ -136,7 +137,7 @@ function connect() {
     refreshCounters();
     reloadLayers(INCIDENT_LAYERS);
   });
-  source.addEventListener("incident.state", () => { refreshCounters(); reloadLayers(INCIDENT_LAYERS); });
+  source.addEventListener("incident.state", (e) => { onChange(JSON.parse(e.data)); refreshCounters(); reloadLayers(INCIDENT_LAYERS); });
   source.addEventListener("worker.position", () => reloadLayers(WORKER_LAYERS));
   source.addEventListener("call.task", (e) => onCallTask(JSON.parse(e.data)));
   source.addEventListener("warning", () => loadWarnings());
@@ -164,6 +165,18 @@ function reloadLayers(ids) {
     }
     r.due.clear();
   }, wait);
+}
+
+// Each step of the loop as it happens: the event list says which incident moved to what.
+function onChange(d) {
+  wall.changes.unshift(d);
+  wall.changes.length = Math.min(wall.changes.length, 500);
+  const li = document.createElement("li");
+  li.dataset.id = d.id;
+  li.textContent = `${d.code} ${d.from === d.state ? "有新进展" : `→ ${STATE_ZH[d.state] || d.state}`}`;
+  li.addEventListener("click", () => wall.map.flyTo({ center: [d.lon, d.lat], zoom: 17 }));
+  $("events").prepend(li);
+  while ($("events").children.length > 200) $("events").lastChild.remove();
 }
 
 function onIncident(d, id) {

@@ -1,6 +1,7 @@
-// The app's maps, loaded after the app is usable: MapLibre is ~300 KB over the wire, seconds on a
-// slow network, and a worker can read their tasks before the map arrives. OneGrid's own style
-// and tiles (the wall's), my grid, my key points, where I am, and the route to a call.
+// The phone app's and the console's maps, loaded after the page is usable: MapLibre is ~300 KB
+// over the wire, seconds on a slow network, and a worker can read their tasks before the map
+// arrives. OneGrid's own style and tiles (the wall's); on the phone my grid, my key points,
+// where I am and the route to a call; on the console the incident's place.
 import { session } from "/static/shared/session.js";
 
 const EMPTY = { type: "FeatureCollection", features: [] };
@@ -73,4 +74,11 @@ export async function pinMap(container, lon, lat, moved) {
   const marker = new maplibregl.Marker({ draggable: true, color: "#c0392b" }).setLngLat([lon, lat]).addTo(map);
   marker.on("dragend", () => { const p = marker.getLngLat(); moved(p.lng, p.lat); });
   return { map, move(x, y) { marker.setLngLat([x, y]); map.setCenter([x, y]); } };
+}
+
+// The console's look at one place: a marker where the incident is, the grids around it on the tiles.
+export async function pointMap(container) {
+  const { map, maplibregl } = await make(container, { center: [0, 0], zoom: 15 });
+  const marker = new maplibregl.Marker({ color: "#c0392b" }).setLngLat([0, 0]).addTo(map);
+  return { map, show(lon, lat) { marker.setLngLat([lon, lat]); map.jumpTo({ center: [lon, lat], zoom: 16 }); } };
 }
