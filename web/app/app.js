@@ -104,6 +104,8 @@ async function loadTasks() {
   $("tab-count").textContent = n;
   $("f-tasks").textContent = n;
   for (const c of app.calls) if (myTask(c).state === "called" && Date.now() - new Date(c.created_at) < 3600_000) ring(c);
+  // each task's details kept on the phone while there is signal, so they open without it
+  if (navigator.onLine) for (const f of app.tasks) getJSON(`/api/v1/incidents/${f.id}`);
 }
 
 async function renderOutbox() {
@@ -163,6 +165,14 @@ async function openTask(id) {
   if (local && local.version > f.properties.version) Object.assign(f.properties, local);  // my queued actions, not yet sent
   renderTask(f);
   go("task");
+  // what I did here that the server refused (someone was quicker), said until I dismiss it
+  const refused = (await outbox.items()).find((i) => i.status === "failed" && i.kind === "action" && i.ref === id);
+  if (refused) $("t-error").textContent = refusal(refused.answer || {}, refused.code, refused.label);
+}
+
+function refusal(p, status, label) {
+  if (status === 409) return `该事件已被他人处理，现为「${STATE_ZH[p.current_state] || p.current_state}」，您的「${label}」未执行，请确认后再操作。`;
+  return `未能${label}：${p.detail || status}`;
 }
 
 async function act(action) {
@@ -236,13 +246,16 @@ async function routeTo(call) {
 // ------------------------------------------------------------------ 巡查
 function patrolView() {
   $("patrol-toggle").textContent = patrol.on ? "结束巡查" : "开始巡查";
-  $("patrol-status").textContent = patrol.on ? "巡查中，轨迹每 30 秒上传一次" : "未在巡查";
+  $("patrol-status").textContent = patrol.on ? "巡查中，轨迹自动上传（无信号时先存在手机上）" : "未在巡查";
   const ul = $("key-points");
   ul.replaceChildren();
-  for (const k of app.field?.key_points || []) {
+  const here = patrol.here;
+  const points = [...(app.field?.key_points || [])];
+  if (here) points.sort((a, b) => metres(here, a) - metres(here, b));  // the nearest first: the one I am at
+  for (const k of points) {
     const li = document.createElement("li");
     li.className = "kp";
-    const far = patrol.here ? Math.round(metres(patrol.here, k)) : null;
+    const far = here ? Math.round(metres(here, k)) : null;
     const text = document.createElement("span");
     text.textContent = `${k.name}${far !== null ? `（约 ${far} 米）` : ""}${k.checked_in_at ? ` · 已打卡 ${when(k.checked_in_at)}` : ""}`;
     const b = document.createElement("button");
@@ -326,7 +339,6 @@ outbox.onChange(async ({ item, sent, failed, answer, problem: p, status }) => {
     delete app.versions[item.ref];
     if (failed && app.task?.id === item.ref) {
       await openTask(item.ref);
-      $("t-error").textContent = status === 409 ? `该事件已被他人处理，现为「${STATE_ZH[p.current_state] || p.current_state}」，请确认后再操作。` : `未能${item.label}：${p.detail || status}`;
     } else if (sent && app.task?.id === item.ref && answer) renderTask(answer);
   }
   if (item.kind === "check-in" && failed) $("patrol-status").textContent = `打卡未成功：${p.detail}`;

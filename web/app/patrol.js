@@ -3,7 +3,8 @@
 // which the server accepts from my uploaded track, not from what the phone says.
 import * as outbox from "/static/shared/outbox.js";
 
-const BATCH_MS = 30_000;
+// fixes go up every 30 s (`?batch=N` seconds: a drill, or a test that cannot wait)
+const BATCH_MS = Number(new URLSearchParams(location.search).get("batch") || 30) * 1000;
 const state = { watching: null, on: localStorage.getItem("onegrid.patrol") === "on", buffer: [], timer: null, here: null, listeners: new Set() };
 
 export const patrol = {

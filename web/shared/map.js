@@ -63,6 +63,7 @@ export async function homeMap(container, field) {
     here(lon, lat) { map.getSource("me").setData({ type: "Feature", geometry: { type: "Point", coordinates: [lon, lat] }, properties: {} }); },
     route(feature) {
       map.getSource("route").setData(feature || EMPTY);
+      this.routed = Boolean(feature);
       if (feature) map.fitBounds(bounds({ features: [feature] }), { padding: 40, maxZoom: 17 });
     },
   };

@@ -49,6 +49,7 @@ function request(item, token) {
 }
 
 async function sendAll(token) {
+  if (!navigator.onLine) return false;  // no signal: wait for the "online" event (or the next try)
   for (const item of await db.getAll("items")) {
     if (item.status !== "pending") continue;
     let r;
