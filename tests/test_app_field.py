@@ -195,9 +195,7 @@ def test_offline_work_is_sent_once_and_in_order_when_the_signal_returns(settings
         page.click(f"button[data-code='{point}']")
         page.wait_for_function("document.querySelector('#net').textContent.includes('待发送')")
         page.screenshot(path=str(ARTIFACTS / "app-offline.png"), full_page=True)
-        queued = page.evaluate(
-            "(async () => (await (await import('/static/shared/outbox.js')).items()).map((i) => i.kind))()"
-        )
+        queued = page.evaluate("(async () => (await window.app.outbox.items()).map((i) => i.kind))()")
         assert queued[0] == "report" and queued[1:3] == ["action", "action"] and queued[-1] == "check-in"
         assert set(queued[3:-1]) == {"track"}
         with engine.connect() as c:  # nothing of it reached the server
@@ -231,7 +229,7 @@ def test_offline_work_is_sent_once_and_in_order_when_the_signal_returns(settings
         assert "处置中" in page.text_content("#t-error")  # the 409, in words, with the task's state now
         page.screenshot(path=str(ARTIFACTS / "app-conflict.png"), full_page=True)
         # a second go online changes nothing: each was sent once
-        page.evaluate("(async () => (await import('/static/shared/outbox.js')).flush())()")
+        page.evaluate("(async () => window.app.outbox.flush())()")
     # the browser's own line for each request it could not make without a network (the live feed
     # reconnecting, the map's tiles) is not the app's error; nor is the one 409 it was told
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e and "status of 409" not in e] == []

@@ -101,3 +101,24 @@ def test_every_screen_fits_a_phone_and_reads_clean(settings, engine, client, aut
             c.execute(sa.text("SELECT state FROM incident WHERE id = :i"), {"i": incident}).scalar()
             == "dispatched"
         )
+
+
+def test_the_app_page_holds_the_whole_app_and_is_built_from_the_sources_as_they_are(client):
+    """One round trip makes a working app on a slow network: no script or style is fetched after the page.
+
+    A source edited after the last build is built again when the server starts, so the page
+    never serves yesterday's code.
+    """
+    import re
+
+    from api.routers.pages import APP_PAGE, app_sources
+
+    page = client.get("/app/")
+    assert page.status_code == 200 and page.text == APP_PAGE.read_text()
+    assert not re.search(r"<script[^>]+src=|<link[^>]+stylesheet|modulepreload", page.text)
+    assert '<script type="module">' in page.text and "<style>" in page.text
+    assert APP_PAGE.stat().st_mtime >= max(p.stat().st_mtime for p in app_sources())
+    for name in ("outbox.js", "patrol.js", "map.js"):  # what the app imports is inside, not fetched
+        assert f"/static/shared/{name}" not in page.text and f"/static/app/{name}" not in page.text
+    sw = client.get("/app/sw.js").text
+    assert '"/app/"' in sw and "__VERSION__" not in sw and "__FILES__" not in sw

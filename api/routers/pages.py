@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
@@ -53,8 +55,8 @@ def app_redirect() -> RedirectResponse:
 
 @router.get("/app/")
 def app_page() -> FileResponse:
-    """网格员: the grid worker's phone app (installable, works offline)."""
-    return FileResponse(WEB / "app" / "index.html", headers={"Cache-Control": "no-cache"})
+    """网格员: the grid worker's phone app (installable, works offline), its script and style inside."""
+    return FileResponse(APP_PAGE, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/app/sw.js")
@@ -92,36 +94,48 @@ def app_manifest() -> JSONResponse:
     )
 
 
-#: What the worker app's service worker keeps at install: the app, its modules and libraries.
+#: What the worker app's service worker keeps at install: the page (the whole app inside) and
+#: the map library it loads once usable.
 APP_SHELL = (
     "/app/",
     "/app/manifest.webmanifest",
-    "/static/app/app.js",
-    "/static/app/app.css",
-    "/static/shared/map.js",
-    "/static/app/patrol.js",
     "/static/app/icon.svg",
-    "/static/shared/session.js",
-    "/static/shared/states.js",
-    "/static/shared/picker.js",
-    "/static/shared/shrink.js",
-    "/static/shared/outbox.js",
-    "/static/shared/categories.js",
-    "/vendor/idb/index.js",
     "/vendor/maplibre-gl/maplibre-gl.js",
     "/vendor/maplibre-gl/maplibre-gl.css",
 )
+#: The app's page as built by web/build.mjs (esbuild): its sources' script and style written in.
+APP_PAGE = PROJECT_ROOT / "var" / "web" / "app" / "index.html"
+
+
+def app_sources() -> list[Path]:
+    """What the built page is made of: a change to any of them calls for a new build."""
+    return [
+        *sorted((WEB / "app").glob("*.*")),
+        *sorted((WEB / "shared").glob("*.js")),
+        WEB / "build.mjs",
+        NODE_MODULES / "idb" / "package.json",
+    ]
+
+
+def build_app_page() -> None:
+    """Build the app's page unless it is newer than every source (esbuild takes ~0.1 s)."""
+    newest = max(p.stat().st_mtime for p in app_sources())
+    if APP_PAGE.exists() and APP_PAGE.stat().st_mtime >= newest:
+        return
+    if shutil.which("node") is None:
+        raise RuntimeError("node is missing: run `make setup` to install it (it builds the app's page)")
+    subprocess.run(["node", str(WEB / "build.mjs")], cwd=PROJECT_ROOT, check=True, capture_output=True)
+    app_shell.cache_clear()
 
 
 @lru_cache(maxsize=1)
 def app_shell() -> tuple[str, list[str]]:
     """The shell's files and a digest of their contents (the service worker's version)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(APP_PAGE.read_bytes())
     for url in APP_SHELL:
-        digest.update(
-            _shell_file(url).read_bytes() if url.startswith(("/static/", "/vendor/")) else url.encode()
-        )
-    digest.update((WEB / "app" / "index.html").read_bytes())
+        if url.startswith(("/static/", "/vendor/")):
+            digest.update(_shell_file(url).read_bytes())
+    digest.update((WEB / "app" / "sw.js").read_bytes())
     return digest.hexdigest()[:16], list(APP_SHELL)
 
 
@@ -139,10 +153,11 @@ def wall_page() -> FileResponse:
 
 
 def mount_static(app: FastAPI) -> None:
-    """Serve our own page assets and the npm-installed libraries they import."""
+    """Serve our own page assets and the npm-installed libraries they import; build the app's page."""
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     for name, folder in VENDOR.items():
         path = NODE_MODULES / folder
         if not Path(path).is_dir():
             raise RuntimeError(f"{path} is missing: run `make setup` (npm ci) to install front-end libraries")
         app.mount(f"/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
+    build_app_page()

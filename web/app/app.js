@@ -12,7 +12,7 @@ import * as outbox from "/static/shared/outbox.js";
 import { checkIn, metres, patrol, start as startPatrol, stop as stopPatrol, watch } from "/static/app/patrol.js";
 
 const $ = (id) => document.getElementById(id);
-const app = (window.app = { ready: false, field: null, tasks: [], calls: [], warnings: [], task: null, versions: {}, maps: {}, rung: new Set(), events: 0 });
+const app = (window.app = { outbox, ready: false, field: null, tasks: [], calls: [], warnings: [], task: null, versions: {}, maps: {}, rung: new Set(), events: 0 });
 // the worker's actions on a task, and the state each leads to (shown at once, offline too; the server has the last word)
 const TASK_ACTIONS = [["start", "开始处置", "", "in_progress"], ["resolve", "办结", "", "resolved"], ["suspend", "挂起", "quiet", "suspended"],
   ["resume", "恢复处置", "", "in_progress"], ["escalate", "上报上级", "quiet", null], ["return", "退回", "warn", "accepted"]];
@@ -82,9 +82,14 @@ function card(title, state, sub, onClick, overdue = false) {
 
 function myTask(call) { return (call.tasks || []).find((t) => t.worker_id === app.field?.worker.id); }
 
-async function loadTasks() {
-  const [inc, calls, warnings] = await Promise.all([getJSON("/api/v1/incidents?assigned=true&limit=200"),
-    getJSON("/api/v1/calls?limit=20"), getJSON("/api/v1/warnings?limit=20")]);
+function fetchTasks() {
+  return Promise.all([getJSON("/api/v1/incidents?assigned=true&limit=200"), getJSON("/api/v1/calls?limit=20"),
+    getJSON("/api/v1/warnings?limit=20")]);
+}
+
+async function loadTasks() { renderTasks(await fetchTasks()); }
+
+function renderTasks([inc, calls, warnings]) {
   app.tasks = inc?.features || [];
   app.calls = (calls?.calls || []).filter((c) => { const t = myTask(c); return t && t.state !== "arrived"; });
   app.warnings = warnings?.features || [];
@@ -348,8 +353,9 @@ outbox.onChange(async ({ item, sent, failed, answer, problem: p, status }) => {
 });
 
 async function start() {
-  if (!session.token) { show(false); return; }
-  const field = await getJSON("/api/v1/me/field");
+  if (!session.token) { show(false); app.interactive = performance.now(); return; }
+  // everything the first screen needs, asked at once: one round trip on a slow network, not four
+  const [field, lists] = await Promise.all([getJSON("/api/v1/me/field"), fetchTasks(), categories()]);
   if (!session.token) return;
   if (!field) { $("login-error").textContent = "该账号不是网格员账号"; signOut(); return; }
   app.field = field;
@@ -358,11 +364,13 @@ async function start() {
   go("home");
   watch();
   patrol.onFix((here) => { app.maps.home?.here(here.lon, here.lat); if (!$("patrol").hidden) patrolView(); });
-  await Promise.all([loadTasks(), renderOutbox(), categories()]);
+  renderTasks(lists);
+  await renderOutbox();
   patrolView();
   live();
   outbox.flush();
   app.ready = true;  // usable: tasks, patrol and report work; the map follows
+  app.interactive = performance.now();
   figures();
   if (navigator.onLine) {
     const { homeMap } = await import("/static/shared/map.js");

@@ -83,7 +83,7 @@ async function loadBoard() {
   const stats = await s.json(), n = (state) => stats.by_state[state] || 0;
   $("n-reported").textContent = n("reported");
   $("n-accepted").textContent = n("accepted");
-  $("n-handling").textContent = n("dispatched") + n("in_progress") + n("suspended");
+  $("n-handling").textContent = stats.open - n("reported") - n("accepted");  // open, past the centre
   $("n-overdue").textContent = stats.overdue;
   const soon = all.filter((p) => p.due_at && new Date(p.due_at) - Date.now() < 2 * 3600_000).sort((a, b) => a.due_at.localeCompare(b.due_at)).slice(0, 30);
   const list = (ul, rows, sub) => {
@@ -152,7 +152,7 @@ async function open(id) {
     box.querySelector(".state").textContent = STATE_ZH[d.state] || d.state;
     box.querySelector(".m").textContent = Math.round(d.distance_m);
     box.querySelector("button").addEventListener("click", () => mergeHere(d.id));
-    box.querySelector("button").disabled = !["reported", "accepted"].includes(d.state);
+    box.querySelector("button").disabled = true;  // until its own allowed actions say it may be merged
     dups.append(box);
     sideBySide(box, d.id);
   }
@@ -193,6 +193,7 @@ async function sideBySide(box, id) {
   const r = await api(`/api/v1/incidents/${id}`);
   if (!r.ok) return;
   const q = (await r.json()).properties;
+  box.querySelector("button").disabled = !q.allowed_actions.includes("merge");
   box.querySelector(".desc").textContent = `${q.category_name} · ${q.description || "（无文字描述）"} · 上报于 ${when(q.reported_at)}`;
   if (q.photos.length) {
     const img = document.createElement("img");
