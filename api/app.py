@@ -20,6 +20,7 @@ from api.live import Hub
 from api.middleware import Admission, Compression, FormUtf8
 from api.rate_limits import Limiter
 from api.routers import (
+    admin,
     audit,
     auth,
     calls,
@@ -245,6 +246,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tracks.router,
         health.router,
         auth.router,
+        admin.router,
         audit.router,
         lookup.router,
         catalogue.router,

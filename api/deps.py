@@ -110,7 +110,11 @@ async def user_of_basic(request: Request, header: str) -> User:
 
 
 def password_user(
-    request: Request, username: str, password: str, where: str = "header.Authorization"
+    request: Request,
+    username: str,
+    password: str,
+    where: str = "header.Authorization",
+    changing: bool = False,
 ) -> User:
     """A username and password checked as every login is: rate limit per address, lock-out after failures."""
     state = request.app.state
@@ -119,7 +123,7 @@ def password_user(
     lockout = Lockout(settings.login_failures_max, settings.login_lock_minutes)
     with state.auth_engine.connect() as conn:  # the owner: credentials are not a request's
         try:
-            return authenticate(conn, username, password, lockout)
+            return authenticate(conn, username, password, lockout, changing)
         except AuthError as exc:
             raise AuthError(exc.detail, where=where) from None  # the credential that was wrong
         finally:

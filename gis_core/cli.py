@@ -137,6 +137,68 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    """`onegrid user add|list|disable|enable|reset-password|set-role`: accounts, each change logged."""
+    import getpass
+
+    from gis_core.platform import accounts
+    from gis_core.platform.db import make_engine, migrate
+    from gis_core.platform.errors import OneGridError
+
+    _ensure_database()
+    migrate()
+    engine = make_engine()
+    actor = f"cli:{getpass.getuser()}"
+    place = {
+        "jurisdiction_code": args.jurisdiction,
+        "department_code": args.department,
+        "worker_code": args.worker,
+    }
+    try:
+        with engine.begin() as conn:
+            if args.action == "list":
+                for a in accounts.accounts(conn):
+                    flags = ("" if a["active"] else " 已停用") + (
+                        " 待改密码" if a["must_change_password"] else ""
+                    )
+                    where = a["jurisdiction_code"] or a["department_code"] or a["worker_code"] or ""
+                    print(f"{a['username']:<20} {a['role']:<20} {where:<16} {a['display_name']}{flags}")
+                return 0
+            if not args.username:
+                print("a username is required", file=sys.stderr)
+                return 2
+            if args.action == "add":
+                if not (args.name and args.role):
+                    print("add needs --name and --role", file=sys.stderr)
+                    return 2
+                acc, password = accounts.add(
+                    conn, actor, accounts.Account(args.username, args.name, args.role, **place)
+                )
+                print(
+                    f"{acc['username']} created; one-time password (changed at the first login): {password}"
+                )
+            elif args.action == "reset-password":
+                acc, password = accounts.reset_password(conn, actor, args.username)
+                print(f"{acc['username']}: new one-time password: {password}")
+            elif args.action in ("disable", "enable"):
+                accounts.set_active(conn, actor, args.username, args.action == "enable")
+                print(f"{args.username} {args.action}d")
+            elif args.action == "set-role":
+                acc = accounts.account(conn, args.username)
+                accounts.set_role(
+                    conn,
+                    actor,
+                    accounts.Account(args.username, acc["display_name"], args.role or acc["role"], **place),
+                )
+                print(f"{args.username} is now {args.role or acc['role']}")
+    except OneGridError as exc:
+        print(f"refused: {exc.detail} ({exc.where})", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """`onegrid serve`: the HTTP API with uvicorn."""
     import uvicorn
@@ -194,6 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="repair invalid geometry (reported) or reject the file",
     )
     imp.set_defaults(func=cmd_import)
+
+    user = sub.add_parser("user", help="accounts (each change in the admin log)")
+    user.add_argument("action", choices=["add", "list", "disable", "enable", "reset-password", "set-role"])
+    user.add_argument("username", nargs="?")
+    user.add_argument("--name", help="display name (add)")
+    user.add_argument("--role", help="admin, commander, street_officer, community_officer, grid_worker, …")
+    user.add_argument("--jurisdiction", help="a street's or community's code (officers)")
+    user.add_argument("--department", help="a district department's code (handlers)")
+    user.add_argument("--worker", help="the worker record's code (grid workers)")
+    user.set_defaults(func=cmd_user)
 
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")

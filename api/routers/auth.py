@@ -10,8 +10,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SettingsDep, oauth2_scheme, password_user
-from gis_core.platform import api_keys
+from gis_core.platform import accounts, api_keys
 from gis_core.platform.auth import issue_token, revoke_token, token_digest
+from gis_core.platform.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -62,6 +63,29 @@ def logout(user: CurrentUser, request: Request, token: Annotated[str, Depends(oa
     with request.app.state.auth_engine.begin() as conn:
         revoke_token(conn, token)
     request.app.state.token_cache.forget(token_digest(token))
+
+
+class PasswordChangeIn(BaseModel):
+    """An account's own new password, with its current (or one-time) one."""
+
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200, description="the current or one-time password")
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+@router.post(
+    "/password",
+    status_code=204,
+    summary="Change my password (required after a one-time password)",
+    responses={400: {"description": "Against the password policy"}, 401: {"description": "Wrong password"}},
+)
+def change_password(body: PasswordChangeIn, request: Request) -> None:
+    """Checked like a login (rate limit, lock-out); the new one meets the policy and is not the old one."""
+    user = password_user(request, body.username, body.password, where="body.password", changing=True)
+    if body.new_password == body.password:
+        raise InvalidInput("the new password is the old one", where="body.new_password")
+    with request.app.state.auth_engine.begin() as conn:
+        accounts.change_password(conn, user.username, body.new_password)
 
 
 @router.get("/me", response_model=Me, summary="Who am I")

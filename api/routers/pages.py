@@ -41,6 +41,12 @@ def desk_page() -> FileResponse:
     return FileResponse(WEB / "desk" / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/admin")
+def admin_page() -> FileResponse:
+    """账号管理: the admin's accounts, one-time passwords, roles and the admin log."""
+    return FileResponse(WEB / "admin" / "index.html", headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/console")
 def console_page() -> FileResponse:
     """指挥调度台: the command centre's queue, dispatch, split, merge, urge and SLA board."""

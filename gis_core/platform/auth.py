@@ -16,7 +16,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from pwdlib import PasswordHash
 
-from gis_core.platform.errors import AuthError, RateLimited
+from gis_core.platform.errors import AuthError, PasswordChangeRequired, RateLimited
 
 ROLES = (
     "admin",
@@ -102,7 +102,7 @@ def user_named(conn: sa.Connection, username: str) -> User | None:
 
 _LOGIN_SQL = sa.text(
     "SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction_code, u.department_code, "
-    "u.password_hash, u.active, u.failed_logins, "
+    "u.password_hash, u.active, u.failed_logins, u.must_change_password, "
     "ceil(extract(epoch FROM u.locked_until - now()))::int AS locked_s "
     "FROM app_user u WHERE u.username = :u FOR UPDATE"
 )
@@ -121,8 +121,13 @@ class Lockout:
     minutes: float
 
 
-def authenticate(conn: sa.Connection, username: str, password: str, lockout: Lockout) -> User:
+def authenticate(
+    conn: sa.Connection, username: str, password: str, lockout: Lockout, changing: bool = False
+) -> User:
     """Check a username and password; raise AuthError on a mismatch, RateLimited while locked.
+
+    An account with a one-time password gets no session (PasswordChangeRequired) until it has
+    chosen its own; `changing`: the check before that change.
 
     Failures are counted on `conn`: the caller commits them even when this raises. A
     locked account refuses even the right password until the lock ends; a success resets
@@ -151,6 +156,11 @@ def authenticate(conn: sa.Connection, username: str, password: str, lockout: Loc
     if row.failed_logins or row.locked_s is not None:
         reset = "UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = :id"
         conn.execute(sa.text(reset), {"id": row.id})
+    if row.must_change_password and not changing:
+        raise PasswordChangeRequired(
+            "this is a one-time password: choose your own first (POST /api/v1/auth/password)",
+            where="body.password",
+        )
     return User(row.id, row.username, row.display_name, row.role, row.jurisdiction_code, row.department_code)
 
 

@@ -106,6 +106,13 @@ class Forbidden(OneGridError):
     title = "Forbidden"
 
 
+class PasswordChangeRequired(Forbidden):
+    """The right password of an account that must choose its own first (a one-time password)."""
+
+    code = "password-change-required"
+    title = "Password change required"
+
+
 class Conflict(OneGridError):
     """The request conflicts with the current state."""
 

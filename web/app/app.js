@@ -4,7 +4,7 @@
 // from the events feed; a point-call rings full screen, and once accepted the walking route is
 // drawn. What each worker sees and may do is the server's decision, from their own token.
 import { ACTION_ZH, STATE_ZH } from "/static/shared/states.js";
-import { api, login, logout, session, timeline, when } from "/static/shared/session.js";
+import { api, logout, onLogin, session, timeline, when } from "/static/shared/session.js";
 import { watchPicker } from "/static/shared/picker.js";
 import { stored } from "/static/shared/shrink.js";
 import { fillCategories } from "/static/shared/categories.js";
@@ -381,12 +381,7 @@ async function start() {
   }
 }
 
-$("login-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  if (!(await login(ev.target))) { $("login-error").textContent = "账号或密码错误"; return; }
-  $("login-error").textContent = "";
-  await start();
-});
+onLogin(start);
 $("logout").addEventListener("click", () => { app.feed?.close(); signOut(); });
 for (const b of document.querySelectorAll("[data-go]")) b.addEventListener("click", () => go(b.dataset.go));
 $("ring-accept").addEventListener("click", acceptCall);

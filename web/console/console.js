@@ -6,7 +6,7 @@
 // extends (延期). An SLA board counts down each stage. Every action goes through the public API
 // with the dispatcher's own token and the version they saw; a 409 is said plainly.
 import { ACTION_ZH, STATE_ZH } from "/static/shared/states.js";
-import { api, login, logout, problem, session, timeline, when } from "/static/shared/session.js";
+import { api, logout, onLogin, problem, session, timeline, when } from "/static/shared/session.js";
 import { pointMap } from "/static/shared/map.js";
 
 const $ = (id) => document.getElementById(id);
@@ -304,12 +304,7 @@ function move(step) {
   $("queue").querySelector(`li[data-id="${next.id}"] button`)?.focus();
 }
 
-$("login-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  if (!(await login(ev.target))) { $("login-error").textContent = "账号或密码错误"; return; }
-  $("login-error").textContent = "";
-  await start();
-});
+onLogin(start);
 $("logout").addEventListener("click", () => { con.feed?.close(); logout(); show("login"); });
 $("level").addEventListener("change", () => departments($("level").value));
 $("add-part").addEventListener("click", () => addPart());

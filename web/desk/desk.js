@@ -4,7 +4,7 @@
 // through the public API with my own token and the version I saw, so the server decides what I
 // see and may do; a version someone else changed meanwhile comes back as 409 and is said plainly.
 import { ACTION_ZH, STATE_ZH } from "/static/shared/states.js";
-import { api, login, logout, problem, session, timeline, when } from "/static/shared/session.js";
+import { api, logout, onLogin, problem, session, timeline, when } from "/static/shared/session.js";
 import { watchPicker } from "/static/shared/picker.js";
 
 const DESK_ACTIONS = [  // [action, button label, class, a reason required]
@@ -164,12 +164,7 @@ async function start() {
   desk.loaded = true;
 }
 
-$("login-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  if (!(await login(ev.target))) { $("login-error").textContent = "账号或密码错误"; return; }
-  $("login-error").textContent = "";
-  await start();
-});
+onLogin(start);
 $("logout").addEventListener("click", () => { logout(); closeDetail(); show("login"); });
 for (const b of document.querySelectorAll(".filter")) {
   b.addEventListener("click", async () => {

@@ -4,7 +4,7 @@
 // there, otherwise at the grid's own point. Every action goes through the public API with the
 // resident's token, so the server decides what they see and may do.
 import { STATE_ZH } from "/static/shared/states.js";
-import { api, login as signIn, logout, problem, session, timeline } from "/static/shared/session.js";
+import { api, logout, onLogin, problem, session, timeline } from "/static/shared/session.js";
 import { watchPicker } from "/static/shared/picker.js";
 
 const RATINGS = [["satisfied", "满意"], ["basic", "基本满意"], ["unsatisfied", "不满意"]];
@@ -32,11 +32,6 @@ async function loadCard() {
   $("worker-place").textContent = `${card.street_name} ${card.community_name} · ${card.grid_name}`;
 }
 
-async function login(ev) {
-  ev.preventDefault();
-  if (!(await signIn(ev.target))) { $("login-error").textContent = "账号或密码错误"; return; }
-  await start();
-}
 
 async function loadCategories() {
   const r = await api("/api/v1/categories");
@@ -178,7 +173,7 @@ async function start() {
   await render();
 }
 
-$("login-form").addEventListener("submit", login);
+onLogin(start);
 $("report-form").addEventListener("submit", report);
 $("logout").addEventListener("click", () => { logout(); show("login"); });
 start();

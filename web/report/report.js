@@ -7,6 +7,7 @@ import { STATE_ZH } from "/static/shared/states.js";
 import { watchPicker } from "/static/shared/picker.js";
 import { shrink } from "/static/shared/shrink.js";
 import { fillCategories } from "/static/shared/categories.js";
+import { onLogin, session } from "/static/shared/session.js";
 
 const $ = (id) => document.getElementById(id);
 const db = await openDB("onegrid-report", 1, {
@@ -27,16 +28,6 @@ function show(view) {
   $("login-view").hidden = view !== "login";
   $("report-view").hidden = view !== "report";
   $("logout").hidden = view !== "report";
-}
-
-async function login(ev) {
-  ev.preventDefault();
-  const body = new URLSearchParams(new FormData(ev.target));
-  const r = await fetch("/api/v1/auth/token", { method: "POST", body });
-  if (!r.ok) { $("login-error").textContent = "账号或密码错误"; return; }
-  token = (await r.json()).access_token;
-  localStorage.setItem("onegrid.token", token);
-  await start();
 }
 
 async function loadCategories() {
@@ -166,7 +157,7 @@ async function start() {
   flush();
 }
 
-$("login-form").addEventListener("submit", login);
+onLogin(async () => { token = session.token; await start(); });
 $("report-form").addEventListener("submit", queueReport);
 $("photos").addEventListener("change", previews);
 $("logout").addEventListener("click", () => { localStorage.removeItem("onegrid.token"); token = null; show("login"); });

@@ -13,13 +13,58 @@ export async function problem(r) {
   try { const p = await r.json(); return p.detail || p.title || `错误 ${r.status}`; } catch (e) { return `错误 ${r.status}`; }
 }
 
-// Log in with the form's username and password; true when a token was issued.
+// Log in with the form's username and password: null when a token was issued, else what to tell
+// the person. An account on a one-time password (first login, or reset by an admin) first chooses
+// its own: the form grows two fields for it, and the next submit changes it, then logs in.
 export async function login(form) {
-  const r = await fetch("/api/v1/auth/token", { method: "POST", body: new URLSearchParams(new FormData(form)) });
-  if (!r.ok) return false;
+  const data = new FormData(form);
+  if (form.elements.new_password) {
+    const fresh = data.get("new_password");
+    if (fresh !== data.get("new_password_again")) return "两次输入的新密码不一致";
+    const r = await fetch("/api/v1/auth/password", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: data.get("username"), password: data.get("password"), new_password: fresh }),
+    });
+    if (!r.ok) return r.status === 400 ? `新密码不符合要求：${POLICY}` : await problem(r);
+    form.querySelector(".new-password").remove();
+    form.elements.password.value = fresh;
+    data.set("password", fresh);
+  }
+  const r = await fetch("/api/v1/auth/token", { method: "POST", body: new URLSearchParams(data) });
+  if (r.status === 403) {
+    const p = await r.json().catch(() => ({}));
+    if (p.type === "/problems/password-change-required") { askNewPassword(form); return "首次登录（或密码已重置），请设置您自己的新密码"; }
+  }
+  if (r.status === 429) return "尝试次数过多，账号暂时锁定，请稍后再试";
+  if (!r.ok) return "账号或密码错误";
   session.token = (await r.json()).access_token;
   localStorage.setItem("onegrid.token", session.token);
-  return true;
+  return null;
+}
+
+// Every page's login form (#login-form, #login-error): sign in, say why not, or go on with `then`.
+export function onLogin(then) {
+  const form = document.getElementById("login-form"), error = document.getElementById("login-error");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const refused = await login(form);
+    error.textContent = refused || "";
+    if (!refused) await then();
+  });
+}
+
+const POLICY = "至少 10 位，含大写字母、小写字母、数字、符号中的三类（或 16 位以上），且不含账号名";
+
+function askNewPassword(form) {
+  if (form.querySelector(".new-password")) return;
+  const box = document.createElement("div");
+  box.className = "new-password";
+  box.innerHTML = `<label>新密码 <input name="new_password" type="password" autocomplete="new-password" required></label>
+    <label>再次输入新密码 <input name="new_password_again" type="password" autocomplete="new-password" required></label>
+    <p class="hint"></p>`;
+  box.querySelector(".hint").textContent = POLICY;
+  form.querySelector("button[type=submit], button:not([type])").before(box);
+  box.querySelector("input").focus();
 }
 
 export function logout() {

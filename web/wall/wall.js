@@ -2,6 +2,7 @@
 // functions (全区巡游, 轨迹查看, 热点追踪, 多人点调 via the API, 预警查看) as panels.
 // State the browser tests read is on `window.wall`.
 import { STATE_ZH } from "/static/shared/states.js";
+import { onLogin, session } from "/static/shared/session.js";
 
 const TOKEN_KEY = "onegrid.token";
 const params = new URLSearchParams(location.search);
@@ -30,14 +31,7 @@ function logout() {
   show("login");
 }
 
-$("login-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const r = await fetch("/api/v1/auth/token", { method: "POST", body: new URLSearchParams(new FormData(e.target)) });
-  if (!r.ok) { $("login-error").textContent = "账号或密码错误"; return; }
-  token = (await r.json()).access_token;
-  localStorage.setItem(TOKEN_KEY, token);
-  start();
-});
+onLogin(() => { token = session.token; start(); });
 $("logout").addEventListener("click", logout);
 setInterval(() => { $("clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false }); }, 1000);
 

@@ -1,0 +1,118 @@
+// 账号管理: an admin creates accounts (a one-time password shown once, to be changed at the first
+// login), disables and enables them, resets passwords and changes roles; every change is in the
+// append-only admin log, listed here. Everything goes through the admin API with the admin's token.
+import { api, logout, onLogin, problem, session, when } from "/static/shared/session.js";
+
+const $ = (id) => document.getElementById(id);
+const adm = (window.adm = { accounts: [], departments: [] });
+const ROLE_ZH = { admin: "系统管理员", commander: "指挥中心", street_officer: "街道", community_officer: "社区", grid_worker: "网格员",
+  department_handler: "职能部门", planner: "规划分析", citizen: "群众" };
+const ACTION_ZH = { "user.add": "新建", "user.disable": "停用", "user.enable": "启用", "user.reset_password": "重置密码",
+  "user.set_role": "修改角色", "user.password": "本人修改密码" };
+const PLACE = { street_officer: "f-jurisdiction", community_officer: "f-jurisdiction", department_handler: "f-department", grid_worker: "f-worker" };
+
+function show(view) {
+  $("login-view").hidden = view !== "login";
+  $("admin-view").hidden = view !== "admin";
+  $("logout").hidden = view !== "admin";
+}
+
+function places() {
+  for (const id of ["f-jurisdiction", "f-department", "f-worker"]) $(id).hidden = PLACE[$("role").value] !== id;
+}
+
+function secret(text, password) {
+  const box = $("secret");
+  box.hidden = false;
+  box.textContent = `${text}：`;
+  const code = document.createElement("code");
+  code.textContent = password;
+  box.append(code, "（仅显示这一次，请当面交给本人，首次登录须修改）");
+}
+
+async function call(path, options = {}) {
+  const r = await api(path, { ...options, headers: { "Content-Type": "application/json", ...(options.headers || {}) } });
+  if (!r.ok) throw new Error(await problem(r));
+  return r.json();
+}
+
+async function load() {
+  adm.accounts = await call("/api/v1/admin/users");
+  const tbody = $("accounts");
+  tbody.replaceChildren();
+  $("count").textContent = adm.accounts.length;
+  for (const a of adm.accounts) {
+    const tr = document.createElement("tr");
+    tr.dataset.username = a.username;
+    tr.className = a.active ? "" : "off";
+    for (const text of [a.username, a.display_name, ROLE_ZH[a.role] || a.role, a.jurisdiction_code || a.department_code || a.worker_code || "",
+      (a.active ? "正常" : "已停用") + (a.must_change_password ? " · 待改密码" : "")]) {
+      const td = document.createElement("td"); td.textContent = text; tr.append(td);
+    }
+    const td = document.createElement("td");
+    const toggle = document.createElement("button");
+    toggle.type = "button"; toggle.dataset.act = a.active ? "disable" : "enable";
+    toggle.textContent = a.active ? "停用" : "启用";
+    toggle.className = a.active ? "warn" : "";
+    toggle.setAttribute("aria-label", `${toggle.textContent} ${a.username}`);
+    toggle.addEventListener("click", () => act(a.username, () => call(`/api/v1/admin/users/${a.username}`, { method: "PATCH", body: JSON.stringify({ active: !a.active }) })));
+    const reset = document.createElement("button");
+    reset.type = "button"; reset.dataset.act = "reset"; reset.className = "quiet"; reset.textContent = "重置密码";
+    reset.setAttribute("aria-label", `重置密码 ${a.username}`);
+    reset.addEventListener("click", () => act(a.username, async () => {
+      const r = await call(`/api/v1/admin/users/${a.username}/reset-password`, { method: "POST" });
+      secret(`${a.username} 的新一次性密码`, r.one_time_password);
+    }));
+    td.append(toggle, reset);
+    tr.append(td);
+    tbody.append(tr);
+  }
+  const log = await call("/api/v1/admin/log?limit=50");
+  const ol = $("log");
+  ol.replaceChildren();
+  for (const e of log) {
+    const li = document.createElement("li");
+    li.textContent = `${when(e.at)} ${e.actor} ${ACTION_ZH[e.action] || e.action} ${e.subject}`;
+    ol.append(li);
+  }
+}
+
+async function act(username, fn) {
+  $("add-error").textContent = "";
+  try { await fn(); } catch (e) { $("add-error").textContent = `${username}：${e.message}`; }
+  await load();
+}
+
+async function start() {
+  if (!session.token) { show("login"); return; }
+  const me = await api("/api/v1/auth/me");
+  if (me.status === 401) { logout(); show("login"); return; }
+  const who = await me.json();
+  if (who.role !== "admin") { logout(); show("login"); $("login-error").textContent = "该账号不是系统管理员"; return; }
+  $("who").textContent = who.display_name;
+  show("admin");
+  for (const [k, v] of Object.entries(ROLE_ZH)) $("role").append(new Option(v, k));
+  adm.departments = await (await api("/api/v1/departments")).json();
+  for (const d of adm.departments.filter((x) => x.level === "district")) $("department").append(new Option(d.name, d.code));
+  places();
+  await load();
+  adm.loaded = true;
+}
+
+onLogin(start);
+$("logout").addEventListener("click", () => { logout(); show("login"); });
+$("role").addEventListener("change", places);
+$("add-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const data = Object.fromEntries(new FormData(ev.target));
+  for (const [field, id] of [["jurisdiction_code", "f-jurisdiction"], ["department_code", "f-department"], ["worker_code", "f-worker"]]) {
+    if ($(id).hidden || !data[field]) delete data[field];
+  }
+  await act(data.username, async () => {
+    const r = await call("/api/v1/admin/users", { method: "POST", body: JSON.stringify(data) });
+    secret(`${r.account.username} 已创建，一次性密码`, r.one_time_password);
+    ev.target.reset();
+    places();
+  });
+});
+start();
