@@ -112,13 +112,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """`onegrid import FILE --as KIND`: GeoJSON / GeoPackage / Shapefile into a table."""
+    """`onegrid import FILE --as KIND`: GeoJSON / GeoPackage / Shapefile, or a register (.xlsx, .csv)."""
     from gis_core.ingest.importers import ImportRejected, import_file
+    from gis_core.ingest.registers import REGISTERS, RegisterRejected, import_register
     from gis_core.platform.db import make_engine, migrate
 
     _ensure_database()
     migrate()
     engine = make_engine()
+    if args.kind in REGISTERS:
+        try:
+            done = import_register(engine, Path(args.file), args.kind)
+        except RegisterRejected as exc:
+            print(json.dumps(exc.report.as_dict(), ensure_ascii=False, indent=2))
+            return 1
+        finally:
+            engine.dispose()
+        print(json.dumps(done.as_dict(), ensure_ascii=False, indent=2))
+        return 0
     try:
         report = import_file(
             engine,
@@ -221,6 +232,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `onegrid` command."""
     from gis_core.ingest.importers import IMPORT_KINDS
+    from gis_core.ingest.registers import REGISTERS
 
     p = argparse.ArgumentParser(prog="onegrid", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -242,9 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--if-missing", action="store_true", help="do nothing when already loaded")
     demo.set_defaults(func=cmd_demo)
 
-    imp = sub.add_parser("import", help="import GeoJSON / GeoPackage / Shapefile")
+    imp = sub.add_parser(
+        "import", help="import GeoJSON / GeoPackage / Shapefile, or a register (.xlsx, .csv)"
+    )
     imp.add_argument("file")
-    imp.add_argument("--as", dest="kind", required=True, choices=sorted(IMPORT_KINDS))
+    imp.add_argument("--as", dest="kind", required=True, choices=sorted([*IMPORT_KINDS, *REGISTERS]))
     imp.add_argument("--layer", default=None, help="layer name inside a GeoPackage")
     imp.add_argument(
         "--crs", default=None, help="source CRS when the file has none or lies (EPSG:xxxx, GCJ-02, BD-09)"

@@ -281,12 +281,32 @@ def assert_problem(resp, status: int, code: str | None = None) -> dict:
     return body
 
 
-def fresh_worker(engine, grid_code: str | None = None, name: str = "测试网格员") -> tuple[str, int]:
-    """A grid worker account of its own (password: the demo's) on `grid_code` (default: the first grid).
+@pytest.fixture
+def fresh_worker(engine):
+    """fresh_worker(grid_code=None, name=…) → (username, worker id): a grid worker of the test's own.
 
-    Its track starts empty, so a test can walk it anywhere without another test's fixes
-    making a jump of it. Returns (username, worker id).
+    Its track starts empty, so a test can walk it anywhere without another test's fixes making
+    a jump of it. When the test ends the worker, its account, track and check-ins are gone, so
+    the district is the demo's again for the tests that count it.
     """
+    made: list[tuple[str, int]] = []
+
+    def make(grid_code: str | None = None, name: str = "测试网格员") -> tuple[str, int]:
+        made.append(_fresh_worker(engine, grid_code, name))
+        return made[-1]
+
+    yield make
+    with engine.begin() as c:
+        for username, worker in made:
+            c.execute(sa.text("DELETE FROM point_call_task WHERE worker_id = :w"), {"w": worker})
+            c.execute(
+                sa.text("DELETE FROM worker WHERE id = :w"), {"w": worker}
+            )  # its track and check-ins with it
+            c.execute(sa.text("DELETE FROM app_user WHERE username = :u"), {"u": username})
+
+
+def _fresh_worker(engine, grid_code: str | None, name: str) -> tuple[str, int]:
+    """A grid worker account (password: the demo's) on `grid_code` (default: the first grid)."""
     from gis_core.ingest.demo_load import DEMO_PASSWORD
     from gis_core.platform.auth import hash_password
 
@@ -315,15 +335,26 @@ def fresh_worker(engine, grid_code: str | None = None, name: str = "测试网格
     return username, int(worker)
 
 
-def plant_key_point(engine, lon: float, lat: float, name: str = "测试防汛点") -> str:
-    """A key point at (lon, lat), patrolled every 24 h; returns its code."""
-    code = f"KP-{uuid.uuid4().hex[:8]}"
+@pytest.fixture
+def plant_key_point(engine):
+    """plant_key_point(lon, lat, name=…) → code: a key point patrolled every 24 h, gone after the test."""
+    made: list[str] = []
+
+    def plant(lon: float, lat: float, name: str = "测试防汛点") -> str:
+        made.append(f"KP-{uuid.uuid4().hex[:8]}")
+        with engine.begin() as c:
+            c.execute(
+                sa.text(
+                    "INSERT INTO key_point (code, name, kind, patrol_interval_h, geom) "
+                    "VALUES (:c, :n, 'flood', 24, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"
+                ),
+                {"c": made[-1], "n": name, "x": lon, "y": lat},
+            )
+        return made[-1]
+
+    yield plant
     with engine.begin() as c:
         c.execute(
-            sa.text(
-                "INSERT INTO key_point (code, name, kind, patrol_interval_h, geom) "
-                "VALUES (:c, :n, 'flood', 24, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"
-            ),
-            {"c": code, "n": name, "x": lon, "y": lat},
+            sa.text("DELETE FROM warning WHERE cause_key = ANY(:k)"), {"k": [f"key_point:{k}" for k in made]}
         )
-    return code
+        c.execute(sa.text("DELETE FROM key_point WHERE code = ANY(:k)"), {"k": made})

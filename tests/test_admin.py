@@ -25,6 +25,19 @@ def _new(client, auth, **extra):
     return client.post("/api/v1/admin/users", json=body, headers=auth("admin"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _forget_the_accounts_made_here(engine):
+    """The accounts these tests make go when they are done (the admin log keeps their story)."""
+    yield
+    with engine.begin() as c:
+        c.execute(
+            sa.text(
+                "UPDATE worker SET user_id = NULL WHERE user_id IN (SELECT id FROM app_user WHERE username ~ '^(acc|zhang|cli)-')"
+            )
+        )
+        c.execute(sa.text("DELETE FROM app_user WHERE username ~ '^(acc|zhang|cli)-'"))
+
+
 @pytest.fixture(scope="module")
 def places(engine):
     with engine.connect() as c:

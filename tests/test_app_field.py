@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from pyproj import Geod
 
 from tests.browser import ARTIFACTS, axe_violations, browser_contexts, sign_in
-from tests.conftest import fresh_worker, plant_key_point
 from tests.live import live_server
 from tests.photos import jpeg
 
@@ -65,9 +64,11 @@ def on_duty(base, user, lon, lat):
     assert r.json()["stored"] == 2, r.text
 
 
-def test_a_point_call_rings_two_phones_and_the_walk_there_is_its_arrival(settings, engine, spot):
+def test_a_point_call_rings_two_phones_and_the_walk_there_is_its_arrival(
+    settings, engine, spot, fresh_worker
+):
     lon, lat, _ = spot
-    (a, a_id), (b, b_id) = fresh_worker(engine, name="甲网格员"), fresh_worker(engine, name="乙网格员")
+    (a, a_id), (b, b_id) = fresh_worker(name="甲网格员"), fresh_worker(name="乙网格员")
     a_at, b_at = at(lon, lat, 45, 140), at(lon, lat, 225, 180)
     errors: list[str] = []
     with live_server(settings) as base, browser_contexts(3, base_url=base) as (wall_ctx, a_ctx, b_ctx):
@@ -152,16 +153,18 @@ def _dispatched_to_grid(client, auth, spot, text):
     return i
 
 
-def test_offline_work_is_sent_once_and_in_order_when_the_signal_returns(settings, engine, client, auth, spot):
+def test_offline_work_is_sent_once_and_in_order_when_the_signal_returns(
+    settings, engine, client, auth, spot, fresh_worker, plant_key_point
+):
     """No signal: a report with a photo, two task actions, a walk of fixes and a check-in; then back online."""
     lon, lat, _ = spot
-    user, worker = fresh_worker(engine, name="丙网格员")
+    user, worker = fresh_worker(name="丙网格员")
     mine, contested = (
         _dispatched_to_grid(client, auth, spot, "离线任务一"),
         _dispatched_to_grid(client, auth, spot, "离线任务二"),
     )
     start = at(lon, lat, 90, 60)
-    point = plant_key_point(engine, *at(lon, lat, 90, 5), name="离线测试点")
+    point = plant_key_point(*at(lon, lat, 90, 5), name="离线测试点")
     errors: list[str] = []
     with live_server(settings) as base, browser_contexts(1, base_url=base, **phone(*start)) as (ctx,):
         page = sign_in(ctx, "/app/?batch=3", user, errors, READY)
@@ -283,7 +286,7 @@ def _unpatrolled(engine, codes):
 
 
 def test_a_patrol_walk_with_three_check_ins_clears_their_warnings_and_adds_up(
-    settings, engine, client, auth, spot
+    settings, engine, client, auth, spot, fresh_worker, plant_key_point
 ):
     # a grid no other test walks in: a key point counts as patrolled by anyone's fix within 50 m
     with engine.connect() as c:
@@ -294,9 +297,9 @@ def test_a_patrol_walk_with_three_check_ins_clears_their_warnings_and_adds_up(
             ),
             {"g": spot[2]},
         ).one()
-    user, worker = fresh_worker(engine, grid_code=grid, name="丁网格员")
+    user, worker = fresh_worker(grid_code=grid, name="丁网格员")
     stops = [at(lon, lat, 0, 30), at(lon, lat, 120, 30), at(lon, lat, 240, 30)]
-    codes = [plant_key_point(engine, x, y, name=f"巡查点{k + 1}") for k, (x, y) in enumerate(stops)]
+    codes = [plant_key_point(x, y, name=f"巡查点{k + 1}") for k, (x, y) in enumerate(stops)]
     assert client.post("/api/v1/warnings/check", headers=auth()).status_code == 200
     assert _unpatrolled(engine, codes) == {f"key_point:{k}" for k in codes}  # never patrolled: warned
     errors: list[str] = []

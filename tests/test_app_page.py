@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 
 from tests.browser import ARTIFACTS, axe_violations, browser_contexts, sign_in
-from tests.conftest import fresh_worker, plant_key_point
 from tests.live import live_server
 from tests.photos import jpeg
 
@@ -54,9 +53,11 @@ def layout_faults(page) -> list[str]:
 
 
 @pytest.mark.parametrize("size", list(PHONES))
-def test_every_screen_fits_a_phone_and_reads_clean(settings, engine, client, auth, spot, size):
-    user, worker = fresh_worker(engine, name="李网格")
-    code = plant_key_point(engine, spot[0] + 0.0002, spot[1], name="防汛点测试")
+def test_every_screen_fits_a_phone_and_reads_clean(
+    settings, engine, client, auth, spot, size, fresh_worker, plant_key_point
+):
+    user, worker = fresh_worker(name="李网格")
+    code = plant_key_point(spot[0] + 0.0002, spot[1], name="防汛点测试")
     r = client.post(
         "/api/v1/incidents",
         data={"category": "0101", "lon": spot[0], "lat": spot[1], "description": "楼道堆放杂物"},

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pyproj import Geod
 
 from gis_core.platform.live import Audience, Event
-from tests.conftest import assert_problem, fresh_worker, plant_key_point
+from tests.conftest import assert_problem
 
 GEOD = Geod(ellps="WGS84")
 
@@ -33,11 +33,13 @@ def check_in(client, auth, user, code, key=None):
     )
 
 
-def test_a_check_in_is_accepted_only_where_my_own_track_puts_me(client, auth, engine, spot):
+def test_a_check_in_is_accepted_only_where_my_own_track_puts_me(
+    client, auth, engine, spot, fresh_worker, plant_key_point
+):
     lon, lat, _ = spot
-    user, _ = fresh_worker(engine)
-    other, _ = fresh_worker(engine)
-    code = plant_key_point(engine, lon, lat)
+    user, _ = fresh_worker()
+    other, _ = fresh_worker()
+    code = plant_key_point(lon, lat)
     problem = assert_problem(check_in(client, auth, user, code), 422, "not-there")
     assert "distance_m" not in problem and problem["where"] == "path.code"  # no fix at all yet
     far = GEOD.fwd(lon, lat, 0, 120)[:2]
@@ -78,9 +80,11 @@ def test_a_check_in_is_accepted_only_where_my_own_track_puts_me(client, auth, en
     assert_problem(client.get("/api/v1/me/field", headers=auth("commander")), 403)
 
 
-def test_the_route_to_a_call_follows_the_roads_and_says_when_i_arrive(client, auth, engine, spot):
+def test_the_route_to_a_call_follows_the_roads_and_says_when_i_arrive(
+    client, auth, engine, spot, fresh_worker
+):
     lon, lat, _ = spot
-    user, worker = fresh_worker(engine)
+    user, worker = fresh_worker()
     start = GEOD.fwd(lon, lat, 45, 400)[:2]
     call = client.post(
         "/api/v1/calls",
@@ -106,7 +110,7 @@ def test_the_route_to_a_call_follows_the_roads_and_says_when_i_arrive(client, au
     walk(client, auth, user, [start])  # now the phone's newest fix is the start
     assert client.get(url, headers=auth(user)).json()["properties"]["distance_m"] == p["distance_m"]
     assert_problem(client.get(url, params={"lon": start[0]}, headers=auth(user)), 400)
-    outsider, _ = fresh_worker(engine, grid_code=_another_street_grid(engine, spot[2]))
+    outsider, _ = fresh_worker(grid_code=_another_street_grid(engine, spot[2]))
     assert_problem(client.get(url, params={"lon": start[0], "lat": start[1]}, headers=auth(outsider)), 404)
 
 

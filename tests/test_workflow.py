@@ -84,6 +84,7 @@ def force_state(engine, incident_id, state):
         c.execute(
             sa.text(
                 "UPDATE incident SET state = :s, version = 1, level = 'grid', department_code = 'grid_self', "
+                "subtasks = 0, "  # a split (拆分) earlier in the matrix made it a parent: not any more
                 "suspended_at = CASE WHEN :s = 'suspended' THEN now() END, due_at = now() + interval '1 day' "
                 "WHERE id = :i"
             ),

@@ -104,6 +104,8 @@ class AppUser(Base):
     failed_logins: Mapped[int]
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    must_change_password: Mapped[bool]
+    password_changed_at: Mapped[datetime | None]
 
 
 class Department(Base):

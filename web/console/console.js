@@ -11,6 +11,7 @@ import { pointMap } from "/static/shared/map.js";
 
 const $ = (id) => document.getElementById(id);
 const con = (window.con = { items: [], selected: null, incident: null, categories: {}, departments: [], events: 0, photoUrls: [] });
+const SIDE_BY_SIDE = 3;
 const LEVEL_ZH = { grid: "网格", community: "社区", street: "街道", district: "区职能部门" };
 const TRACK_ZH = { near: "轨迹核验通过", far: "上报位置远离本人轨迹", no_track: "上报时无轨迹" };
 const BUTTONS = [  // [action, label, class, a reason required]
@@ -143,7 +144,8 @@ async function open(id) {
   for (const ph of p.photos) { const img = document.createElement("img"); img.alt = `${p.code} 现场照片`; photos.append(img); photo(img, ph.thumbnail); }
   const dups = $("d-duplicates");
   dups.replaceChildren();
-  for (const d of p.possible_duplicates) {
+  // the nearest few side by side (a busy corner has dozens; each would cost two requests)
+  for (const d of p.possible_duplicates.slice(0, SIDE_BY_SIDE)) {
     const box = document.createElement("div");
     box.className = "dup";
     box.dataset.id = d.id;
@@ -270,7 +272,7 @@ function live() {
       con.events += 1;
       const d = JSON.parse(ev.data);
       again();
-      if (d.id === con.selected) open(d.id);
+      if (d.id === con.selected) { clearTimeout(con.reopen); con.reopen = setTimeout(() => open(d.id), 200); }
     });
   }
 }
