@@ -120,9 +120,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     _ensure_database()
     migrate()
     engine = make_engine()
-    if args.kind in REGISTERS:
+    if args.kind in REGISTERS or args.kind == "catalogue":
+        from gis_core.ingest.catalogue_import import import_catalogue
+
         try:
-            done = import_register(engine, Path(args.file), args.kind)
+            if args.kind == "catalogue":
+                done = import_catalogue(engine, Path(args.file))
+            else:
+                done = import_register(engine, Path(args.file), args.kind)
         except RegisterRejected as exc:
             print(json.dumps(exc.report.as_dict(), ensure_ascii=False, indent=2))
             return 1
@@ -258,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="import GeoJSON / GeoPackage / Shapefile, or a register (.xlsx, .csv)"
     )
     imp.add_argument("file")
-    imp.add_argument("--as", dest="kind", required=True, choices=sorted([*IMPORT_KINDS, *REGISTERS]))
+    imp.add_argument(
+        "--as", dest="kind", required=True, choices=sorted([*IMPORT_KINDS, *REGISTERS, "catalogue"])
+    )
     imp.add_argument("--layer", default=None, help="layer name inside a GeoPackage")
     imp.add_argument(
         "--crs", default=None, help="source CRS when the file has none or lies (EPSG:xxxx, GCJ-02, BD-09)"

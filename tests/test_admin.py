@@ -256,3 +256,80 @@ def test_an_admin_page_makes_an_account_and_its_person_chooses_a_password_at_the
         desk.wait_for_selector("#login-view:not([hidden])")
         assert "停用" in admin.text_content("#log")
     assert [e for e in errors if "401" not in e] == []
+
+
+def test_a_changed_deadline_applies_to_new_incidents_only(client, auth, spot, engine):
+    """The catalogue as data: an edit is a new version; an incident keeps the one it was reported under."""
+
+    def report():
+        r = client.post(
+            "/api/v1/incidents",
+            data={"category": "0104", "lon": spot[0], "lat": spot[1]},
+            headers={**auth("citizen"), "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    def dispatched_for_hours(i):
+        for body in ({"action": "accept", "version": 1}, {"action": "dispatch", "version": 2}):
+            r = client.post(f"/api/v1/incidents/{i}/actions", json=body, headers=auth("commander"))
+            assert r.status_code == 200, r.text
+        p = r.json()["properties"]
+        from datetime import datetime
+
+        return (
+            datetime.fromisoformat(p["due_at"]) - datetime.fromisoformat(p["dispatched_at"])
+        ).total_seconds() / 3600
+
+    before = client.get("/api/v1/admin/categories/0104", headers=auth("admin")).json()
+    old = report()
+    bad = client.patch("/api/v1/admin/categories/0104", json={"handle_hours": 0}, headers=auth("admin"))
+    assert assert_problem(bad, 400)["where"] == "body.handle_hours"
+    r = client.patch(
+        "/api/v1/admin/categories/0104",
+        json={"handle_hours": before["handle_hours"] + 24},
+        headers=auth("admin"),
+    )
+    assert r.status_code == 200, r.text
+    after = r.json()
+    assert after["version"] == before["version"] + 1 and after["versions"][0]["changed_by"] == "admin"
+    assert after["versions"][1]["handle_hours"] == before["handle_hours"]  # the old one kept
+    new = report()
+    assert dispatched_for_hours(old) == pytest.approx(before["handle_hours"], abs=0.01)
+    assert dispatched_for_hours(new) == pytest.approx(before["handle_hours"] + 24, abs=0.01)
+    assert_problem(
+        client.patch("/api/v1/admin/categories/0104", json={"handle_hours": 1}, headers=auth("commander")),
+        403,
+    )
+    with pytest.raises(sa.exc.DBAPIError), engine.begin() as c:
+        c.execute(sa.text("UPDATE category_version SET handle_hours = 1"))
+    client.patch(
+        "/api/v1/admin/categories/0104", json={"handle_hours": before["handle_hours"]}, headers=auth("admin")
+    )
+
+
+def test_a_class_in_use_cannot_be_deleted_and_a_new_one_can_be_used_and_removed(client, auth, spot):
+    in_use = assert_problem(client.delete("/api/v1/admin/categories/0101", headers=auth("admin")), 409)
+    assert in_use["incidents"] > 0 and in_use["where"] == "path.code"
+    new = {
+        "code": "9901",
+        "major_code": "99",
+        "major_name": "试点类",
+        "name": "共享单车乱停",
+        "handling_level": "grid",
+        "department_code": "grid_self",
+        "accept_hours": 1,
+        "dispatch_hours": 2,
+        "handle_hours": 24,
+    }
+    assert (
+        assert_problem(
+            client.post("/api/v1/admin/categories", json=new | {"code": "9801"}, headers=auth("admin")), 400
+        )["where"]
+        == "body.code"
+    )
+    r = client.post("/api/v1/admin/categories", json=new, headers=auth("admin"))
+    assert r.status_code == 201 and r.json()["version"] == 1
+    assert any(m["code"] == "99" for m in client.get("/api/v1/categories").json())
+    assert client.delete("/api/v1/admin/categories/9901", headers=auth("admin")).status_code == 204
+    assert_problem(client.delete("/api/v1/admin/categories/9901", headers=auth("admin")), 404)

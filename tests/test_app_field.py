@@ -156,7 +156,11 @@ def _dispatched_to_grid(client, auth, spot, text):
 def test_offline_work_is_sent_once_and_in_order_when_the_signal_returns(
     settings, engine, client, auth, spot, fresh_worker, plant_key_point
 ):
-    """No signal: a report with a photo, two task actions, a walk of fixes and a check-in; then back online."""
+    """No signal: a report with a photo, two task actions, five minutes of fixes and a check-in; then online.
+
+    The phone's clock is Playwright's: it starts seven minutes behind and the five minutes of
+    walking pass in seconds (`clock.run_for`), each fix dated by it, at a walker's pace.
+    """
     lon, lat, _ = spot
     user, worker = fresh_worker(name="丙网格员")
     mine, contested = (
@@ -167,7 +171,8 @@ def test_offline_work_is_sent_once_and_in_order_when_the_signal_returns(
     point = plant_key_point(*at(lon, lat, 90, 5), name="离线测试点")
     errors: list[str] = []
     with live_server(settings) as base, browser_contexts(1, base_url=base, **phone(*start)) as (ctx,):
-        page = sign_in(ctx, "/app/?batch=3", user, errors, READY)
+        ctx.clock.install(time=datetime.now(UTC) - timedelta(minutes=7))
+        page = sign_in(ctx, "/app/?batch=60", user, errors, READY)
         page.click("#tabs button[data-go=patrol]")
         page.click("#patrol-toggle")  # 开始巡查
         page.click("#tabs button[data-go=tasks]")
@@ -194,7 +199,15 @@ def test_offline_work_is_sent_once_and_in_order_when_the_signal_returns(
             page.wait_for_selector("#t-actions button[data-action=resolve]")  # shown at once, offline
         # 3. a walk, every fix kept on the phone; 4. a check-in at the point walked to
         page.click("#tabs button[data-go=patrol]")
-        walk(ctx, [start, at(lon, lat, 90, 5)])
+        there = at(lon, lat, 90, 5)
+        legs = [start, there, start, there]  # to the point and back, twice: ~165 m in 5 minutes
+        for k in range(31):  # a fix every 10 s of the phone's time
+            f = k / 30 * (len(legs) - 1)
+            a, b = legs[min(int(f), len(legs) - 2)], legs[min(int(f), len(legs) - 2) + 1]
+            x, y = [p + (q - p) * (f - min(int(f), len(legs) - 2)) for p, q in zip(a, b, strict=True)]
+            ctx.set_geolocation({"longitude": x, "latitude": y, "accuracy": 5})
+            page.wait_for_timeout(150)  # the position reaches watchPosition
+            page.clock.run_for(10_000)
         page.click(f"button[data-code='{point}']")
         page.wait_for_function("document.querySelector('#net').textContent.includes('待发送')")
         page.screenshot(path=str(ARTIFACTS / "app-offline.png"), full_page=True)
@@ -258,12 +271,16 @@ def test_offline_work_is_sent_once_and_in_order_when_the_signal_returns(
             {"p": point},
         ).all()
         fixes = c.execute(
-            sa.text("SELECT count(*), count(DISTINCT recorded_at) FROM track_point WHERE worker_id = :w"),
+            sa.text(
+                "SELECT count(*), count(DISTINCT recorded_at), extract(epoch FROM max(recorded_at) - min(recorded_at)) "
+                "FROM track_point WHERE worker_id = :w"
+            ),
             {"w": worker},
         ).one()
         state = c.execute(sa.text("SELECT state FROM incident WHERE id = :i"), {"i": mine}).scalar()
     assert photos == 1 and len(starts) == 1 and starts[0].incident_id == mine and state == "in_progress"
-    assert len(check_ins) == 1 and fixes[0] == fixes[1] >= 5  # each fix once
+    assert len(check_ins) == 1 and fixes[0] == fixes[1] >= 30  # each fix once
+    assert fixes[2] >= 295  # five minutes of walking
     assert reports[0].reported_at < starts[0].at < check_ins[0].at  # in the order they were made
 
 

@@ -1,4 +1,4 @@
-"""Accounts for admins: create (one-time password), disable, enable, reset, set role and place; the log."""
+"""For admins: accounts (one-time passwords, roles and places), the catalogue as data, and the admin log."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, require_roles
+from gis_core.incidents import categories as catalogue
 from gis_core.platform import accounts
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[require_roles("admin")])
@@ -86,3 +87,51 @@ def log(
     """Every change an admin made to an account (and each password chosen), append-only."""
     with request.app.state.auth_engine.connect() as conn:
         return accounts.admin_log(conn, subject, limit)
+
+
+class CategoryIn(BaseModel):
+    """A new catalogue item (of a new or an existing class)."""
+
+    code: str = Field(description="4 digits, the first two its class's")
+    major_code: str
+    major_name: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    name_en: str = ""
+    handling_level: str
+    department_code: str
+    accept_hours: float
+    dispatch_hours: float
+    handle_hours: float
+
+
+@router.post("/categories", status_code=201, summary="A new catalogue item")
+def add_category(body: CategoryIn, user: CurrentUser, request: Request) -> dict[str, Any]:
+    """The item at version 1; reports may use it at once."""
+    with request.app.state.auth_engine.begin() as conn:
+        return catalogue.add(conn, _actor(user), body.model_dump())
+
+
+@router.patch(
+    "/categories/{code}", summary="Change a catalogue item (a new version for routing or deadlines)"
+)
+def edit_category(code: str, body: dict[str, Any], user: CurrentUser, request: Request) -> dict[str, Any]:
+    """Any of the item's names, class, handling level, department and stage deadlines.
+
+    New incidents take the new version; those reported before keep theirs.
+    """
+    with request.app.state.auth_engine.begin() as conn:
+        return catalogue.edit(conn, _actor(user), code, body)
+
+
+@router.get("/categories/{code}", summary="A catalogue item with its versions")
+def get_category(code: str, request: Request) -> dict[str, Any]:
+    """The item now and every version before, who made each and from when."""
+    with request.app.state.auth_engine.connect() as conn:
+        return catalogue.item(conn, code)
+
+
+@router.delete("/categories/{code}", status_code=204, summary="Remove a catalogue item nobody reported under")
+def delete_category(code: str, user: CurrentUser, request: Request) -> None:
+    """409 while any incident is filed under it."""
+    with request.app.state.auth_engine.begin() as conn:
+        catalogue.delete(conn, _actor(user), code)

@@ -102,7 +102,7 @@ _KEY_AND_CATEGORY = Prepared(
     sa.text(
         "SELECT k.id AS key_id, k.request_hash AS key_hash, c.code AS cat_code, "
         "c.handling_level AS cat_level, c.department_code AS cat_department, "
-        "c.accept_hours AS cat_accept_hours, r.* "
+        "c.accept_hours AS cat_accept_hours, c.version AS cat_version, r.* "
         "FROM (SELECT) AS one "
         "LEFT JOIN incident_by_key(:k) AS k ON true "
         "LEFT JOIN category AS c ON c.code = :c "
@@ -119,6 +119,7 @@ _KEY_AND_CATEGORY_FIELDS = (
     "cat_level",
     "cat_department",
     "cat_accept_hours",
+    "cat_version",
 )
 
 
@@ -223,6 +224,7 @@ def submit(
         {
             "now": now,
             "cat": known.cat_code,
+            "cver": known.cat_version,
             "desc": s.description,
             "src": source,
             "lvl": level,

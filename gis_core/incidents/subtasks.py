@@ -22,10 +22,12 @@ FINISHED = ("resolved", *CLOSED_STATES)
 
 _CHILD = sa.text("""
 WITH child AS (
-    INSERT INTO incident (code, category_code, description, source, state, level, department_code,
+    INSERT INTO incident (code, category_code, category_version, description, source, state, level,
+                          department_code,
                           reporter_name, reported_at, accepted_at, dispatched_at, due_at, near_boundary,
                           adjacent_grid_codes, geom, updated_at, parent_id)
     SELECT p.code || '-' || (SELECT count(*) + 1 FROM incident k WHERE k.parent_id = p.id), p.category_code,
+           p.category_version,
            CASE WHEN :note = '' THEN p.description ELSE :note || '（' || p.description || '）' END,
            p.source, 'dispatched', :level, :dept, p.reporter_name, p.reported_at, p.accepted_at, :now,
            :now + make_interval(secs => :handle_s), p.near_boundary, p.adjacent_grid_codes, p.geom, :now, p.id

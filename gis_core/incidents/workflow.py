@@ -86,7 +86,7 @@ _SNAPSHOT = sa.text("""
 SELECT i.id, i.state, i.version, i.level, i.department_code, i.reporter_user_id, i.category_code,
        i.due_at, i.suspended_at, i.reported_at, i.parent_id, i.subtasks,
        g.code AS grid_code, c.code AS community_code, s.code AS street_code,
-       cat.accept_hours, cat.dispatch_hours, cat.handle_hours, cat.department_code AS cat_department,
+       cv.accept_hours, cv.dispatch_hours, cv.handle_hours, cat.department_code AS cat_department,
        d.level AS cat_department_level,
        (SELECT e.actor_user_id FROM incident_event e WHERE e.incident_id = i.id AND e.action = 'resolve'
         ORDER BY e.id DESC LIMIT 1) AS resolved_by
@@ -95,6 +95,8 @@ LEFT JOIN grid g ON g.id = i.grid_id
 LEFT JOIN community c ON c.id = i.community_id
 LEFT JOIN street s ON s.id = i.street_id
 JOIN category cat ON cat.code = i.category_code
+-- the deadlines of the catalogue's version the incident was reported under (migration 0024)
+JOIN category_version cv ON cv.category_code = i.category_code AND cv.version = i.category_version
 JOIN department d ON d.code = cat.department_code
 WHERE i.id = :id
 """)

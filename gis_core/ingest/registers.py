@@ -72,6 +72,15 @@ class RegisterReport:
         """Note one problem of one row (row 1 is the header)."""
         self.problems.append({"row": row, "column": column, "value": value, "problem": problem})
 
+    def tally(self, done: Any) -> None:
+        """Count one upsert by what it returned: no row (unchanged), or whether it inserted."""
+        if done is None:
+            self.unchanged += 1
+        elif done.inserted:
+            self.inserted += 1
+        else:
+            self.updated += 1
+
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-able data (what the CLI prints)."""
         return dict(vars(self))
@@ -250,12 +259,7 @@ def _store_departments(conn: sa.Connection, rows: list[dict[str, Any]], report: 
             ),
             r,
         ).first()
-        if done is None:
-            report.unchanged += 1
-        elif done.inserted:
-            report.inserted += 1
-        else:
-            report.updated += 1
+        report.tally(done)
 
 
 # ---------------------------------------------------------------- residents

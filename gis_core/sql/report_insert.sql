@@ -3,12 +3,13 @@
 -- zone's, which is the district's (db.make_engine). submit.py appends the SELECT of the
 -- answer's fields (queries.COLUMNS over the new row).
 WITH i AS (
-    INSERT INTO incident (code, category_code, description, source, state, level, department_code,
-                          reporter_user_id, reporter_name, reported_at, due_at, near_boundary,
-                          adjacent_grid_codes, idempotency_key, request_hash, geom, updated_at)
+    INSERT INTO incident (code, category_code, category_version, description, source, state, level,
+                          department_code, reporter_user_id, reporter_name, reported_at, due_at,
+                          near_boundary, adjacent_grid_codes, idempotency_key, request_hash, geom,
+                          updated_at)
     VALUES ('YB' || to_char(CAST(:now AS timestamptz), 'YYYYMMDD') || '-'
                 || lpad(nextval('incident_code_seq')::text, 6, '0'),
-            :cat, :desc, :src, 'reported', :lvl, :dept, :uid, :uname, :now, :due, :near, :adj,
+            :cat, :cver, :desc, :src, 'reported', :lvl, :dept, :uid, :uname, :now, :due, :near, :adj,
             :key, :hash, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :now)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING *

@@ -14,9 +14,12 @@ export const patrol = {
 };
 
 function fix(p) {
-  state.here = { lon: p.coords.longitude, lat: p.coords.latitude, accuracy: p.coords.accuracy, t: p.timestamp };
+  // when the fix was taken, by the app's clock: a position handed over again from the cache
+  // (maximumAge) keeps its older time, and none is dated after now
+  const t = Math.min(p.timestamp, Date.now());
+  state.here = { lon: p.coords.longitude, lat: p.coords.latitude, accuracy: p.coords.accuracy, t };
   if (state.on) {
-    state.buffer.push({ t: new Date(p.timestamp).toISOString(), lon: state.here.lon, lat: state.here.lat,
+    state.buffer.push({ t: new Date(t).toISOString(), lon: state.here.lon, lat: state.here.lat,
                         accuracy: p.coords.accuracy, ...(p.coords.speed != null ? { speed: p.coords.speed } : {}) });
   }
   for (const fn of state.listeners) fn(state.here);

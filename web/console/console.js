@@ -169,8 +169,8 @@ async function open(id) {
   $("d-timeline").replaceChildren(timeline(p.timeline));
   if (!again) {  // the catalogue's suggestion for a new one
     const cat = con.categories[p.category_code];
-    $("level").value = cat?.level || p.level;
-    departments($("level").value, cat?.level === "district" ? cat.department_code : undefined);
+    $("level").value = cat?.handling_level || p.level;
+    departments($("level").value, cat?.handling_level === "district" ? cat.department.code : undefined);
   }
   if (!again || !p.allowed_actions.includes("split")) $("split-parts").hidden = true;
   const box = $("actions");
