@@ -248,3 +248,27 @@ def test_the_console_is_the_centres_and_officers_not_a_residents(settings, clien
         client.get("/api/v1/incidents/stats", headers=auth("citizen")).json()["total"]
         < client.get("/api/v1/incidents/stats", headers=auth("commander")).json()["total"]
     )
+
+
+def test_the_console_suggests_the_catalogues_level_and_department(settings, client, auth, spot):
+    """交办: an item handled by a district department is offered to that department, not the first one listed."""
+    items = [it for m in client.get("/api/v1/categories").json() for it in m["items"]]
+    first = min(d["code"] for d in client.get("/api/v1/departments").json() if d["level"] == "district")
+    item = next(
+        it for it in items if it["handling_level"] == "district" and it["department"]["code"] != first
+    )
+    r = client.post(
+        "/api/v1/incidents",
+        data={"category": item["code"], "lon": spot[0], "lat": spot[1]},
+        headers={**auth("citizen"), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    i = r.json()["id"]
+    errors: list[str] = []
+    with live_server(settings) as base, browser_contexts(1, base_url=base, viewport=DESK) as (ctx,):
+        console = sign_in(ctx, "/console", "commander", errors, "window.con && window.con.loaded === true")
+        console.wait_for_selector(f"#queue li[data-id='{i}']")
+        console.click(f"#queue li[data-id='{i}'] button")
+        console.wait_for_function(f"window.con.incident && window.con.incident.id === {i}")
+        assert console.input_value("#level") == "district"
+        assert console.input_value("#department") == item["department"]["code"]
+    assert errors == []
