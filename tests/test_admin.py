@@ -204,7 +204,9 @@ def test_the_command_line_manages_accounts_too(db_url, client, places):
     assert r.returncode == 0 and once not in r.stdout
 
 
-def test_an_admin_page_makes_an_account_and_its_person_chooses_a_password_at_the_first_login(settings):
+def test_an_admin_page_makes_an_account_and_its_person_chooses_a_password_at_the_first_login(
+    settings, places
+):
     """In Chromium: the admin creates a handler on /admin; the handler's first login on /desk asks for a new password."""
     from tests.browser import ARTIFACTS, axe_violations, browser_contexts, sign_in
     from tests.live import live_server
@@ -250,11 +252,23 @@ def test_an_admin_page_makes_an_account_and_its_person_chooses_a_password_at_the
 
         admin.reload()
         admin.wait_for_function("window.adm && window.adm.loaded === true")
+        # a new role and place: the handler becomes the community's officer, and signs in anew
+        admin.select_option("#r-username", name)
+        admin.select_option("#r-role", "community_officer")
+        assert admin.is_visible("#r-jurisdiction") and not admin.is_visible("#r-department")
+        admin.fill("#role-form input[name=jurisdiction_code]", places.community)
+        admin.click("#role-form button[type=submit]")
+        admin.wait_for_function(
+            f"document.querySelector(\"tr[data-username='{name}']\").textContent.includes('社区')"
+        )
+        desk.reload()  # its session carried the old role
+        desk.wait_for_selector("#login-view:not([hidden])")
         admin.click(f"tr[data-username='{name}'] button[data-act=disable]")
         admin.wait_for_selector(f"tr[data-username='{name}'].off")
-        desk.reload()  # its session ended with the account
-        desk.wait_for_selector("#login-view:not([hidden])")
-        assert "停用" in admin.text_content("#log")
+        log = admin.text_content("#log")
+        assert "停用" in log and "修改角色" in log
+        admin.screenshot(path=str(ARTIFACTS / "admin-role.png"))
+        assert axe_violations(admin) == []
     assert [e for e in errors if "401" not in e] == []
 
 

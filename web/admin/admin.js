@@ -9,7 +9,7 @@ const ROLE_ZH = { admin: "系统管理员", commander: "指挥中心", street_of
   department_handler: "职能部门", planner: "规划分析", citizen: "群众" };
 const ACTION_ZH = { "user.add": "新建", "user.disable": "停用", "user.enable": "启用", "user.reset_password": "重置密码",
   "user.set_role": "修改角色", "user.password": "本人修改密码" };
-const PLACE = { street_officer: "f-jurisdiction", community_officer: "f-jurisdiction", department_handler: "f-department", grid_worker: "f-worker" };
+const PLACE = { street_officer: "jurisdiction", community_officer: "jurisdiction", department_handler: "department", grid_worker: "worker" };
 
 function show(view) {
   $("login-view").hidden = view !== "login";
@@ -17,8 +17,17 @@ function show(view) {
   $("logout").hidden = view !== "admin";
 }
 
-function places() {
-  for (const id of ["f-jurisdiction", "f-department", "f-worker"]) $(id).hidden = PLACE[$("role").value] !== id;
+// Only the place the chosen role needs is asked for (a street's or community's code, a department, a worker).
+function places(prefix = "f", role = $("role").value) {
+  for (const kind of ["jurisdiction", "department", "worker"]) $(`${prefix}-${kind}`).hidden = PLACE[role] !== kind;
+}
+
+function placeOf(form, prefix) {  // the form's fields, without those its role does not ask for
+  const data = Object.fromEntries(new FormData(form));
+  for (const [field, kind] of [["jurisdiction_code", "jurisdiction"], ["department_code", "department"], ["worker_code", "worker"]]) {
+    if ($(`${prefix}-${kind}`).hidden || !data[field]) delete data[field];
+  }
+  return data;
 }
 
 function secret(text, password) {
@@ -67,6 +76,9 @@ async function load() {
     tr.append(td);
     tbody.append(tr);
   }
+  const who = $("r-username");
+  const chosen = who.value;
+  who.replaceChildren(...adm.accounts.map((a) => new Option(`${a.username}（${a.display_name}）`, a.username, false, a.username === chosen)));
   const log = await call("/api/v1/admin/log?limit=50");
   const ol = $("log");
   ol.replaceChildren();
@@ -91,23 +103,30 @@ async function start() {
   if (who.role !== "admin") { logout(); show("login"); $("login-error").textContent = "该账号不是系统管理员"; return; }
   $("who").textContent = who.display_name;
   show("admin");
-  for (const [k, v] of Object.entries(ROLE_ZH)) $("role").append(new Option(v, k));
+  for (const [k, v] of Object.entries(ROLE_ZH)) { $("role").append(new Option(v, k)); $("r-role").append(new Option(v, k)); }
   adm.departments = await (await api("/api/v1/departments")).json();
-  for (const d of adm.departments.filter((x) => x.level === "district")) $("department").append(new Option(d.name, d.code));
+  for (const d of adm.departments.filter((x) => x.level === "district")) {
+    $("department").append(new Option(d.name, d.code));
+    $("r-department-select").append(new Option(d.name, d.code));
+  }
   places();
+  places("r", $("r-role").value);
   await load();
   adm.loaded = true;
 }
 
 onLogin(start);
 $("logout").addEventListener("click", () => { logout(); show("login"); });
-$("role").addEventListener("change", places);
+$("role").addEventListener("change", () => places());
+$("r-role").addEventListener("change", () => places("r", $("r-role").value));
+$("role-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const { username, ...place } = placeOf(ev.target, "r");
+  await act(username, () => call(`/api/v1/admin/users/${username}`, { method: "PATCH", body: JSON.stringify(place) }));
+});
 $("add-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const data = Object.fromEntries(new FormData(ev.target));
-  for (const [field, id] of [["jurisdiction_code", "f-jurisdiction"], ["department_code", "f-department"], ["worker_code", "f-worker"]]) {
-    if ($(id).hidden || !data[field]) delete data[field];
-  }
+  const data = placeOf(ev.target, "f");
   await act(data.username, async () => {
     const r = await call("/api/v1/admin/users", { method: "POST", body: JSON.stringify(data) });
     secret(`${r.account.username} 已创建，一次性密码`, r.one_time_password);
