@@ -4,7 +4,7 @@
 // from the events feed; a point-call rings full screen, and once accepted the walking route is
 // drawn. What each worker sees and may do is the server's decision, from their own token.
 import { ACTION_ZH, STATE_ZH } from "/static/shared/states.js";
-import { api, logout, onLogin, session, timeline, when } from "/static/shared/session.js";
+import { api, due, logout, onLogin, photo, session, timeline, when } from "/static/shared/session.js";
 import { watchPicker } from "/static/shared/picker.js";
 import { stored } from "/static/shared/shrink.js";
 import { fillCategories } from "/static/shared/categories.js";
@@ -63,12 +63,6 @@ async function network() {
 }
 
 // ------------------------------------------------------------------ 待办
-function due(p) {
-  if (!p.due_at) return "";
-  const left = (new Date(p.due_at) - Date.now()) / 60000;
-  return left < 0 ? `已超时 ${Math.round(-left / 60)} 小时` : left < 120 ? `剩余 ${Math.round(left)} 分钟` : `剩余 ${Math.round(left / 60)} 小时`;
-}
-
 function card(title, state, sub, onClick, overdue = false) {
   const li = document.createElement("li");
   li.innerHTML = `<button type="button"><span class="line"><b></b><span class="state"></span></span><span class="line sub"><span class="what"></span></span></button>`;
@@ -132,11 +126,6 @@ async function renderOutbox() {
 }
 
 // ------------------------------------------------------------------ 处置
-async function photo(img, url) {
-  const r = await api(url).catch(() => null);
-  if (r && r.ok) img.src = URL.createObjectURL(await r.blob());
-}
-
 function renderTask(f) {
   const p = f.properties;
   app.task = f;

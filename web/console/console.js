@@ -6,7 +6,7 @@
 // extends (延期). An SLA board counts down each stage. Every action goes through the public API
 // with the dispatcher's own token and the version they saw; a 409 is said plainly.
 import { ACTION_ZH, STATE_ZH } from "/static/shared/states.js";
-import { api, logout, onLogin, problem, session, timeline, when } from "/static/shared/session.js";
+import { api, logout, onLogin, photo, problem, session, timeline, when } from "/static/shared/session.js";
 import { pointMap } from "/static/shared/map.js";
 
 const $ = (id) => document.getElementById(id);
@@ -104,13 +104,6 @@ async function loadBoard() {
   tick();
 }
 
-async function photo(img, url) {
-  const r = await api(url);
-  if (!r.ok) return;
-  img.src = URL.createObjectURL(await r.blob());
-  con.photoUrls.push(img.src);
-}
-
 function departments(level, chosen) {
   const select = $("department");
   select.replaceChildren();
@@ -141,7 +134,7 @@ async function open(id) {
   con.photoUrls.splice(0).forEach((u) => URL.revokeObjectURL(u));
   const photos = $("d-photos");
   photos.replaceChildren();
-  for (const ph of p.photos) { const img = document.createElement("img"); img.alt = `${p.code} 现场照片`; photos.append(img); photo(img, ph.thumbnail); }
+  for (const ph of p.photos) { const img = document.createElement("img"); img.alt = `${p.code} 现场照片`; photos.append(img); photo(img, ph.thumbnail, con.photoUrls); }
   const dups = $("d-duplicates");
   dups.replaceChildren();
   // the nearest few side by side (a busy corner has dozens; each would cost two requests)
@@ -201,7 +194,7 @@ async function sideBySide(box, id) {
     const img = document.createElement("img");
     img.alt = `${q.code} 现场照片`;
     box.querySelector(".photos").append(img);
-    photo(img, q.photos[0].thumbnail);
+    photo(img, q.photos[0].thumbnail, con.photoUrls);
   }
 }
 

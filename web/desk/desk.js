@@ -4,7 +4,7 @@
 // through the public API with my own token and the version I saw, so the server decides what I
 // see and may do; a version someone else changed meanwhile comes back as 409 and is said plainly.
 import { ACTION_ZH, STATE_ZH } from "/static/shared/states.js";
-import { api, logout, onLogin, problem, session, timeline, when } from "/static/shared/session.js";
+import { api, due, logout, onLogin, photo, problem, session, timeline, when } from "/static/shared/session.js";
 import { watchPicker } from "/static/shared/picker.js";
 
 const DESK_ACTIONS = [  // [action, button label, class, a reason required]
@@ -23,13 +23,6 @@ function show(view) {
   $("login-view").hidden = view !== "login";
   $("desk-view").hidden = view !== "desk";
   $("logout").hidden = view !== "desk";
-}
-
-function due(p) {
-  if (!p.due_at) return "";
-  const left = (new Date(p.due_at) - Date.now()) / 60000;
-  if (left < 0) return `已超时 ${Math.round(-left / 60)} 小时`;
-  return left < 120 ? `剩余 ${Math.round(left)} 分钟` : `剩余 ${Math.round(left / 60)} 小时`;
 }
 
 async function loadInbox() {
@@ -66,13 +59,6 @@ function closeDetail() {
   $("detail-empty").hidden = false;
 }
 
-async function photo(img, url) {  // photos need my token: fetched, then shown from memory
-  const r = await api(url);
-  if (!r.ok) return;
-  img.src = URL.createObjectURL(await r.blob());
-  desk.photoUrls.push(img.src);
-}
-
 async function open(id) {
   desk.selected = id;
   for (const li of $("inbox").children) li.classList.toggle("selected", Number(li.dataset.id) === id);
@@ -96,7 +82,7 @@ async function open(id) {
     const img = document.createElement("img");
     img.alt = `${p.code} 现场照片`;
     photos.append(img);
-    photo(img, ph.thumbnail);
+    photo(img, ph.thumbnail, desk.photoUrls);
   }
   $("d-timeline").replaceChildren(timeline(p.timeline));
   const box = $("actions");

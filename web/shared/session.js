@@ -72,6 +72,23 @@ export function logout() {
   session.token = null;
 }
 
+// An incident's deadline in words: hours or minutes left, or how long overdue.
+export function due(p) {
+  if (!p.due_at) return "";
+  const left = (new Date(p.due_at) - Date.now()) / 60000;
+  if (left < 0) return `已超时 ${Math.round(-left / 60)} 小时`;
+  return left < 120 ? `剩余 ${Math.round(left)} 分钟` : `剩余 ${Math.round(left / 60)} 小时`;
+}
+
+// A photo behind my token into an <img>: fetched, then shown from memory; its object URL goes
+// into `kept` (when given) for the page to free when it shows the next incident.
+export async function photo(img, url, kept = null) {
+  const r = await api(url).catch(() => null);  // offline: the picture stays empty
+  if (!r || !r.ok) return;
+  img.src = URL.createObjectURL(await r.blob());
+  if (kept) kept.push(img.src);
+}
+
 export function when(iso) {
   return new Date(iso).toLocaleString("zh-CN", { hour12: false });
 }
