@@ -83,6 +83,11 @@ def test_every_screen_fits_a_phone_and_reads_clean(
             if view == "report":
                 page.wait_for_function("document.querySelector('#r-where').textContent.startsWith('您在')")
                 assert spot[2] and "网格" in page.text_content("#r-where")
+            if view == "tasks":  # nothing waits to be sent, and the page says so
+                assert (
+                    page.is_visible("#outbox-empty")
+                    and page.text_content("#outbox-empty") == "所有记录都已发送。"
+                )
             if view == "patrol":
                 assert page.is_visible(f"button[data-code='{code}']")
             screens[view] = (layout_faults(page), axe_violations(page))

@@ -110,7 +110,9 @@ function renderTasks([inc, calls, warnings]) {
 async function renderOutbox() {
   const ul = $("outbox-list");
   ul.replaceChildren();
-  for (const item of await outbox.items()) {
+  const items = await outbox.items();
+  $("outbox-empty").hidden = items.length > 0;  // an empty list says so
+  for (const item of items) {
     const li = document.createElement("li");
     li.className = item.status;
     li.textContent = `${item.label}：${item.status === "failed" ? `未能发送（${item.error}）` : "等待发送"}`;
