@@ -215,6 +215,28 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pii(args: argparse.Namespace) -> int:
+    """`onegrid pii new-key|rotate`: keys of the sealed personal data, and re-sealing under the newest."""
+    from gis_core.platform.sealing import new_key, sealer
+
+    if args.action == "new-key":
+        print(new_key())
+        return 0
+    from gis_core.platform.db import make_engine, migrate
+    from gis_core.platform.sealed_columns import rotate
+
+    _ensure_database()
+    migrate()
+    engine = make_engine()
+    try:
+        with engine.begin() as conn:  # all or nothing: a failed rotation leaves the old seals
+            done = rotate(conn, sealer())
+    finally:
+        engine.dispose()
+    print("re-sealed under the newest key: " + ", ".join(f"{t} {n:,d} rows" for t, n in done.items()))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """`onegrid serve`: the HTTP API with uvicorn."""
     import uvicorn
@@ -287,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--department", help="a district department's code (handlers)")
     user.add_argument("--worker", help="the worker record's code (grid workers)")
     user.set_defaults(func=cmd_user)
+
+    pii = sub.add_parser("pii", help="keys of residents' sealed ID numbers and phones")
+    pii.add_argument("action", choices=["new-key", "rotate"], help="print a fresh key; re-seal every row")
+    pii.set_defaults(func=cmd_pii)
 
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")

@@ -11,6 +11,7 @@ LAYER = Layer(
     geometry_type="point",
     fields=("household_no", "name", "id_number", "phone", "gender", "residency", "care_tags", "risk_class"),
     pii={"name": "name", "id_number": "id_number", "phone": "phone"},
+    sealed=("id_number", "phone"),  # encrypted at rest: in a feature, never in a tile
     roles=AREA_READERS,
     rows="jurisdiction",
     minzoom=16,

@@ -258,15 +258,34 @@ def account(engine):
 
 def plant_resident(engine, lon: float, lat: float, id_number: str, name: str = "欧阳明月") -> int:
     """Insert a resident at (lon, lat) (the test-scale demo may have none where a test needs one)."""
+    from gis_core.platform.sealing import sealer
+
+    seal = sealer()
     with engine.begin() as c:
         return c.execute(
             sa.text(
-                "INSERT INTO person (household_no, name, id_number, phone, gender, birth_date, residency, geom) "
-                "VALUES ('HTEST', :name, :idn, '13900001111', 'F', '1988-07-15', 'resident', "
+                "INSERT INTO person (household_no, name, id_number_sealed, id_number_digest, phone_sealed, "
+                "phone_digest, gender, birth_date, residency, geom) "
+                "VALUES ('HTEST', :name, :idn, :idd, :ph, :phd, 'F', '1988-07-15', 'resident', "
                 "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id"
             ),
-            {"name": name, "idn": id_number, "lon": lon, "lat": lat},
+            {
+                "name": name,
+                "idn": seal.seal(id_number),
+                "idd": seal.digest(id_number),
+                "ph": seal.seal("13900001111"),
+                "phd": seal.digest("13900001111"),
+                "lon": lon,
+                "lat": lat,
+            },
         ).scalar_one()
+
+
+def opened(token) -> str | None:
+    """A sealed value from the database, opened (what the server reads back)."""
+    from gis_core.platform.sealing import sealer
+
+    return sealer().open(token)
 
 
 def assert_problem(resp, status: int, code: str | None = None) -> dict:

@@ -16,6 +16,8 @@ def _field(v: Any) -> str:
         return "t" if v else "f"
     if isinstance(v, str):
         return v.translate(_ESCAPES)
+    if isinstance(v, bytes):
+        return "\\\\x" + v.hex()  # bytea's hex input, its backslash escaped for COPY's text format
     return str(v)
 
 

@@ -16,6 +16,8 @@ from gis_core.field.tracks import KEPT, REASON_NAMES, Fixes, Limits, classify
 from gis_core.geo.crs import transformer
 from gis_core.ingest.bulk import copy_lines, copy_rows
 from gis_core.platform.accounts import DEMO_PASSWORD
+from gis_core.platform.sealed_columns import SEALED, seal_rows
+from gis_core.platform.sealing import sealer
 
 #: Tables that get explicit ids from the generator, so link tables can refer to them.
 _EXPLICIT_IDS = {"building", "camera", "cold_chain_site", "worker", "incident"}
@@ -107,6 +109,8 @@ def load_demo(
             if table.name in _EXPLICIT_IDS:
                 cols = ["id", *cols]
                 rows = [(i + 1, *r) for i, r in enumerate(rows)]
+            if table.name in SEALED:  # the generator's clear ID numbers and phones never reach the database
+                cols, rows = seal_rows(sealer(), cols, rows, SEALED[table.name])  # type: ignore[assignment]
             if table.name in _BY_CODE:
                 n = _copy_by_code(conn, raw, table.name, cols, rows)
             elif table.name in _DEFERRED_INDEXES:

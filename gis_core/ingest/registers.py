@@ -27,6 +27,8 @@ import sqlalchemy as sa
 
 from gis_core.incidents.workflow import LEVELS
 from gis_core.ingest.identity import id_number_problem, phone_problem
+from gis_core.platform.sealed_columns import SEALED, seal_rows
+from gis_core.platform.sealing import sealer
 
 #: Header names accepted for each field (Chinese as districts write them, or English).
 HEADERS = {
@@ -308,16 +310,16 @@ _PERSON_COLUMNS = (
 )
 _UPSERT_PERSONS = """
 WITH up AS (
-    INSERT INTO person (building_id, household_no, name, id_number, phone, gender, birth_date, residency,
-                        geom)
-    SELECT b.id, t.household_no, t.name, t.id_number, t.phone, t.gender, t.birth_date, t.residency,
-           ST_PointOnSurface(b.geom)
+    INSERT INTO person (building_id, household_no, name, id_number_sealed, id_number_digest, phone_sealed,
+                        phone_digest, gender, birth_date, residency, geom)
+    SELECT b.id, t.household_no, t.name, t.id_number_sealed, t.id_number_digest, t.phone_sealed,
+           t.phone_digest, t.gender, t.birth_date, t.residency, ST_PointOnSurface(b.geom)
     FROM register_in t JOIN building b ON b.code = t.building
-    ON CONFLICT (id_number) DO UPDATE SET building_id = EXCLUDED.building_id,
-        household_no = EXCLUDED.household_no, name = EXCLUDED.name, phone = EXCLUDED.phone,
-        residency = EXCLUDED.residency, geom = EXCLUDED.geom
-    WHERE (person.building_id, person.household_no, person.name, person.phone, person.residency)
-          IS DISTINCT FROM (EXCLUDED.building_id, EXCLUDED.household_no, EXCLUDED.name, EXCLUDED.phone,
+    ON CONFLICT (id_number_digest) DO UPDATE SET building_id = EXCLUDED.building_id,
+        household_no = EXCLUDED.household_no, name = EXCLUDED.name, phone_sealed = EXCLUDED.phone_sealed,
+        phone_digest = EXCLUDED.phone_digest, residency = EXCLUDED.residency, geom = EXCLUDED.geom
+    WHERE (person.building_id, person.household_no, person.name, person.phone_digest, person.residency)
+          IS DISTINCT FROM (EXCLUDED.building_id, EXCLUDED.household_no, EXCLUDED.name, EXCLUDED.phone_digest,
                             EXCLUDED.residency)
     RETURNING xmax = 0 AS inserted
 )
@@ -325,19 +327,30 @@ SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT 
 """
 
 
+def _csv_value(v: Any) -> Any:
+    return "\\x" + v.hex() if isinstance(v, bytes) else v  # bytea's hex input
+
+
 def _store_residents(conn: sa.Connection, rows: list[dict[str, Any]], report: RegisterReport) -> None:
+    """COPY the register into a scratch table (ID numbers and phones already sealed), then upsert."""
+    columns, sealed = seal_rows(
+        sealer(), _PERSON_COLUMNS, ([r[c] for c in _PERSON_COLUMNS] for r in rows), SEALED["person"]
+    )
     conn.execute(
         sa.text(
-            "CREATE TEMP TABLE register_in (id_number char(18), name text, phone text, building text, "
-            "household_no text, residency text, gender char(1), birth_date date) ON COMMIT DROP"
+            "CREATE TEMP TABLE register_in (id_number_sealed bytea, id_number_digest bytea, name text, "
+            "phone_sealed bytea, phone_digest bytea, building text, household_no text, residency text, "
+            "gender char(1), birth_date date) ON COMMIT DROP"
         )
     )
     buf = io.StringIO()
-    csv.writer(buf).writerows([r[c] for c in _PERSON_COLUMNS] for r in rows)
+    csv.writer(buf).writerows([_csv_value(v) for v in r] for r in sealed)
     buf.seek(0)
     cur = conn.connection.cursor()  # COPY: 220,000 rows in one round trip
     try:
-        cur.copy_expert("COPY register_in FROM STDIN WITH (FORMAT csv)", buf)  # type: ignore[attr-defined]
+        cur.copy_expert(  # type: ignore[attr-defined]
+            f"COPY register_in ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buf
+        )
     finally:
         cur.close()
     done = conn.execute(sa.text(_UPSERT_PERSONS)).one()

@@ -6,7 +6,7 @@ import zlib
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The checkout this package lives in; the embedded cluster's files go under its `var/`.
@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     basic_cache_seconds: float = Field(
         default=60.0,
         description="How long a password checked over HTTP Basic is trusted before it is checked again.",
+    )
+
+    pii_keys: SecretStr | None = Field(
+        default=None,
+        description="Keys sealing residents' ID numbers and phones, comma-separated, newest first (the "
+        "first seals, all open; `onegrid pii new-key` makes one). Unset: var/pii-keys.json, made once.",
+    )
+    pii_digest_key: SecretStr | None = Field(
+        default=None, description="Key of the digests exact search by ID number or phone matches on."
     )
 
     # ---------------------------------------------------------------- reports and photos

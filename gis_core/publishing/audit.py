@@ -37,7 +37,7 @@ def unmasked_fields(layers: tuple[Layer, ...] | list[Layer], user: User, z: int 
     for layer in layers:
         if z is not None and layer.clustered(z):
             continue
-        visible = set(layer.visible_fields(user))
+        visible = set(layer.visible_fields(user, in_tiles=z is not None))
         if user.role in layer.pii_roles:
             out += [f"{layer.id}.{f}" for f in layer.pii if f in visible]
     return out

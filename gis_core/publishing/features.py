@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from gis_core.geo.crs import CrsSpec, from_wgs84, valid_lonlat
 from gis_core.platform.auth import User
 from gis_core.platform.clock import iso
-from gis_core.platform.errors import InvalidInput, NotFound
+from gis_core.platform.errors import Forbidden, InvalidInput, NotFound
 from gis_core.platform.scope import area_clause
 from gis_core.publishing.layers import Layer, quote_ident
 
@@ -107,7 +107,7 @@ def parse_datetime(text: str, where: str = "query.datetime") -> tuple[datetime |
 def parse_sortby(text: str, layer: Layer, user: User, where: str = "query.sortby") -> list[tuple[str, bool]]:
     """`+a,-b` → [(a, False), (b, True)], each a field the reader sees."""
     out = []
-    visible = layer.visible_fields(user)
+    visible = [f for f in layer.visible_fields(user) if f not in layer.sealed]  # ciphertext has no order
     for part in filter(None, (p.strip() for p in text.split(","))):
         desc, name = part.startswith("-"), part.lstrip("+-")
         if name not in visible:
@@ -200,9 +200,21 @@ class _Select:
                 self.params["dt_end"] = end
         exprs = dict(self.layer.columns(self.user))
         for i, (name, value) in enumerate(sorted(q.properties.items())):
+            if name in self.layer.sealed:
+                self.conds.append(self._sealed_match(name, i, value))
+                continue
             self.conds.append(f"({exprs[name]})::text = :prop{i}")
             self.params[f"prop{i}"] = value
         self.order += [f"{quote_ident(n)} {'DESC' if d else 'ASC'}" for n, d in q.sortby]
+
+    def _sealed_match(self, name: str, i: int, value: str) -> str:
+        """Exact match on a sealed field by its digest, for those who may see it unmasked."""
+        from gis_core.platform.sealing import normal, sealer
+
+        if self.user.role not in self.layer.pii_roles:
+            raise Forbidden(f"role {self.user.role!r} may not search by {name!r}", where=f"query.{name}")
+        self.params[f"prop{i}"] = sealer().digest(normal(self.layer.pii[name], value))
+        return f"t.{quote_ident(name + '_digest')} = :prop{i}"
 
     def sql(self, limit: int, offset: int) -> str:
         cols = "".join(f", {expr} AS {quote_ident(n)}" for n, expr in self.layer.columns(self.user))
@@ -231,7 +243,9 @@ def _features(conn: sa.Connection, s: _Select, q: ItemQuery, crs: CrsSpec | None
                 lambda c: list(zip(*from_wgs84(c[:, 0], c[:, 1], crs), strict=True)),
             )
             geometry = shapely.geometry.mapping(geom)
-        props = {k: _json_value(v) for k, v in row.items() if k not in ("fid", "geojson")}
+        props = {k: v for k, v in row.items() if k not in ("fid", "geojson")}
+        s.layer.reveal(s.user, props)
+        props = {k: _json_value(v) for k, v in props.items()}
         out.append({"type": "Feature", "id": row["fid"], "geometry": geometry, "properties": props})
     return out
 

@@ -57,6 +57,9 @@ class Layer:
     )  # field → the only roles that see it
     pii: dict[str, str] = field(default_factory=dict)  # field → mask kind (name | phone | id_number)
     pii_roles: tuple[str, ...] = PII_ROLES  # who sees `pii` fields unmasked
+    # pii fields stored sealed (gis_core.platform.sealed_columns): opened in Python for a feature,
+    # never put in a tile (which is built in SQL, cached and shared)
+    sealed: tuple[str, ...] = ()
     rows: str = "all"  # all | jurisdiction (the reader's area) | incidents (the incident rules)
     simplify_m: dict[int, float] = field(default_factory=dict)  # zoom → tolerance in metres (up to that zoom)
     cluster_below: int | None = None  # points are clustered (with counts) at zooms below this
@@ -88,6 +91,8 @@ class Layer:
             raise ValueError(f"layer {self.id!r}: bad geometry_type or rows")
         if not set(self.pii) <= set(self.fields) or not set(self.pii.values()) <= set(MASKS):
             raise ValueError(f"layer {self.id!r}: pii must map its own fields to one of {sorted(MASKS)}")
+        if not set(self.sealed) <= set(self.pii):
+            raise ValueError(f"layer {self.id!r}: only pii fields can be sealed")
         known_roles(self.roles, f"layer {self.id!r} roles")
         known_roles(self.pii_roles, f"layer {self.id!r} pii_roles")
         for name, roles in self.field_roles.items():
@@ -129,19 +134,41 @@ class Layer:
         if not self.readable_by(user):
             raise Forbidden(f"role {user.role!r} may not read layer {self.id!r}", where="path.layer")
 
-    def visible_fields(self, user: User) -> tuple[str, ...]:
-        """The fields `user` sees."""
-        return tuple(f for f in self.fields if user.role in self.field_roles.get(f, ROLES))
+    def visible_fields(self, user: User, in_tiles: bool = False) -> tuple[str, ...]:
+        """The fields `user` sees (in a tile: no sealed ones)."""
+        return tuple(
+            f
+            for f in self.fields
+            if user.role in self.field_roles.get(f, ROLES) and not (in_tiles and f in self.sealed)
+        )
 
-    def columns(self, user: User) -> list[tuple[str, str]]:
-        """(name, SQL expression on alias t) of each field `user` sees, personal data masked."""
+    def columns(self, user: User, in_tiles: bool = False) -> list[tuple[str, str]]:
+        """(name, SQL expression on alias t) of each field `user` sees, personal data masked.
+
+        A sealed field's expression is its sealed value, which `reveal` opens (and masks).
+        """
         out = []
-        for f in self.visible_fields(user):
+        for f in self.visible_fields(user, in_tiles):
             expr = f"t.{quote_ident(f)}"
-            if f in self.pii and user.role not in self.pii_roles:
+            if f in self.sealed:
+                expr = f"t.{quote_ident(f + '_sealed')}"
+            elif f in self.pii and user.role not in self.pii_roles:
                 expr = f"{MASKS[self.pii[f]]}({expr}::text)"
             out.append((f, expr))
         return out
+
+    def reveal(self, user: User, props: dict[str, Any]) -> None:
+        """Open the sealed fields of one feature's `props` in place; masked unless `user` may see them."""
+        if not self.sealed:
+            return
+        from gis_core.platform import pii
+        from gis_core.platform.sealing import sealer
+
+        opener = sealer()
+        for f in self.sealed:
+            if f in props:
+                value = opener.open(props[f])
+                props[f] = value if user.role in self.pii_roles else getattr(pii, MASKS[self.pii[f]])(value)
 
     def row_filter(self, user: User, params: dict[str, Any]) -> str:
         """SQL condition on alias t: the layer's own condition and the rows `user` may read."""

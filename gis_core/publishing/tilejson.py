@@ -34,7 +34,7 @@ def tilejson(conn: sa.Connection, spec: Layer, base: str) -> dict[str, Any]:
             ).all()
         )
     else:  # the layer's own SELECT, described without running it
-        cols = ", ".join(spec.fields)
+        cols = ", ".join(f for f in spec.fields if f not in spec.sealed)
         sql = f"SELECT {cols} FROM {spec.source} t LIMIT 0"  # noqa: S608 - identifiers checked by Layer
         result = conn.execute(sa.text(sql))
         oids = {d[0]: d[1] for d in result.cursor.description} if result.cursor else {}
@@ -42,7 +42,7 @@ def tilejson(conn: sa.Connection, spec: Layer, base: str) -> dict[str, Any]:
             name: conn.execute(sa.text("SELECT format_type(:o, NULL)"), {"o": oid}).scalar_one()
             for name, oid in oids.items()
         }
-    fields = {f: _field_type(types.get(f, "")) for f in spec.fields}
+    fields = {f: _field_type(types.get(f, "")) for f in spec.fields if f not in spec.sealed}
     if spec.cluster_below is not None:
         fields["count"] = "Number"
     return {

@@ -110,7 +110,7 @@ def _layer_sql(layer: Layer, i: int, user: User, z: int, params: dict[str, Any])
         # (web-mercator metres are ~1.3 ground metres here, so they err on the safe side)
         geom = f"ST_Simplify({geom}, :tol{i}, true)"
         params[f"tol{i}"] = tol
-    cols = "".join(f", {expr} AS {quote_ident(name)}" for name, expr in layer.columns(user))
+    cols = "".join(f", {expr} AS {quote_ident(name)}" for name, expr in layer.columns(user, in_tiles=True))
     return (
         f"(SELECT {mvt} FROM ("
         f"SELECT t.{quote_ident(layer.key)} AS fid{cols}, "

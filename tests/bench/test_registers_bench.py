@@ -67,7 +67,7 @@ def test_workers_and_residents_from_xlsx(bench_url, tmp_path):
             }
     finally:  # the district as it was, for the benchmarks after this one and a rerun
         with engine.begin() as c:
-            c.execute(sa.text("DELETE FROM person WHERE id_number LIKE '210699%'"))
+            c.execute(sa.text("DELETE FROM person WHERE household_no LIKE 'XH%'"))
             c.execute(sa.text("DELETE FROM worker WHERE code LIKE 'XW%'"))
         engine.dispose()
     record("registers_xlsx", out)
