@@ -81,7 +81,11 @@ def test_restore_over_a_changed_database_brings_it_back_and_a_bad_dump_changes_n
     eng = sa.create_engine(scratch_db)
     with eng.begin() as c:
         c.execute(sa.text("DELETE FROM incident WHERE id IN (SELECT id FROM incident ORDER BY id LIMIT 10)"))
-        c.execute(sa.text("UPDATE person SET phone_sealed = id_number_sealed WHERE id = (SELECT min(id) FROM person)"))
+        c.execute(
+            sa.text(
+                "UPDATE person SET phone_sealed = id_number_sealed WHERE id = (SELECT min(id) FROM person)"
+            )
+        )
     eng.dispose()
     changed = snapshot(scratch_db)
     assert changed != original

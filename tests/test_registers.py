@@ -152,7 +152,9 @@ def test_residents_are_placed_in_their_buildings_with_gender_and_birth_from_the_
         [woman, "李桂兰", "13900000021", place.buildings[0], f"H{tag}", "户籍"],
         [man, "张伟", "", place.buildings[0], f"H{tag}", "流动"],
     ]
-    request.addfinalizer(lambda: _forget(engine, "person", "household_no", f"H{tag}"))  # the shared district as it was
+    request.addfinalizer(
+        lambda: _forget(engine, "person", "household_no", f"H{tag}")
+    )  # the shared district as it was
     first = import_register(engine, write(tmp_path / "r.csv", header, rows), "resident")
     assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
     assert import_register(engine, write(tmp_path / "r2.csv", header, rows), "resident").unchanged == 2
