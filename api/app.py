@@ -38,6 +38,7 @@ from api.routers import (
     pages,
     service_cards,
     service_circles,
+    sso,
     tiles,
     tour,
     tracks,
@@ -264,6 +265,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cold_chain.router,
         events.router,
         tour.router,
+        sso.router,
     ):
         app.include_router(router)
     pages.mount_static(app)

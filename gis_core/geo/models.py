@@ -106,6 +106,8 @@ class AppUser(Base):
     created_at: Mapped[datetime]
     must_change_password: Mapped[bool]
     password_changed_at: Mapped[datetime | None]
+    sso_issuer: Mapped[str | None]  # an OpenID Connect provider's account: its issuer and subject
+    sso_subject: Mapped[str | None]
 
 
 class Department(Base):

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gis_core.platform.auth import ROLES, _hasher, hash_password
-from gis_core.platform.errors import Conflict, InvalidInput, NotFound
+from gis_core.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 DEMO_PASSWORD = "onegrid-demo"
 """The demo accounts' published password; refused outside demo mode."""
@@ -187,6 +187,50 @@ def add(conn: sa.Connection, actor: str, a: Account) -> tuple[dict[str, Any], st
     return account(conn, a.username), password
 
 
+def vouched(conn: sa.Connection, issuer: str, subject: str, a: Account) -> int:
+    """The id of the account an identity provider vouches for, made or brought in line with its claims.
+
+    The provider is the source of truth for role and place: a change there changes the account
+    at its next login (logged, its other sessions ended). It has no local password.
+    """
+    actor = f"oidc:{issuer}"
+    uid = conn.execute(
+        sa.text("SELECT id FROM app_user WHERE sso_issuer = :i AND sso_subject = :s FOR UPDATE"),
+        {"i": issuer, "s": subject},
+    ).scalar()
+    if uid is None:
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{3,80}", a.username):
+            raise InvalidInput(f"the provider's username {a.username!r} is unusable", where="claims.username")
+        _check_place(conn, a, None)
+        uid = conn.execute(
+            sa.text(
+                "INSERT INTO app_user (username, display_name, role, jurisdiction_code, department_code, "
+                "sso_issuer, sso_subject) VALUES (:n, :d, :r, :j, :dept, :i, :s) "
+                "ON CONFLICT (username) DO NOTHING RETURNING id"
+            ),
+            {"n": a.username, "d": a.display_name, "r": a.role, "j": a.jurisdiction_code,
+             "dept": a.department_code, "i": issuer, "s": subject},
+        ).scalar()  # fmt: skip
+        if uid is None:
+            raise Conflict(
+                f"a local account {a.username!r} exists; an admin renames or disables it first",
+                where="claims.username",
+            )
+        _link_worker(conn, a, uid)
+        log(conn, actor, "user.sso_add", a.username, _described(a) | {"subject": subject})
+        return int(uid)
+    now = conn.execute(sa.text(f"{_ACCOUNTS} WHERE u.id = :i"), {"i": uid}).mappings().one()
+    if not now["active"]:
+        raise Forbidden(f"the account {now['username']!r} is disabled", where="claims.username")
+    was = (now["role"], now["jurisdiction_code"], now["department_code"], now["worker_code"])
+    if was != (a.role, a.jurisdiction_code, a.department_code, a.worker_code):
+        _check_place(conn, a, uid)
+        revoked = _move(conn, a, uid)
+        change = _described(a) | {"from": now["role"], "revoked": revoked}
+        log(conn, actor, "user.sso_update", now["username"], change)
+    return int(uid)
+
+
 def _described(a: Account) -> dict[str, Any]:
     return {k: v for k, v in vars(a).items() if k != "username" and v is not None}
 
@@ -236,18 +280,23 @@ def reset_password(conn: sa.Connection, actor: str, username: str) -> tuple[dict
     return account(conn, username), password
 
 
+def _move(conn: sa.Connection, a: Account, uid: int) -> int:
+    """Give account `uid` the role and place of `a` (checked); its sessions end. Returns how many."""
+    conn.execute(
+        sa.text("UPDATE app_user SET role = :r, jurisdiction_code = :j, department_code = :d WHERE id = :i"),
+        {"r": a.role, "j": a.jurisdiction_code, "d": a.department_code, "i": uid},
+    )
+    _link_worker(conn, a, uid)
+    return revoke_all(conn, uid)
+
+
 def set_role(conn: sa.Connection, actor: str, a: Account) -> dict[str, Any]:
     """Give an account a role and a place; its sessions end (they carry the old role)."""
     acc = account(conn, a.username)
     if actor == a.username and a.role != acc["role"]:
         raise Conflict("an admin does not change their own role", where="path.username")
     _check_place(conn, a, acc["id"])
-    conn.execute(
-        sa.text("UPDATE app_user SET role = :r, jurisdiction_code = :j, department_code = :d WHERE id = :i"),
-        {"r": a.role, "j": a.jurisdiction_code, "d": a.department_code, "i": acc["id"]},
-    )
-    _link_worker(conn, a, acc["id"])
-    revoked = revoke_all(conn, acc["id"])
+    revoked = _move(conn, a, acc["id"])
     log(conn, actor, "user.set_role", a.username, _described(a) | {"from": acc["role"], "revoked": revoked})
     return account(conn, a.username)
 

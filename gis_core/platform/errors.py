@@ -132,7 +132,7 @@ class RateLimited(OneGridError):
 
 
 class ServiceUnavailable(OneGridError):
-    """The database cannot be reached right now."""
+    """A service OneGrid depends on (the database, an identity provider) cannot be reached right now."""
 
     code = "unavailable"
     title = "Service unavailable"

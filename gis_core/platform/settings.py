@@ -97,6 +97,36 @@ class Settings(BaseSettings):
         default=None, description="Key of the digests exact search by ID number or phone matches on."
     )
 
+    # ---------------------------------------------------------------- single sign-on
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="An OpenID Connect provider's issuer URL; set, every login form offers 统一身份认证登录.",
+    )
+    oidc_client_id: str = Field(default="onegrid", description="OneGrid's client id at the provider.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="A confidential client's secret (PKCE is used either way)."
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="The callback URL registered at the provider (default: this server's "
+        "/api/v1/auth/oidc/callback as the browser reached it).",
+    )
+    oidc_scopes: str = Field(default="openid profile", description="Scopes asked of the provider.")
+    oidc_username_claim: str = Field(default="preferred_username", description="Claim that is the username.")
+    oidc_role_claim: str = Field(default="onegrid_role", description="Claim that names the role.")
+    oidc_roles: dict[str, str] = Field(
+        default_factory=dict,
+        description='The role claim\'s values → OneGrid roles, JSON ({"社区网格长": "community_officer"}); '
+        "a value that is a OneGrid role maps to itself.",
+    )
+    oidc_jurisdiction_claim: str = Field(
+        default="onegrid_area", description="Claim with an officer's area code."
+    )
+    oidc_department_claim: str = Field(
+        default="onegrid_department", description="Claim with a handler's department code."
+    )
+    oidc_worker_claim: str = Field(default="onegrid_worker", description="Claim with a grid worker's code.")
+
     # ---------------------------------------------------------------- reports and photos
     reports_per_minute: int = Field(
         default=60, description="Report submissions per user per minute (retries of a stored key included)."

@@ -2,6 +2,14 @@
 // a problem+json answer in words, times in Chinese, and an incident's timeline as a list.
 import { ACTION_ZH, STATE_ZH } from "/static/shared/states.js";
 
+// Back from the district's single sign-on: the token came in the address's fragment (never sent to
+// a server); keep it and take it out of the address bar and the history.
+const sso = new URLSearchParams(location.hash.slice(1)).get("sso_token");
+if (sso) {
+  localStorage.setItem("onegrid.token", sso);
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
 export const session = { token: localStorage.getItem("onegrid.token") };
 
 export async function api(path, options = {}) {
@@ -43,14 +51,27 @@ export async function login(form) {
 }
 
 // Every page's login form (#login-form, #login-error): sign in, say why not, or go on with `then`.
+// When the district has an identity provider, the form also offers it: one account for every system.
 export function onLogin(then) {
   const form = document.getElementById("login-form"), error = document.getElementById("login-error");
+  offerSingleSignOn(form, error);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const refused = await login(form);
     error.textContent = refused || "";
     if (!refused) await then();
   });
+}
+
+async function offerSingleSignOn(form, error) {
+  const offered = await fetch("/api/v1/auth/providers").then((r) => r.json()).catch(() => ({}));
+  if (!offered.oidc || form.querySelector(".sso")) return;
+  const p = document.createElement("p"), a = document.createElement("a");
+  p.className = "sso";
+  a.href = `${offered.oidc.login}?next=${encodeURIComponent(location.pathname + location.search)}`;
+  a.textContent = "统一身份认证登录";
+  p.append("或 ", a);
+  form.insertBefore(p, error);
 }
 
 const POLICY = "至少 10 位，含大写字母、小写字母、数字、符号中的三类（或 16 位以上），且不含账号名";
