@@ -205,3 +205,37 @@ def test_departments_and_the_command_line(db_url, engine, tmp_path):
         "value": "市",
         "problem": "网格, 社区, 街道 or 区 (grid, community, street, district)",
     }
+
+
+def test_units_are_placed_in_their_buildings_and_a_bad_kind_stores_nothing(engine, tmp_path, place, request):
+    tag = uuid.uuid4().hex[:5].upper()
+    request.addfinalizer(lambda: _forget(engine, "unit", "code", f"U{tag}"))
+    header = ["编码", "名称", "类型", "楼栋", "行业", "联系人", "联系电话", "从业人数"]
+    rows = [
+        [f"U{tag}1", "兴东便民超市", "商铺", place.buildings[0], "零售", "刘店长", "13900000041", "6"],
+        [f"U{tag}2", "元宝区第二小学", "学校", place.buildings[1], "教育", "", "0415-2123456", "80"],
+    ]
+    first = import_register(engine, write(tmp_path / "u.xlsx", header, rows), "unit")
+    assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
+    assert import_register(engine, write(tmp_path / "u2.csv", header, rows), "unit").unchanged == 2
+    with engine.connect() as c:
+        got = c.execute(
+            sa.text(
+                "SELECT u.code, u.kind, u.employees, b.code, ST_Contains(b.geom, u.geom), u.grid_id = b.grid_id "
+                "FROM unit u JOIN building b ON b.id = u.building_id WHERE u.code LIKE :p ORDER BY u.code"
+            ),
+            {"p": f"U{tag}%"},
+        ).all()
+    assert [tuple(r) for r in got] == [
+        (f"U{tag}1", "shop", 6, place.buildings[0], True, True),
+        (f"U{tag}2", "school", 80, place.buildings[1], True, True),
+    ]
+    rows[0][2], rows[1][7] = "饭店", "很多"
+    with pytest.raises(RegisterRejected) as refused:
+        import_register(engine, write(tmp_path / "u3.csv", header, rows), "unit")
+    assert [(p["row"], p["column"]) for p in refused.value.report.problems] == [(2, "kind"), (3, "employees")]
+    with engine.connect() as c:
+        kinds = c.execute(
+            sa.text("SELECT kind FROM unit WHERE code LIKE :p ORDER BY code"), {"p": f"U{tag}%"}
+        )
+        assert kinds.scalars().all() == ["shop", "school"]  # nothing stored

@@ -1,8 +1,8 @@
 """People and organisations from the files districts keep: Excel (.xlsx) and CSV registers.
 
-Grid workers with their grids and phones, departments, and residents (实有人口) with their
-households in buildings. python-calamine reads .xlsx (a Rust reader: 220,000 rows in seconds),
-the csv module CSV. Headers may be Chinese or English (`姓名` or `name`). Every row is checked
+Grid workers with their grids and phones, departments, residents (实有人口) with their
+households in buildings, and units (实有单位: shops, enterprises, schools …) in their buildings
+(`register_units`); reading and reporting are in `register_base`. Every row is checked
 before anything is written (an ID number by its GB 11643 check digit and birth date, a phone
 by its form, a grid or building by its code, a key not repeated): a file with any bad row
 stores nothing, and the report names each row (as numbered in the sheet, the header being
@@ -17,160 +17,40 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from gis_core.incidents.workflow import LEVELS
 from gis_core.ingest.identity import id_number_problem, phone_problem
+from gis_core.ingest.register_base import (
+    _SPLIT,
+    HEADERS,
+    LEVEL_WORDS,
+    NO,
+    RESIDENCY_WORDS,
+    YES,
+    RegisterKind,
+    RegisterRejected,
+    RegisterReport,
+    known,
+    read_register,
+    required,
+    unique,
+)
+from gis_core.ingest.register_units import check_units, store_units
 from gis_core.platform.sealed_columns import SEALED, seal_rows
 from gis_core.platform.sealing import sealer
 
-#: Header names accepted for each field (Chinese as districts write them, or English).
-HEADERS = {
-    "code": ("编号", "编码", "code"),
-    "name": ("姓名", "名称", "name"),
-    "phone": ("电话", "联系电话", "手机", "phone"),
-    "grids": ("网格", "网格编码", "grids"),
-    "active": ("在岗", "active"),
-    "level": ("层级", "level"),
-    "id_number": ("身份证号", "公民身份号码", "id_number"),
-    "building": ("楼栋", "楼栋编码", "building"),
-    "household_no": ("户号", "household_no"),
-    "residency": ("居住类型", "人口类型", "residency"),
-}
-LEVEL_WORDS = {"网格": "grid", "社区": "community", "街道": "street", "区": "district"} | {
-    v: v for v in LEVELS
-}
-RESIDENCY_WORDS = {
-    "户籍": "resident",
-    "常住": "resident",
-    "流动": "floating",
-    "resident": "resident",
-    "floating": "floating",
-}
-YES = {"是", "在岗", "true", "1", "yes"}
-NO = {"否", "离岗", "false", "0", "no"}
-_SPLIT = re.compile(r"[,，、;；\s]+")
-
-
-@dataclass
-class RegisterReport:
-    """What an import did, or why it stored nothing."""
-
-    kind: str
-    file: str
-    rows: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    problems: list[dict[str, Any]] = field(default_factory=list)
-
-    def bad(self, row: int, column: str, value: Any, problem: str) -> None:
-        """Note one problem of one row (row 1 is the header)."""
-        self.problems.append({"row": row, "column": column, "value": value, "problem": problem})
-
-    def tally(self, done: Any) -> None:
-        """Count one upsert by what it returned: no row (unchanged), or whether it inserted."""
-        if done is None:
-            self.unchanged += 1
-        elif done.inserted:
-            self.inserted += 1
-        else:
-            self.updated += 1
-
-    def as_dict(self) -> dict[str, Any]:
-        """The report as JSON-able data (what the CLI prints)."""
-        return dict(vars(self))
-
-
-class RegisterRejected(Exception):
-    """A register with bad rows: nothing was stored; the report names each row."""
-
-    def __init__(self, report: RegisterReport):
-        super().__init__(f"{len(report.problems)} problems in {report.file}")
-        self.report = report
-
-
-def _rows(path: Path) -> Iterator[list[Any]]:
-    if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            yield from csv.reader(f)
-        return
-    from python_calamine import CalamineWorkbook
-
-    book = CalamineWorkbook.from_path(str(path))
-    yield from book.get_sheet_by_index(0).to_python(skip_empty_area=True)
-
-
-def _text(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))  # Excel keeps codes typed as numbers as floats
-    return "" if v is None else str(v).strip()
-
-
-def read_register(
-    path: Path, fields: tuple[str, ...], report: RegisterReport
-) -> list[tuple[int, dict[str, str]]]:
-    """(sheet row number, {field: text}) for each non-empty row (the header is row 1)."""
-    rows = _rows(path)
-    header = [_text(h) for h in next(rows, [])]
-    where: dict[str, int] = {}
-    for f in fields:
-        found = [i for i, h in enumerate(header) if h in HEADERS[f]]
-        if found:
-            where[f] = found[0]
-    out = []
-    for n, row in enumerate(rows, start=2):
-        cells = {f: _text(row[i]) if i < len(row) else "" for f, i in where.items()}
-        if any(cells.values()):
-            out.append((n, cells))
-    report.rows = len(out)
-    return out
-
-
-@dataclass(frozen=True)
-class RegisterKind:
-    """One kind of register: its fields (required first), how a row is checked, how rows are stored."""
-
-    fields: tuple[str, ...]
-    required: tuple[str, ...]
-    check: Callable[[sa.Connection, list[tuple[int, dict[str, str]]], RegisterReport], list[dict[str, Any]]]
-    store: Callable[[sa.Connection, list[dict[str, Any]], RegisterReport], None]
-
-
-def _known(conn: sa.Connection, table: str, codes: set[str]) -> dict[str, int]:
-    rows = conn.execute(sa.text(f"SELECT code, id FROM {table} WHERE code = ANY(:c)"), {"c": sorted(codes)})  # noqa: S608
-    return {r.code: r.id for r in rows}
-
-
-def _unique(rows: list[tuple[int, dict[str, str]]], key: str, report: RegisterReport) -> None:
-    seen: dict[str, int] = {}
-    for n, r in rows:
-        if r[key] and r[key] in seen:
-            report.bad(n, key, r[key], f"also on row {seen[r[key]]}")
-        seen.setdefault(r[key], n)
-
-
-def _required(
-    rows: list[tuple[int, dict[str, str]]], fields: tuple[str, ...], report: RegisterReport
-) -> None:
-    for n, r in rows:
-        for f in fields:
-            if not r.get(f):
-                report.bad(n, f, "", "required")
+__all__ = ["REGISTERS", "RegisterRejected", "RegisterReport", "import_register"]
 
 
 # ---------------------------------------------------------------- grid workers
 def _check_workers(
     conn: sa.Connection, rows: list[tuple[int, dict[str, str]]], report: RegisterReport
 ) -> list[dict[str, Any]]:
-    _unique(rows, "code", report)
-    grids = _known(conn, "grid", {g for _, r in rows for g in _SPLIT.split(r.get("grids", "")) if g})
+    unique(rows, "code", report)
+    grids = known(conn, "grid", {g for _, r in rows for g in _SPLIT.split(r.get("grids", "")) if g})
     out = []
     for n, r in rows:
         if r.get("phone") and (why := phone_problem(r["phone"])):
@@ -240,7 +120,7 @@ def _store_workers(conn: sa.Connection, rows: list[dict[str, Any]], report: Regi
 def _check_departments(
     conn: sa.Connection, rows: list[tuple[int, dict[str, str]]], report: RegisterReport
 ) -> list[dict[str, Any]]:
-    _unique(rows, "code", report)
+    unique(rows, "code", report)
     out = []
     for n, r in rows:
         level = LEVEL_WORDS.get(r["level"])
@@ -268,8 +148,8 @@ def _store_departments(conn: sa.Connection, rows: list[dict[str, Any]], report: 
 def _check_residents(
     conn: sa.Connection, rows: list[tuple[int, dict[str, str]]], report: RegisterReport
 ) -> list[dict[str, Any]]:
-    _unique(rows, "id_number", report)
-    buildings = _known(conn, "building", {r["building"] for _, r in rows if r.get("building")})
+    unique(rows, "id_number", report)
+    buildings = known(conn, "building", {r["building"] for _, r in rows if r.get("building")})
     out = []
     for n, r in rows:
         number = r["id_number"].upper()
@@ -374,6 +254,12 @@ REGISTERS: dict[str, RegisterKind] = {
         _check_residents,
         _store_residents,
     ),
+    "unit": RegisterKind(
+        ("code", "name", "kind", "building", "industry", "contact", "phone", "employees"),
+        ("code", "name", "kind", "building"),
+        check_units,
+        store_units,
+    ),
 }
 
 
@@ -387,7 +273,7 @@ def import_register(engine: sa.Engine, path: Path, kind: str) -> RegisterReport:
             1, "", "", f"no rows under a header with {', '.join(HEADERS[f][0] for f in spec.required)}"
         )
         raise RegisterRejected(report)
-    _required(rows, spec.required, report)
+    required(rows, spec.required, report)
     with engine.begin() as conn:
         checked = spec.check(conn, rows, report)
         if report.problems:
