@@ -9,6 +9,7 @@ import base64
 import json
 import subprocess
 
+import pytest
 import sqlalchemy as sa
 
 from gis_core.ingest.demo_load import DEMO_PASSWORD
@@ -95,3 +96,35 @@ def test_gdal_reads_onegrid_with_an_api_key_as_its_basic_password(settings, clie
         )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert {f["properties"]["code"] for f in json.loads(out.read_text())["features"]} == codes
+
+
+@pytest.mark.parametrize("how", ["api-key", "disable", "logout"])
+def test_a_revocation_holds_in_this_process_at_once_without_waiting_for_its_notice(
+    client, auth, fresh_worker, how
+):
+    """The NOTIFY tells the other processes; the one that revoked must not wait for it (a race under load)."""
+    username, _ = fresh_worker()
+    r = client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
+    bearer = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    listener = client.app.state.listener
+    tokens = listener._handlers["onegrid_tokens"]
+    listener._handlers["onegrid_tokens"] = lambda _payload: None  # the notice is slow to arrive
+    try:
+        if how == "api-key":
+            made = client.post("/api/v1/auth/api-keys", json={"name": "QGIS"}, headers=bearer).json()
+            headers = basic(username, made["key"])
+            assert client.get("/collections/grid/items?limit=1", headers=headers).status_code == 200  # cached
+            assert client.delete(f"/api/v1/auth/api-keys/{made['id']}", headers=bearer).status_code == 204
+        else:
+            headers = bearer
+            assert client.get("/collections/grid/items?limit=1", headers=headers).status_code == 200  # cached
+            if how == "logout":
+                assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+            else:
+                off = client.patch(
+                    f"/api/v1/admin/users/{username}", json={"active": False}, headers=auth("admin")
+                )
+                assert off.status_code == 200, off.text
+        assert_problem(client.get("/collections/grid/items?limit=1", headers=headers), 401)
+    finally:
+        listener._handlers["onegrid_tokens"] = tokens

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from api.auth_db import auth_transaction
 from api.deps import CurrentUser, require_roles
 from gis_core.incidents import categories as catalogue
 from gis_core.platform import accounts
@@ -49,7 +50,7 @@ def list_users(request: Request) -> list[dict[str, Any]]:
 @router.post("/users", status_code=201, summary="Create an account with a one-time password")
 def add_user(body: AccountIn, user: CurrentUser, request: Request, response: Response) -> dict[str, Any]:
     """The account and its one-time password (shown this once; it must be changed at the first login)."""
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         acc, password = accounts.add(conn, _actor(user), accounts.Account(**body.model_dump()))
     response.headers["Location"] = f"/api/v1/admin/users/{acc['username']}"
     return {"account": acc, "one_time_password": password}
@@ -58,7 +59,7 @@ def add_user(body: AccountIn, user: CurrentUser, request: Request, response: Res
 @router.patch("/users/{username}", summary="Enable, disable, or set role and place")
 def patch_user(username: str, body: AccountPatch, user: CurrentUser, request: Request) -> dict[str, Any]:
     """Disabling ends the account's sessions and API keys at once; so does a new role."""
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         acc = accounts.account(conn, username)
         if body.role is not None:
             place = body.model_dump(exclude={"active"})
@@ -73,7 +74,7 @@ def patch_user(username: str, body: AccountPatch, user: CurrentUser, request: Re
 @router.post("/users/{username}/reset-password", summary="A new one-time password")
 def reset_password(username: str, user: CurrentUser, request: Request) -> dict[str, Any]:
     """The old password and every session end; the new one must be changed at the next login."""
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         acc, password = accounts.reset_password(conn, _actor(user), username)
     return {"account": acc, "one_time_password": password}
 
@@ -107,7 +108,7 @@ class CategoryIn(BaseModel):
 @router.post("/categories", status_code=201, summary="A new catalogue item")
 def add_category(body: CategoryIn, user: CurrentUser, request: Request) -> dict[str, Any]:
     """The item at version 1; reports may use it at once."""
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         return catalogue.add(conn, _actor(user), body.model_dump())
 
 
@@ -119,7 +120,7 @@ def edit_category(code: str, body: dict[str, Any], user: CurrentUser, request: R
 
     New incidents take the new version; those reported before keep theirs.
     """
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         return catalogue.edit(conn, _actor(user), code, body)
 
 
@@ -133,5 +134,5 @@ def get_category(code: str, request: Request) -> dict[str, Any]:
 @router.delete("/categories/{code}", status_code=204, summary="Remove a catalogue item nobody reported under")
 def delete_category(code: str, user: CurrentUser, request: Request) -> None:
     """409 while any incident is filed under it."""
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         catalogue.delete(conn, _actor(user), code)

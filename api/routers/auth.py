@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
+from api.auth_db import auth_transaction
 from api.deps import CurrentUser, SettingsDep, oauth2_scheme, password_user
 from gis_core.platform import accounts, api_keys
-from gis_core.platform.auth import issue_token, revoke_token, token_digest
+from gis_core.platform.auth import issue_token, revoke_token
 from gis_core.platform.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -52,7 +53,7 @@ def token(
     """
     user = password_user(request, form.username, form.password, where="body.username")
     ttl = timedelta(minutes=settings.token_ttl_minutes)
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         value, _ = issue_token(conn, user, ttl)
     return TokenOut(access_token=value, expires_in=int(ttl.total_seconds()))
 
@@ -60,9 +61,8 @@ def token(
 @router.post("/logout", status_code=204, summary="Revoke the current token")
 def logout(user: CurrentUser, request: Request, token: Annotated[str, Depends(oauth2_scheme)]) -> None:
     """Revoke the bearer token used for this request, committed before the answer goes out."""
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         revoke_token(conn, token)
-    request.app.state.token_cache.forget(token_digest(token))
 
 
 class PasswordChangeIn(BaseModel):
@@ -84,7 +84,7 @@ def change_password(body: PasswordChangeIn, request: Request) -> None:
     user = password_user(request, body.username, body.password, where="body.password", changing=True)
     if body.new_password == body.password:
         raise InvalidInput("the new password is the old one", where="body.new_password")
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         accounts.change_password(conn, user.username, body.new_password)
 
 
@@ -105,7 +105,7 @@ class ApiKeyIn(BaseModel):
 )
 def new_api_key(body: ApiKeyIn, user: CurrentUser, request: Request, settings: SettingsDep) -> dict[str, Any]:
     """The key is in this answer only; it is stored hashed. It reads what your account reads."""
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         return api_keys.issue(conn, user, body.name, timedelta(days=settings.api_key_days))
 
 
@@ -119,5 +119,5 @@ def my_api_keys(user: CurrentUser, request: Request) -> list[dict[str, Any]]:
 @router.delete("/api-keys/{key_id}", status_code=204, summary="Revoke one of my API keys")
 def revoke_api_key(key_id: int, user: CurrentUser, request: Request) -> None:
     """Revoked at once in every server process; 404 for a key that is not yours."""
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         api_keys.revoke(conn, user, key_id)

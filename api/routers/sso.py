@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Cookie, Query, Request
 from fastapi.responses import RedirectResponse
 
+from api.auth_db import auth_transaction
 from api.deps import SettingsDep
 from gis_core.platform import oidc
 from gis_core.platform.auth import issue_token
@@ -37,7 +38,7 @@ def oidc_login(
     request: Request, settings: SettingsDep, next: Annotated[str, Query(max_length=500)] = "/"
 ) -> RedirectResponse:
     """Send the browser to the provider with a state, a nonce and a PKCE challenge; back to `next` after."""
-    with request.app.state.auth_engine.begin() as conn:
+    with auth_transaction(request) as conn:
         url, state = oidc.begin(conn, settings, _redirect_uri(request, settings), next)
     out = RedirectResponse(url, status_code=302)
     out.set_cookie(
@@ -68,11 +69,10 @@ def oidc_callback(
         raise InvalidInput("state and code are required", where="query.state")
     if bound != state:
         raise InvalidInput("this login was not begun in this browser", where="query.state")
-    engine = request.app.state.auth_engine
-    with engine.begin() as conn:  # taken for good, whatever happens next
+    with auth_transaction(request) as conn:  # taken for good, whatever happens next
         pending = oidc.take(conn, state)
     claims = oidc.exchange(settings, pending, code)
-    with engine.begin() as conn:
+    with auth_transaction(request) as conn:
         user = oidc.account_of(conn, settings, claims)
         token, _ = issue_token(conn, user, timedelta(minutes=settings.token_ttl_minutes))
     out = RedirectResponse(f"{pending.next_path}#sso_token={quote(token)}", status_code=302)

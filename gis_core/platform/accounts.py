@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gis_core.platform.auth import ROLES, _hasher, hash_password
+from gis_core.platform.auth import ROLES, _hasher, announce_revoked, hash_password
 from gis_core.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 DEMO_PASSWORD = "onegrid-demo"
@@ -248,8 +248,7 @@ def revoke_all(conn: sa.Connection, user_id: int) -> int:
         .scalars()
         .all()
     )
-    for d in digests:
-        conn.execute(sa.text("SELECT pg_notify('onegrid_tokens', :h)"), {"h": d})
+    announce_revoked(conn, list(digests))
     return len(digests)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gis_core.platform.auth import User, issue_token, token_digest
+from gis_core.platform.auth import User, announce_revoked, issue_token, token_digest
 from gis_core.platform.clock import iso
 from gis_core.platform.errors import NotFound
 
@@ -51,4 +51,4 @@ def revoke(conn: sa.Connection, user: User, key_id: int) -> None:
     ).scalar()
     if digest is None:
         raise NotFound(f"you have no API key {key_id}", where="path.key_id")
-    conn.execute(sa.text("SELECT pg_notify('onegrid_tokens', :h)"), {"h": digest})
+    announce_revoked(conn, [digest])

@@ -193,13 +193,29 @@ def token_user_and_expiry(conn: sa.Connection, token: str) -> tuple[User, dateti
     return User(*row[:-1]), row[-1]
 
 
+#: Where a connection keeps the digests it revoked, for its own process to forget at commit.
+REVOKED = "onegrid_revoked"
+
+
+def announce_revoked(conn: sa.Connection, digests: list[str]) -> None:
+    """Tell every server process to forget these tokens when the transaction commits (NOTIFY).
+
+    The notice reaches this process too, but a moment later through its listener; the digests
+    are also kept on the connection so that the request that revoked forgets them before it
+    answers (`api.deps.auth_transaction`): no window in which a revoked token still works here.
+    """
+    for d in digests:
+        conn.execute(sa.text("SELECT pg_notify('onegrid_tokens', :h)"), {"h": d})
+    conn.info.setdefault(REVOKED, []).extend(digests)
+
+
 def revoke_token(conn: sa.Connection, token: str) -> None:
     """Revoke a token so it no longer authenticates; every server process is told to forget it."""
     conn.execute(
         sa.text("UPDATE api_token SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL"),
         {"h": token_digest(token)},
     )
-    conn.execute(sa.text("SELECT pg_notify('onegrid_tokens', :h)"), {"h": token_digest(token)})
+    announce_revoked(conn, [token_digest(token)])
 
 
 class TokenCache:
