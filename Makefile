@@ -17,12 +17,14 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NPM_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+NOTEBOOK_PORT ?= 8888
 
-.PHONY: help setup system demo test lint bench clean
+.PHONY: help setup system demo-db demo notebooks test lint bench clean
 
 help:
 	@echo "make demo    - set up, load the demo district once, serve on http://$(HOST):$(PORT)"
 	@echo "make test    - set up, lint, type-check and run the test suite"
+	@echo "make notebooks - the planners' notebooks in JupyterLab on http://$(HOST):$(NOTEBOOK_PORT)"
 	@echo "make bench   - full-scale benchmarks (tests/bench), results in var/bench/"
 
 system:
@@ -46,11 +48,23 @@ $(NPM_STAMP): package.json package-lock.json
 
 setup: system $(STAMP) $(NPM_STAMP)
 
-demo: setup
+# the database the demo and the notebooks use: the embedded cluster started (unless DATABASE_URL
+# points elsewhere), the schema at head, the demo district loaded once
+demo-db: setup
 	$(BIN)/onegrid db start
 	$(BIN)/onegrid db migrate
 	$(BIN)/onegrid demo load --if-missing
+
+demo: demo-db
 	$(BIN)/onegrid serve --host $(HOST) --port $(PORT)
+
+# JupyterLab (from PyPI, in the project's venv) on notebooks/, offline: no update, news or extension
+# look-ups (and --allow-root when run as root, as `make demo` may be);
+# its URL with the login token is printed when it starts
+notebooks: demo-db
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=$(HOST) --port=$(NOTEBOOK_PORT) --no-browser \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate --LabApp.news_url=None \
+	  --LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: setup
 	$(BIN)/ruff check .
