@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gis_core.platform.settings import get_settings
@@ -93,6 +94,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if defects else 0
 
 
+def demo_end(text: str, now: datetime | None = None) -> datetime:
+    """When the demo's data ends: `today` (the district's midnight that began today) or an ISO date."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(get_settings().timezone)
+    if text == "today":
+        local = (now or datetime.now(UTC)).astimezone(zone)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    day = datetime.fromisoformat(text)
+    return (day if day.tzinfo else day.replace(tzinfo=zone)).astimezone(UTC)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """`onegrid demo load`: generate and bulk-load the demo district."""
     from gis_core.ingest.demo_load import demo_loaded, load_demo
@@ -105,7 +118,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.if_missing and demo_loaded(engine):
             print("demo district already loaded")
             return 0
-        load_demo(engine, scale=args.scale, seed=args.seed, progress=print)
+        load_demo(engine, scale=args.scale, seed=args.seed, progress=print, end=demo_end(args.end))
     finally:
         engine.dispose()
     return 0
@@ -279,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=float, default=1.0, help="1.0 = the full district")
     demo.add_argument("--seed", type=int, default=20261122)
     demo.add_argument("--if-missing", action="store_true", help="do nothing when already loaded")
+    demo.add_argument(
+        "--end", default="today", help="when its incidents and tracks end: today (default) or an ISO date"
+    )
     demo.set_defaults(func=cmd_demo)
 
     imp = sub.add_parser(

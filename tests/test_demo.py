@@ -1,6 +1,7 @@
 """The demo district: counts follow the scale, data is internally consistent and deterministic."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import shapely
@@ -239,3 +240,20 @@ def test_forest_fire_incidents_cluster_around_the_forest_key_points(conn):
     )
     assert count(conn, "incident", "left(category_code, 2) = '07'") > 0
     assert far == 0
+
+
+def test_a_demo_loaded_today_ends_today():
+    """`onegrid demo load` ends the year of incidents and the week of tracks at the start of today."""
+    from gis_core.cli import demo_end
+
+    now = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)  # 01:00 on the 5th in Dandong
+    end = demo_end("today", now)
+    assert end == datetime(2026, 12, 4, 16, 0, tzinfo=UTC)  # the district's midnight that began the 5th
+    assert demo_end("2026-11-01", now) == datetime(2026, 10, 31, 16, 0, tzinfo=UTC)
+    data = generate(scale=0.003, seed=7, end=end)
+    assert data.manifest["end"] == "2026-12-05T00:00:00+08:00"
+    inc = data.table("incident")
+    reported = [datetime.fromisoformat(r[inc.columns.index("reported_at")]) for r in inc.rows]
+    assert end - timedelta(days=2) < max(reported) <= end and min(reported) >= end - timedelta(days=366)
+    last_fix = datetime.fromtimestamp(float(data.tracks["t"].max()), UTC)
+    assert end - timedelta(days=1) < last_fix <= end

@@ -69,6 +69,21 @@ class OneGrid:
         client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
         return cls(ServerPages(client), metric_epsg)
 
+    def data_end(self) -> pd.Timestamp:
+        """Where the data ends: a demo district's last day (its manifest), else now (live data)."""
+        if isinstance(self._pages, DatabasePages):
+            import sqlalchemy as sa
+
+            with self._pages.engine.connect() as conn:
+                end = conn.execute(
+                    sa.text("SELECT manifest->>'end' FROM demo_manifest ORDER BY loaded_at DESC LIMIT 1")
+                ).scalar()
+            if end:
+                return pd.Timestamp(end)
+        from gis_core.platform.settings import get_settings
+
+        return pd.Timestamp.now(tz=get_settings().timezone).floor("min")
+
     # ------------------------------------------------------------- frames
     def layer(self, name: str, **filters: str) -> gpd.GeoDataFrame:
         """Every feature of a published layer (cameras, cold_chain, service_centers, persons, …)."""

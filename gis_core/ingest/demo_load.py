@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -85,8 +86,13 @@ def load_demo(
     scale: float = 1.0,
     seed: int = 20261122,
     progress: Callable[[str], Any] = lambda _m: None,
+    end: datetime | None = None,
 ) -> dict[str, Any]:
     """Generate the demo district and replace the database's contents with it.
+
+    Its year of incidents and week of tracks end at `end` (default: the fixed date the tests and
+    benchmarks compare against; `onegrid demo load` gives the start of today, so a demo loaded
+    today is current today).
 
     Returns the manifest (counts, planted hotspots, track truth).
     """
@@ -98,7 +104,7 @@ def load_demo(
         progress(f"[{time.monotonic() - t0:6.1f}s] {msg}")
 
     say(f"generating demo district (scale {scale}, seed {seed})")
-    data = generate(scale=scale, seed=seed)
+    data = generate(scale=scale, seed=seed) if end is None else generate(scale=scale, seed=seed, end=end)
     say("generated; loading")
     with engine.begin() as conn:
         raw = conn.connection.driver_connection
