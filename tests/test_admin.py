@@ -347,3 +347,44 @@ def test_a_class_in_use_cannot_be_deleted_and_a_new_one_can_be_used_and_removed(
     assert any(m["code"] == "99" for m in client.get("/api/v1/categories").json())
     assert client.delete("/api/v1/admin/categories/9901", headers=auth("admin")).status_code == 204
     assert_problem(client.delete("/api/v1/admin/categories/9901", headers=auth("admin")), 404)
+
+
+def test_the_admin_page_edits_the_catalogue_and_refuses_to_delete_an_item_in_use(settings, client, auth):
+    """In Chromium: a new deadline saved on /admin is a new version; an item in use stays."""
+    from tests.browser import ARTIFACTS, axe_violations, browser_contexts, sign_in
+    from tests.live import live_server
+
+    new = {"code": "9902", "major_code": "99", "major_name": "试点类", "name": "占道晾晒",
+           "handling_level": "grid", "department_code": "grid_self",
+           "accept_hours": 1, "dispatch_hours": 2, "handle_hours": 24}  # fmt: skip
+    assert client.post("/api/v1/admin/categories", json=new, headers=auth("admin")).status_code == 201
+    errors: list[str] = []
+    try:
+        with (
+            live_server(settings) as base,
+            browser_contexts(1, base_url=base, viewport={"width": 1600, "height": 1000}) as (ctx,),
+        ):
+            page = sign_in(ctx, "/admin", "admin", errors, "window.adm && window.adm.loaded === true")
+            row = page.locator("#catalogue tr[data-code='9902']")
+            row.get_by_label("占道晾晒 处置时限（小时）").fill("12")
+            row.get_by_label("占道晾晒 处置层级").select_option("community")
+            row.get_by_role("button", name="保存 占道晾晒").click()
+            page.wait_for_function("document.querySelector('#cat-msg').textContent.includes('第 2 版')")
+            item = client.get("/api/v1/admin/categories/9902", headers=auth("admin")).json()
+            assert (item["version"], float(item["handle_hours"]), item["handling_level"]) == (
+                2,
+                12.0,
+                "community",
+            )
+            page.on("dialog", lambda d: d.accept())  # 删除？ yes
+            page.locator("#catalogue tr[data-code='0101'] button[data-act=delete]").click()
+            page.wait_for_function("document.querySelector('#cat-msg').textContent.includes('件事件归于此事项')")
+            assert page.locator("#catalogue tr[data-code='0101']").count() == 1
+            page.screenshot(path=str(ARTIFACTS / "admin-catalogue.png"), full_page=True)
+            assert axe_violations(page) == []
+            page.get_by_role("button", name="删除 占道晾晒").click()
+            page.wait_for_function("!document.querySelector(\"#catalogue tr[data-code='9902']\")")
+    finally:
+        client.delete("/api/v1/admin/categories/9902", headers=auth("admin"))
+    assert client.get("/api/v1/admin/categories/9902", headers=auth("admin")).status_code == 404
+    assert [e for e in errors if "409" not in e] == []

@@ -1,6 +1,7 @@
-// 账号管理: an admin creates accounts (a one-time password shown once, to be changed at the first
+// 账号与事件目录: an admin creates accounts (a one-time password shown once, to be changed at the first
 // login), disables and enables them, resets passwords and changes roles; every change is in the
 // append-only admin log, listed here. Everything goes through the admin API with the admin's token.
+import { loadCatalogue } from "/static/admin/catalogue.js";
 import { api, logout, onLogin, problem, session, when } from "/static/shared/session.js";
 
 const $ = (id) => document.getElementById(id);
@@ -8,7 +9,8 @@ const adm = (window.adm = { accounts: [], departments: [] });
 const ROLE_ZH = { admin: "系统管理员", commander: "指挥中心", street_officer: "街道", community_officer: "社区", grid_worker: "网格员",
   department_handler: "职能部门", planner: "规划分析", citizen: "群众" };
 const ACTION_ZH = { "user.add": "新建", "user.disable": "停用", "user.enable": "启用", "user.reset_password": "重置密码",
-  "user.set_role": "修改角色", "user.password": "本人修改密码" };
+  "user.set_role": "修改角色", "user.password": "本人修改密码", "user.sso_add": "统一认证首次登录", "user.sso_update": "统一认证改角色",
+  "catalogue.add": "新增事项", "catalogue.edit": "修改事项", "catalogue.delete": "删除事项" };
 const PLACE = { street_officer: "jurisdiction", community_officer: "jurisdiction", department_handler: "department", grid_worker: "worker" };
 
 function show(view) {
@@ -111,7 +113,7 @@ async function start() {
   }
   places();
   places("r", $("r-role").value);
-  await load();
+  await Promise.all([load(), loadCatalogue(adm.departments)]);
   adm.loaded = true;
 }
 

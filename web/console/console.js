@@ -5,14 +5,13 @@
 // department suggested), splits (拆分) for several units, merges a duplicate, urges (督办) and
 // extends (延期). An SLA board counts down each stage. Every action goes through the public API
 // with the dispatcher's own token and the version they saw; a 409 is said plainly.
-import { ACTION_ZH, STATE_ZH } from "/static/shared/states.js";
+import { ACTION_ZH, LEVEL_ZH, STATE_ZH } from "/static/shared/states.js";
 import { api, logout, onLogin, photo, problem, session, timeline, when } from "/static/shared/session.js";
 import { pointMap } from "/static/shared/map.js";
 
 const $ = (id) => document.getElementById(id);
 const con = (window.con = { items: [], selected: null, incident: null, categories: {}, departments: [], events: 0, photoUrls: [] });
 const SIDE_BY_SIDE = 3;
-const LEVEL_ZH = { grid: "网格", community: "社区", street: "街道", district: "区职能部门" };
 const TRACK_ZH = { near: "轨迹核验通过", far: "上报位置远离本人轨迹", no_track: "上报时无轨迹" };
 const BUTTONS = [  // [action, label, class, a reason required]
   ["accept", "受理 (A)", "", false], ["dispatch", "交办 (D)", "", false], ["split", "拆分 (S)", "quiet", false],

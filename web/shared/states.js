@@ -9,3 +9,5 @@ export const ACTION_ZH = {
   return: "退回", split: "拆分交办", urge: "督办", extend: "延期", subtasks_resolved: "子任务全部办结",
   closed_with_parent: "随主事件办结", reopened_with_parent: "随主事件重新办理",
 };
+// Who handles an incident: the catalogue's handling levels.
+export const LEVEL_ZH = { grid: "网格", community: "社区", street: "街道", district: "区职能部门" };
