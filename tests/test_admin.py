@@ -378,7 +378,9 @@ def test_the_admin_page_edits_the_catalogue_and_refuses_to_delete_an_item_in_use
             )
             page.on("dialog", lambda d: d.accept())  # 删除？ yes
             page.locator("#catalogue tr[data-code='0101'] button[data-act=delete]").click()
-            page.wait_for_function("document.querySelector('#cat-msg').textContent.includes('件事件归于此事项')")
+            page.wait_for_function(
+                "document.querySelector('#cat-msg').textContent.includes('件事件归于此事项')"
+            )
             assert page.locator("#catalogue tr[data-code='0101']").count() == 1
             page.screenshot(path=str(ARTIFACTS / "admin-catalogue.png"), full_page=True)
             assert axe_violations(page) == []
