@@ -18,6 +18,7 @@ NPM_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 NOTEBOOK_PORT ?= 8888
+LIVE ?= 1
 
 .PHONY: help setup system demo-db demo notebooks test lint bench clean
 
@@ -55,7 +56,9 @@ demo-db: setup
 	$(BIN)/onegrid db migrate
 	$(BIN)/onegrid demo load --if-missing
 
+# the server, and beside it (unless LIVE=0) the simulator that keeps the demo district moving
 demo: demo-db
+	@if [ "$(LIVE)" != "0" ]; then $(BIN)/onegrid demo live --url http://$(HOST):$(PORT) & fi; \
 	$(BIN)/onegrid serve --host $(HOST) --port $(PORT)
 
 # JupyterLab (from PyPI, in the project's venv) on notebooks/, offline: no update, news or extension

@@ -7,6 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gis_core.platform.settings import get_settings
 
@@ -106,6 +107,33 @@ def demo_end(text: str, now: datetime | None = None) -> datetime:
     return (day if day.tzinfo else day.replace(tzinfo=zone)).astimezone(UTC)
 
 
+def _demo_live(engine: Any, args: argparse.Namespace) -> int:
+    """`onegrid demo live`: wait for the server, then keep the demo district moving (Ctrl-C stops)."""
+    import time
+
+    import httpx
+
+    from data.demo_live import NotADemo, run
+
+    for _ in range(120):  # started beside `onegrid serve` by `make demo`: give it a minute
+        try:
+            if httpx.get(f"{args.url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    try:
+        run(args.url, engine, speed=args.speed, scale=args.live_scale, seconds=args.seconds, say=print)
+    except NotADemo as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        engine.dispose()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """`onegrid demo load`: generate and bulk-load the demo district."""
     from gis_core.ingest.demo_load import demo_loaded, load_demo
@@ -114,6 +142,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _ensure_database()
     migrate()
     engine = make_engine()
+    if args.action == "live":
+        return _demo_live(engine, args)
     try:
         if args.if_missing and demo_loaded(engine):
             print("demo district already loaded")
@@ -288,12 +318,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
 
     demo = sub.add_parser("demo", help="demo district")
-    demo.add_argument("action", choices=["load"])
+    demo.add_argument("action", choices=["load", "live"], help="load the district; keep it moving (live)")
     demo.add_argument("--scale", type=float, default=1.0, help="1.0 = the full district")
     demo.add_argument("--seed", type=int, default=20261122)
     demo.add_argument("--if-missing", action="store_true", help="do nothing when already loaded")
     demo.add_argument(
         "--end", default="today", help="when its incidents and tracks end: today (default) or an ISO date"
+    )
+    demo.add_argument("--url", default="http://127.0.0.1:8000", help="live: the server to drive")
+    demo.add_argument("--speed", type=float, default=1.0, help="live: the district's rhythm, N times faster")
+    demo.add_argument("--live-scale", type=float, default=1.0, help="live: reporters, N times as many")
+    demo.add_argument(
+        "--seconds", type=float, default=None, help="live: stop after this long (default: never)"
     )
     demo.set_defaults(func=cmd_demo)
 

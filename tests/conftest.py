@@ -377,3 +377,20 @@ def plant_key_point(engine):
             sa.text("DELETE FROM warning WHERE cause_key = ANY(:k)"), {"k": [f"key_point:{k}" for k in made]}
         )
         c.execute(sa.text("DELETE FROM key_point WHERE code = ANY(:k)"), {"k": made})
+
+
+@pytest.fixture
+def empty_database(db_url):
+    """A database of the test's own beside the test database, empty (not even migrated); dropped after."""
+    base = sa.engine.make_url(db_url)
+    name = f"onegrid_empty_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

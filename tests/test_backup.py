@@ -3,11 +3,9 @@
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from gis_core.platform.backup import BackupError, restore
 
@@ -44,16 +42,8 @@ def cli(url, *args):
 
 
 @pytest.fixture
-def scratch_db(db_url):
-    base = make_url(db_url)
-    name = f"onegrid_restore_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def scratch_db(empty_database):
+    return empty_database
 
 
 def test_backup_then_restore_into_an_empty_database_gives_the_same_database(

@@ -17,7 +17,6 @@ import sys
 import uuid
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from shapely.geometry import box, mapping
 
@@ -51,22 +50,6 @@ def _csv(path, rows):
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         csv.writer(f).writerows(rows)
     return path
-
-
-@pytest.fixture
-def empty_database(db_url):
-    base = sa.engine.make_url(db_url)
-    name = f"onegrid_live_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_a_district_goes_live_from_its_own_files(empty_database, tmp_path, settings):

@@ -1,0 +1,72 @@
+"""`onegrid demo live` drives a demo district through the public API, and refuses a database that is not one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from data.demo_live import NotADemo, run
+from gis_core.platform.db import migrate
+from tests.conftest import demo_database
+from tests.live import live_server
+
+
+@pytest.fixture(scope="module")
+def own_demo(db_url):
+    """A demo district of the simulator's own (it writes accounts, reports and fixes)."""
+    server = make_url(db_url).set(database="postgres").render_as_string(hide_password=False)
+    with demo_database(server, prefix="onegrid_live") as url:
+        yield url
+
+
+def test_it_refuses_a_database_that_is_not_a_demo(empty_database):
+    migrate(empty_database)  # a real district's database: the schema, no demo manifest
+    engine = sa.create_engine(empty_database)
+    with pytest.raises(NotADemo):
+        run("http://127.0.0.1:9", engine, seconds=1)
+    done = subprocess.run(
+        [sys.executable, "-m", "gis_core.cli", "demo", "live", "--url", "http://127.0.0.1:9", "--seconds", "1"],
+        env={**os.environ, "ONEGRID_DATABASE_URL": empty_database},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and "refused" in done.stderr
+    with engine.connect() as c:  # it wrote nothing, not even its accounts
+        assert c.execute(sa.text("SELECT count(*) FROM app_user")).scalar() == 0
+    engine.dispose()
+
+
+def test_the_district_moves_and_what_it_was_told_was_stored_is_stored_once(own_demo, settings):
+    started = datetime.now(UTC)
+    engine = sa.create_engine(own_demo)
+    with live_server(settings.model_copy(update={"database_url": own_demo})) as base:
+        said: list[str] = []
+        tally = run(base, engine, speed=600, scale=5, seconds=30, say=said.append)
+    assert said[0].startswith("demo live:") and said[-1].startswith("sent ")
+    assert tally["fixes"] > 50 and tally["reports"] >= 3 and tally["accept"] >= 1 and tally["readings"] >= 1
+    assert not [k for k in tally if k.startswith(("fixes refused", "reports refused", "readings refused"))], (
+        tally
+    )
+    with engine.connect() as c:
+        reports = c.execute(
+            sa.text(
+                "SELECT count(*) FROM incident WHERE description = '模拟上报（demo live）' AND reported_at >= :t"
+            ),
+            {"t": started},
+        ).scalar()
+        fixes = c.execute(
+            sa.text("SELECT count(*) FROM track_point WHERE recorded_at >= :t"), {"t": started}
+        ).scalar()
+        accepted = c.execute(
+            sa.text("SELECT count(*) FROM incident_event WHERE action = 'accept' AND at >= :t"),
+            {"t": started},
+        ).scalar()
+    engine.dispose()
+    assert reports == tally["reports"]  # each report the server took is stored, once
+    assert fixes == tally["fixes"]  # one fix per upload, none refused, none twice
+    assert accepted == tally["accept"]
