@@ -20,7 +20,7 @@ PORT ?= 8000
 NOTEBOOK_PORT ?= 8888
 LIVE ?= 1
 
-.PHONY: help setup system demo-db demo notebooks test lint bench clean
+.PHONY: help setup system demo-db demo notebooks test lint bench soak clean
 
 help:
 	@echo "make demo    - set up, load the demo district once, serve on http://$(HOST):$(PORT)"
@@ -76,6 +76,11 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+
+# the simulator against two server workers with a PostgreSQL restart and a kill -9 (30 minutes;
+# SOAK_MINUTES=5 for a try); figures in docs/reliability.md
+soak: setup
+	$(BIN)/pytest tests/soak -s
 
 bench: setup
 	@mkdir -p var/bench

@@ -197,7 +197,7 @@ class Client:
         return self.tokens[user]
 
     def call(self, user: str, method: str, path: str, what: str, **kw: Any) -> httpx.Response | None:
-        """One request as `user`; counted as sent (2xx) or refused (4xx/5xx: kind and status)."""
+        """One request as `user`, counted as sent (2xx) or refused (kind, status); None: never got there."""
         extra = kw.pop("headers", {})
         try:
             for attempt in (1, 2):  # a token that expired or was revoked: once more with a fresh one
@@ -214,7 +214,7 @@ class Client:
             self.tally[f"{what} unreachable"] += 1
             return None
         self.tally[what if r.is_success else f"{what} refused {r.status_code}"] += 1
-        return r if r.is_success else None
+        return r
 
 
 class Simulator:
@@ -235,6 +235,8 @@ class Simulator:
         self.next_report = now + 5 / speed  # the first soon, so the wall moves within a minute
         self.next_desk = now
         self.next_readings = now
+        self.outbox: list[tuple[str, str, str, str, dict[str, Any]]] = []
+        self.acked: dict[str, set[str]] = {"reports": set(), "fixes": set()}  # what the server said it stored
         self.waiting: dict[int, float] = {}  # incident id → when (monotonic) its next step is due
         for k, w in enumerate(self.cast.walkers):
             w.at = self.rng.uniform(0, 5000)
@@ -244,6 +246,7 @@ class Simulator:
         """Whatever is due now: fixes and check-ins, a report, the desks' rounds, readings."""
         now = time.monotonic()
         self._walk(now)
+        self._flush()
         if now >= self.next_report:
             self._report()
             hour = local(datetime.now(UTC)).hour
@@ -264,7 +267,9 @@ class Simulator:
             lon, lat = w.step(WALK_MPS * FIX_S / self.speed)
             fix = {"worker_id": w.worker_id, "t": datetime.now(UTC).isoformat(), "lon": lon, "lat": lat,
                    "accuracy": round(self.rng.uniform(4, 12), 1), "speed": WALK_MPS}  # fmt: skip
-            self.client.call(w.username, "POST", "/api/v1/tracks", "fixes", json={"fixes": [fix]})
+            self.send(
+                w.username, "/api/v1/tracks", "fixes", f"{w.worker_id}|{fix['t']}", json={"fixes": [fix]}
+            )
             for code, x, y in self.cast.key_points:
                 if _metres((lon, lat), (x, y)) < 40 and self.rng.random() < 0.5:
                     key = f"sim-{code}-{int(time.time() // 3600)}"  # once an hour at most, retry-safe
@@ -280,8 +285,22 @@ class Simulator:
         form = {"category": self.rng.choice(self.catalogue), "description": "模拟上报（demo live）",
                 "lon": str(lon + self.rng.uniform(-2e-4, 2e-4)),
                 "lat": str(lat + self.rng.uniform(-2e-4, 2e-4))}  # fmt: skip
-        self.client.call(who, "POST", "/api/v1/incidents", "reports", data=form,
-                         headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+        key = str(uuid.uuid4())
+        self.send(who, "/api/v1/incidents", "reports", key, data=form, headers={"Idempotency-Key": key})
+
+    def send(self, user: str, path: str, what: str, key: str, **kw: Any) -> None:
+        """POST as a phone does: kept and sent again (same key) until the server answers, once."""
+        self.outbox.append((user, path, what, key, kw))
+
+    def _flush(self) -> None:
+        kept = []
+        for user, path, what, key, kw in self.outbox:
+            r = self.client.call(user, "POST", path, what, **dict(kw))
+            if r is None or r.status_code >= 500 or r.status_code == 429:
+                kept.append((user, path, what, key, kw))  # not there, or not now: later, the same
+            elif r.is_success:
+                self.acked[what].add(key)
+        self.outbox = kept
 
     def _delay(self) -> float:
         """A person's delay before the next step, in real seconds: minutes, and one in ten hours late."""
@@ -290,7 +309,15 @@ class Simulator:
 
     def _act(self, user: str, inc: dict[str, Any], action: str, **extra: Any) -> None:
         body = {"action": action, "version": inc["properties"]["version"], **extra}
-        self.client.call(user, "POST", f"/api/v1/incidents/{inc['id']}/actions", action, json=body)
+        key = f"sim-{inc['id']}-{inc['properties']['version']}-{action}"  # a retry takes it once
+        self.client.call(
+            user,
+            "POST",
+            f"/api/v1/incidents/{inc['id']}/actions",
+            action,
+            json=body,
+            headers={"Idempotency-Key": key},
+        )
 
     def _due(self, inc: dict[str, Any], now: float) -> bool:
         """Whether the person who takes the incident's next step has got round to it."""
@@ -302,7 +329,7 @@ class Simulator:
         for state, action in (("reported", "accept"), ("accepted", "dispatch"), ("resolved", "rate")):
             r = self.client.call("commander", "GET", "/api/v1/incidents", "desk reads",
                                  params={"state": state, "area": self._community(), "limit": 50})  # fmt: skip
-            for inc in r.json()["features"] if r is not None else []:
+            for inc in r.json()["features"] if r is not None and r.is_success else []:
                 if self._due(inc, now):
                     if action == "rate":
                         rating = self.rng.choices([n for n, _ in RATINGS], [p for _, p in RATINGS])[0]
@@ -313,7 +340,7 @@ class Simulator:
             r = self.client.call(
                 user, "GET", "/api/v1/incidents", "inbox reads", params={"assigned": "true", "limit": 50}
             )
-            for inc in r.json()["features"] if r is not None else []:
+            for inc in r.json()["features"] if r is not None and r.is_success else []:
                 state = inc["properties"]["state"]
                 if state in ("dispatched", "in_progress") and self._due(inc, now):
                     self._act(
@@ -345,17 +372,27 @@ SHOWN = ("fixes", "reports", "accept", "dispatch", "start", "resolve", "rate", "
 def run(
     base_url: str, engine: sa.Engine, speed: float = 1.0, scale: float = 1.0,
     seconds: float | None = None, say: Callable[[str], Any] = print,
-) -> Counter[str]:  # fmt: skip
-    """Keep the district moving until `seconds` have passed (or forever); a progress line every 10 s."""
+    between: Callable[[Simulator, float], Any] = lambda _sim, _elapsed: None,
+) -> Simulator:  # fmt: skip
+    """Keep the district moving until `seconds` have passed (or forever); a progress line every 10 s.
+
+    `between(sim, elapsed)` is called each tick (the soak breaks things there). At the end the
+    phones' outboxes are given a minute to empty, as phones keep trying.
+    """
     sim = Simulator(base_url, engine, speed, scale)
     walkers, handlers = len(sim.cast.walkers), len(sim.cast.handlers)
     say(f"demo live: {walkers} workers walking, {handlers} handlers, speed {speed}")
     start = last = time.monotonic()
     while seconds is None or time.monotonic() - start < seconds:
         sim.tick()
+        between(sim, time.monotonic() - start)
         if time.monotonic() - last >= 10:
             say(sim.progress())
             last = time.monotonic()
         time.sleep(0.2)
+    deadline = time.monotonic() + 60
+    while sim.outbox and time.monotonic() < deadline:
+        sim._flush()
+        time.sleep(1)
     say(sim.progress())
-    return sim.tally
+    return sim
