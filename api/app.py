@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.live import Hub
+from api.metrics import Metrics
 from api.middleware import Admission, Compression, FormUtf8
 from api.rate_limits import Limiter
 from api.routers import (
@@ -56,10 +57,12 @@ from gis_core.publishing.tile_serving import TileServer
 log = logging.getLogger(__name__)
 
 
-Job = Callable[[sa.Connection, Settings], None]
+Job = Callable[[sa.Connection, Settings], Any]  # what it did, for the metrics (api.metrics.job_done)
 
 
-async def _every(engine: sa.Engine, settings: Settings, interval_s: float, job: str, work: Job) -> None:
+async def _every(
+    engine: sa.Engine, settings: Settings, interval_s: float, job: str, work: Job, metrics: Metrics
+) -> None:
     """Every `interval_s` seconds (0: never), run blocking `work` off the event loop, if it is due.
 
     It runs in one transaction, once per interval for the whole deployment: another worker
@@ -70,26 +73,31 @@ async def _every(engine: sa.Engine, settings: Settings, interval_s: float, job: 
     while interval_s > 0:
         await asyncio.sleep(interval_s)
         try:
-            await asyncio.to_thread(run_if_due, engine, job, interval_s, lambda conn: work(conn, settings))
+            done = await asyncio.to_thread(
+                run_if_due, engine, job, interval_s, lambda conn: work(conn, settings)
+            )
+            metrics.job_done(job, done)
         except Exception:  # noqa: BLE001 - a failed tick must not stop the scheduler
             log.exception("%s tick failed", job)
 
 
-def _escalate(conn: sa.Connection, settings: Settings) -> None:  # noqa: ARG001
-    """Escalate overdue incidents."""
+def _escalate(conn: sa.Connection, settings: Settings) -> list[int]:  # noqa: ARG001
+    """Escalate overdue incidents; the ids handled."""
     from gis_core.incidents.escalation import escalate_overdue
 
     done = escalate_overdue(conn, datetime.now(UTC))
     if done:
         log.info("escalated %d overdue incidents", len(done))
+    return done
 
 
-def _check_warnings(conn: sa.Connection, settings: Settings) -> None:
-    """Run the warning rules: raise, escalate and clear warnings."""
+def _check_warnings(conn: sa.Connection, settings: Settings) -> dict[str, dict[str, int]]:
+    """Run the warning rules: raise, escalate and clear warnings; per rule, the counts."""
     from gis_core.field.warning_rules import due_rules, evaluate
 
     summary = evaluate(conn, datetime.now(UTC), settings, due_rules(conn, settings))
     log.info("warning rules: %s", summary)
+    return summary
 
 
 def _prune_events(conn: sa.Connection, settings: Settings) -> None:
@@ -209,7 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.listener = listener
         app.state.hub = hub
         schedulers = [
-            asyncio.create_task(_every(background, settings, every, job, work))
+            asyncio.create_task(_every(background, settings, every, job, work, app.state.metrics))
             for job, (every, work) in scheduled_jobs(settings).items()
         ]
         # what start-up built (routes, models, the grid index: ~200,000 objects) lives as long
@@ -236,6 +244,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.metrics.state = app.state
     app.state.login_limiter = Limiter(settings.login_per_minute, "login attempts")
     app.state.report_limiter = Limiter(settings.reports_per_minute, "reports")
     errors.install(app)
@@ -274,5 +284,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Admission, limit=settings.pool_size + settings.pool_max_overflow, max_body=max_body)
     app.add_middleware(FormUtf8)
     app.add_middleware(Compression)  # inside the timer: a request's time includes its compression
-    app.add_middleware(RequestTimer, slow_ms=settings.slow_request_ms)
+    app.add_middleware(RequestTimer, slow_ms=settings.slow_request_ms, metrics=app.state.metrics)
     return app

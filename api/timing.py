@@ -1,10 +1,11 @@
 """Where a request's time went: a request id on every answer, phases timed, slow requests logged.
 
 `RequestTimer` gives each request an id (the client's `X-Request-ID` when it is a sane one,
-else a new one), answers with it, and logs one JSON line for every request slower than
-`slow_request_ms`: its id, route, status, and the phases that code marked with
-`gis_core.platform.timing.phase` (waiting for an admission slot, the token check, waiting for a
-pooled connection, rendering), plus the time to the first byte of the answer and to its last.
+else a new one), answers with it and with `Server-Timing` (the phases timed before the answer
+began: admission, auth, pool, render), counts and times it for `/metrics`, and logs one JSON
+line for every request slower than `slow_request_ms`: its id, route, status, and the phases
+that code marked with `gis_core.platform.timing.phase` (waiting for an admission slot, the token
+check, waiting for a pooled connection, rendering), plus the time to the first byte and the last.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,9 +28,10 @@ _SANE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 class RequestTimer:
     """Outermost middleware: request id in and out, phases, a log line for each slow request."""
 
-    def __init__(self, app: ASGIApp, slow_ms: float):
+    def __init__(self, app: ASGIApp, slow_ms: float, metrics: Any = None):
         self.app = app
         self.slow_ms = slow_ms
+        self.metrics = metrics  # api.metrics.Metrics: each answer counted and timed by route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
         if scope["type"] != "http":
@@ -47,7 +50,11 @@ class RequestTimer:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 first_byte = time.perf_counter()
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid)]
+                extra = [(b"x-request-id", rid)]
+                if phases:  # where the time went so far, for the browser's devtools (Server-Timing)
+                    timing = ", ".join(f"{name};dur={ms:.1f}" for name, ms in phases.items())
+                    extra.append((b"server-timing", timing.encode()))
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 last_byte = time.perf_counter()
@@ -57,8 +64,12 @@ class RequestTimer:
         finally:
             _phases.reset(token)
             total = ((last_byte or time.perf_counter()) - t0) * 1000
+            route = scope.get("route")
+            if self.metrics is not None:  # by route template: one series per route, not per tile
+                self.metrics.observe(
+                    scope["method"], getattr(route, "path", "unmatched"), status, total / 1000
+                )
             if total >= self.slow_ms:
-                route = scope.get("route")
                 log.warning(
                     "slow request %s",
                     json.dumps(

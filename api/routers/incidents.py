@@ -108,6 +108,8 @@ async def submit_incident(
     if done.replayed:
         response.status_code = 200
         response.headers["Idempotency-Replayed"] = "true"
+    else:
+        request.app.state.metrics.reports.inc()
     return body
 
 

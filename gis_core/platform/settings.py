@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     # ---------------------------------------------------------------- tiles and requests
     tile_cache_entries: int = Field(default=20_000, description="Rendered tiles kept per server process.")
     tile_timeout_ms: int = Field(default=5_000, description="Statement timeout of one tile's SQL.")
+    metrics_clients: list[str] = Field(
+        default=["127.0.0.1", "::1"],
+        description="Addresses allowed to read /metrics (JSON list); others get 403. Default: this host.",
+    )
     slow_request_ms: float = Field(
         default=500.0, description="A request slower than this is logged with its id and phases."
     )
