@@ -35,6 +35,7 @@ from api.routers import (
     hotspots,
     incidents,
     lookup,
+    ogc_tiles,
     open311,
     pages,
     service_cards,
@@ -276,6 +277,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events.router,
         tour.router,
         sso.router,
+        ogc_tiles.router,
     ):
         app.include_router(router)
     pages.mount_static(app)

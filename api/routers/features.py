@@ -75,6 +75,11 @@ def landing(request: Request) -> dict[str, Any]:
             {"href": f"{base}/docs", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
             {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json"},
             {
+                "href": f"{base}/tileMatrixSets",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                "type": "application/json",
+            },
+            {
                 "href": f"{base}/collections",
                 "rel": "data",
                 "type": "application/json",
@@ -87,7 +92,9 @@ def landing(request: Request) -> dict[str, Any]:
 @router.get("/conformance", summary="OGC API conformance classes")
 def conformance() -> dict[str, list[str]]:
     """The conformance classes this service implements."""
-    return {"conformsTo": CONFORMANCE}
+    from api.routers.ogc_tiles import CONFORMANCE as TILES
+
+    return {"conformsTo": CONFORMANCE + TILES}
 
 
 def _collection(layer: Layer, base: str, bbox: list[float] | None) -> dict[str, Any]:
@@ -103,8 +110,10 @@ def _collection(layer: Layer, base: str, bbox: list[float] | None) -> dict[str, 
             {"href": href, "rel": "self", "type": "application/json"},
             {"href": f"{href}/items", "rel": "items", "type": GEOJSON, "title": layer.title_zh},
             {"href": f"{base}/tiles/{layer.id}.json", "rel": "tiles", "type": "application/json"},
+            {"href": f"{href}/tiles", "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+             "type": "application/json", "title": f"{layer.title_zh} (OGC API Tiles)"},
         ],
-    }
+    }  # fmt: skip
 
 
 def _district_bbox(conn: ConnDep) -> list[float] | None:
