@@ -50,7 +50,7 @@ class RequestTimer:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 first_byte = time.perf_counter()
-                extra = [(b"x-request-id", rid)]
+                extra = [(b"x-request-id", rid), (b"x-content-type-options", b"nosniff")]
                 if phases:  # where the time went so far, for the browser's devtools (Server-Timing)
                     timing = ", ".join(f"{name};dur={ms:.1f}" for name, ms in phases.items())
                     extra.append((b"server-timing", timing.encode()))

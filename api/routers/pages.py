@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from functools import lru_cache
@@ -22,35 +24,66 @@ VENDOR = {"idb": "idb/build", "maplibre-gl": "maplibre-gl/dist"}
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
+#: Every page's Content-Security-Policy: its own origin only (libraries come from node_modules
+#: through /vendor, never a CDN), no inline script or style (the worker app's, built into its page,
+#: are allowed by their hashes), MapLibre's blob: workers, no framing by other sites.
+CSP = (
+    "default-src 'self'; script-src 'self'{inline}; style-src 'self'{inline}; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; child-src 'self' blob:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def page(path: Path, inline: tuple[str, ...] = ()) -> FileResponse:
+    """A page with its security headers and no caching (a new release shows at the next load)."""
+    hashes = "".join(f" '{h}'" for h in inline)
+    return FileResponse(
+        path,
+        headers={
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": CSP.format(inline=hashes),
+            "Referrer-Policy": "same-origin",
+            "X-Frame-Options": "DENY",
+        },
+    )
+
+
+def inline_hashes(html: str) -> tuple[str, ...]:
+    """CSP hashes of the inline scripts and styles of a built page."""
+    found = re.findall(r"<script[^>]*>(.*?)</script>|<style>(.*?)</style>", html, flags=re.S)
+    return tuple(
+        "sha256-" + base64.b64encode(hashlib.sha256((a or b).encode()).digest()).decode() for a, b in found
+    )
+
 
 @router.get("/report")
 def report_page() -> FileResponse:
     """随手拍: the grid workers' and citizens' phone page."""
-    return FileResponse(WEB / "report" / "index.html", headers={"Cache-Control": "no-cache"})
+    return page(WEB / "report" / "index.html")
 
 
 @router.get("/me")
 def me_page() -> FileResponse:
     """我的诉求: residents' requests, their timelines and ratings; from a service card, its worker."""
-    return FileResponse(WEB / "me" / "index.html", headers={"Cache-Control": "no-cache"})
+    return page(WEB / "me" / "index.html")
 
 
 @router.get("/desk")
 def desk_page() -> FileResponse:
     """部门处置台: the departments' and officers' inbox of dispatched incidents, and their actions."""
-    return FileResponse(WEB / "desk" / "index.html", headers={"Cache-Control": "no-cache"})
+    return page(WEB / "desk" / "index.html")
 
 
 @router.get("/admin")
 def admin_page() -> FileResponse:
     """账号管理: the admin's accounts, one-time passwords, roles and the admin log."""
-    return FileResponse(WEB / "admin" / "index.html", headers={"Cache-Control": "no-cache"})
+    return page(WEB / "admin" / "index.html")
 
 
 @router.get("/console")
 def console_page() -> FileResponse:
     """指挥调度台: the command centre's queue, dispatch, split, merge, urge and SLA board."""
-    return FileResponse(WEB / "console" / "index.html", headers={"Cache-Control": "no-cache"})
+    return page(WEB / "console" / "index.html")
 
 
 @router.get("/app")
@@ -62,7 +95,7 @@ def app_redirect() -> RedirectResponse:
 @router.get("/app/")
 def app_page() -> FileResponse:
     """网格员: the grid worker's phone app (installable, works offline), its script and style inside."""
-    return FileResponse(APP_PAGE, headers={"Cache-Control": "no-cache"})
+    return page(APP_PAGE, app_inline())
 
 
 @router.get("/app/sw.js")
@@ -132,6 +165,13 @@ def build_app_page() -> None:
         raise RuntimeError("node is missing: run `make setup` to install it (it builds the app's page)")
     subprocess.run(["node", str(WEB / "build.mjs")], cwd=PROJECT_ROOT, check=True, capture_output=True)
     app_shell.cache_clear()
+    app_inline.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def app_inline() -> tuple[str, ...]:
+    """The built app page's inline script and style, as CSP hashes (rebuilt with the page)."""
+    return inline_hashes(APP_PAGE.read_text())
 
 
 @lru_cache(maxsize=1)
@@ -155,7 +195,7 @@ def _shell_file(url: str) -> Path:
 @router.get("/wall")
 def wall_page() -> FileResponse:
     """指挥大屏: the command centre's map wall."""
-    return FileResponse(WEB / "wall" / "index.html", headers={"Cache-Control": "no-cache"})
+    return page(WEB / "wall" / "index.html")
 
 
 def mount_static(app: FastAPI) -> None:

@@ -100,11 +100,18 @@ function layerSwitcher(style) {
         if (wall.map.getLayer(id)) wall.map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
       }
     });
-    const legend = (meta["onegrid:legend"] || []).map((l) => `<span class="legend-swatch" style="background:${l.color}"></span>${l.label_zh}`).join(" ");
     const label = document.createElement("label");  // the title names the box, and a click on it toggles
     label.append(box, ` ${meta["onegrid:title_zh"]} `);
-    li.append(label);
-    li.insertAdjacentHTML("beforeend", `<span class="hint">${legend}</span>`);
+    // swatches coloured through the style object, not a style attribute: the CSP allows no inline style
+    const legend = document.createElement("span");
+    legend.className = "hint";
+    for (const l of meta["onegrid:legend"] || []) {
+      const swatch = document.createElement("span");
+      swatch.className = "legend-swatch";
+      swatch.style.background = l.color;
+      legend.append(swatch, `${l.label_zh} `);
+    }
+    li.append(label, legend);
     ul.append(li);
   }
 }
