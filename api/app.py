@@ -243,6 +243,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Grid-governance GIS server: district → street → community → grid, and all it anchors.",
         lifespan=lifespan,
+        docs_url=None,  # served by api.routers.pages from node_modules: FastAPI's default loads a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()

@@ -12,7 +12,16 @@ def test_healthz_checks_the_database(client):
 
 
 def test_docs_and_openapi(client):
-    assert client.get("/docs").status_code == 200
+    import re
+
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    # offline: every script, stylesheet and icon the page loads is this server's, and is there
+    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*'([^']+)'""", docs.text)
+    urls = [a or b for a, b in urls]
+    assert urls and not [u for u in urls if u.startswith(("http:", "https:", "//"))], urls
+    assert all(client.get(u).status_code == 200 for u in urls), urls
+    assert client.get("/redoc").status_code == 404  # its default would load a CDN too
     spec = client.get("/openapi.json").json()
     assert "/api/v1/lookup" in spec["paths"] and "/api/v1/auth/token" in spec["paths"]
 

@@ -12,7 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from gis_core.platform.settings import PROJECT_ROOT
@@ -20,7 +21,7 @@ from gis_core.platform.settings import PROJECT_ROOT
 WEB = PROJECT_ROOT / "web"
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 #: URL prefix → folder inside node_modules, for each library a page imports.
-VENDOR = {"idb": "idb/build", "maplibre-gl": "maplibre-gl/dist"}
+VENDOR = {"idb": "idb/build", "maplibre-gl": "maplibre-gl/dist", "swagger-ui": "swagger-ui-dist"}
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -190,6 +191,18 @@ def _shell_file(url: str) -> Path:
         return WEB / url.removeprefix("/static/")
     name, rest = url.removeprefix("/vendor/").split("/", 1)
     return NODE_MODULES / VENDOR[name] / rest
+
+
+@router.get("/docs")
+def api_docs() -> HTMLResponse:
+    """The interactive API documentation (Swagger UI from node_modules: no CDN, works offline)."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="OneGrid API",
+        swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/vendor/swagger-ui/favicon-32x32.png",
+    )
 
 
 @router.get("/wall")
