@@ -22,26 +22,26 @@ ARGS = [
 ]
 
 
+#: Every test context's defaults: Chinese and Beijing time, as the users' own devices are; the
+#: pages' Content-Security-Policy bypassed (Playwright's string waits run through eval, which it
+#: forbids): tests/test_page_security.py loads every page under it instead.
+CONTEXT_DEFAULTS = {"locale": "zh-CN", "timezone_id": "Asia/Shanghai", "bypass_csp": True}
+
+
+def new_context(browser, **context_options):
+    """A fresh context of `browser` with the tests' defaults (`context_options` win)."""
+    return browser.new_context(**{**CONTEXT_DEFAULTS, **context_options})
+
+
 @contextlib.contextmanager
 def browser_contexts(n: int, **context_options):
-    """`n` fresh contexts of one Chromium (several people at once, each with their own storage).
-
-    In Chinese and Beijing time unless told otherwise, as the users' own devices are. The pages'
-    Content-Security-Policy is bypassed unless `bypass_csp=False`: Playwright's string waits run
-    through eval, which it forbids; tests/test_page_security.py loads every page under it.
-    """
-    context_options = {
-        "locale": "zh-CN",
-        "timezone_id": "Asia/Shanghai",
-        "bypass_csp": True,
-        **context_options,
-    }
+    """`n` fresh contexts of one Chromium (several people at once, each with their own storage)."""
     assert os.path.exists(CHROMIUM), "Debian chromium is not installed (make setup installs it)"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
-            yield [browser.new_context(**context_options) for _ in range(n)]
+            yield [new_context(browser, **context_options) for _ in range(n)]
         finally:
             browser.close()
 

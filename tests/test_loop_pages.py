@@ -16,7 +16,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.browser import ARTIFACTS, axe_violations, browser_contexts, sign_in
+from tests.browser import ARTIFACTS, axe_violations, browser_contexts, new_context, sign_in
 from tests.live import live_server
 from tests.photos import jpeg
 
@@ -83,9 +83,7 @@ def test_the_whole_loop_through_the_four_ends(settings, engine, client, auth, sp
         )
         wall = sign_in(wall_ctx, "/wall", "commander", errors, "window.wall && window.wall.loaded === true")
         citizen_ctx.close()
-        citizen_ctx = console_ctx.browser.new_context(
-            base_url=base, locale="zh-CN", timezone_id="Asia/Shanghai", **phone
-        )
+        citizen_ctx = new_context(console_ctx.browser, base_url=base, **phone)
         me = citizen_ctx.new_page()
         me.on("pageerror", lambda e: errors.append(f"citizen: {e}"))
         me.goto(f"/me?worker={worker}")  # what the worker's service card's QR code opens
