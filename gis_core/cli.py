@@ -114,7 +114,12 @@ def _demo_live(engine: Any, args: argparse.Namespace) -> int:
     import httpx
 
     from data.demo_live import NotADemo, run
+    from gis_core.ingest.demo_load import demo_loaded
 
+    if not demo_loaded(engine):  # before waiting for any server: it writes nowhere but a demo
+        print("refused: this database holds no demo district (demo_manifest)", file=sys.stderr)
+        engine.dispose()
+        return 1
     for _ in range(120):  # started beside `onegrid serve` by `make demo`: give it a minute
         try:
             if httpx.get(f"{args.url}/healthz", timeout=2).status_code == 200:

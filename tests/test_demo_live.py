@@ -46,7 +46,7 @@ def test_the_district_moves_and_what_it_was_told_was_stored_is_stored_once(own_d
     engine = sa.create_engine(own_demo)
     with live_server(settings.model_copy(update={"database_url": own_demo})) as base:
         said: list[str] = []
-        sim = run(base, engine, speed=600, scale=5, seconds=30, say=said.append)
+        sim = run(base, engine, speed=1200, scale=10, seconds=15, say=said.append)
     tally = sim.tally
     assert said[0].startswith("demo live:") and said[-1].startswith("sent ")
     assert tally["fixes"] > 50 and tally["reports"] >= 3 and tally["accept"] >= 1 and tally["readings"] >= 1

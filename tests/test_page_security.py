@@ -26,6 +26,13 @@ def test_each_page_has_its_security_headers(client, path):
         assert csp.count("'sha256-") == 4
 
 
+@pytest.fixture(scope="module")
+def server(settings):
+    """One server for the pages' runs (each in a browser context of its own)."""
+    with live_server(settings) as base:
+        yield base
+
+
 @pytest.mark.parametrize(
     ("path", "user", "ready"),
     [
@@ -37,10 +44,10 @@ def test_each_page_has_its_security_headers(client, path):
         ("/report", "citizen", "document.querySelectorAll('#category option').length > 40"),
     ],
 )
-def test_signed_in_pages_run_with_no_csp_violation(settings, path, user, ready):
+def test_signed_in_pages_run_with_no_csp_violation(server, path, user, ready):
     """Under the policy itself (no bypass): waits are polled through DevTools, which it does not govern."""
     errors: list[str] = []
-    with live_server(settings) as base, browser_contexts(1, base_url=base, bypass_csp=False) as (ctx,):
+    with browser_contexts(1, base_url=server, bypass_csp=False) as (ctx,):
         ctx.add_init_script(WATCH)
         page = ctx.new_page()
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
