@@ -261,6 +261,11 @@ def test_the_provider_decides_role_and_place_and_a_disabled_account_stays_out(en
             .all()
         )
         assert actions == ["user.sso_add", "user.sso_update"]
+        # renamed at the provider: the same person (issuer and subject), the same account
+        renamed = oidc.account_of(
+            c, conf, claims | {"onegrid_role": "指挥中心", "preferred_username": "sunli-new"}
+        )
+        assert (renamed.id, renamed.username) == (first.id, first.username)
         c.execute(sa.text("UPDATE app_user SET active = false WHERE id = :i"), {"i": first.id})
         with pytest.raises(Forbidden, match="disabled"):
             oidc.account_of(c, conf, claims)

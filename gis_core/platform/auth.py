@@ -88,15 +88,21 @@ class User:
     department_code: str | None
 
 
+_USER_SQL = (
+    "SELECT id, username, display_name, role, jurisdiction_code, department_code FROM app_user "
+    "WHERE active AND "
+)
+
+
 def user_named(conn: sa.Connection, username: str) -> User | None:
     """The active account `username` as the domain functions take a user (notebooks, jobs, tests)."""
-    row = conn.execute(
-        sa.text(
-            "SELECT id, username, display_name, role, jurisdiction_code, department_code "
-            "FROM app_user WHERE username = :u AND active"
-        ),
-        {"u": username},
-    ).first()
+    row = conn.execute(sa.text(_USER_SQL + "username = :u"), {"u": username}).first()
+    return None if row is None else User(*row)
+
+
+def user_with_id(conn: sa.Connection, uid: int) -> User | None:
+    """The active account with id `uid`, as the domain functions take a user."""
+    row = conn.execute(sa.text(_USER_SQL + "id = :i"), {"i": uid}).first()
     return None if row is None else User(*row)
 
 

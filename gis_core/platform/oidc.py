@@ -24,7 +24,7 @@ import jwt
 import sqlalchemy as sa
 
 from gis_core.platform import accounts
-from gis_core.platform.auth import ROLES, User, user_named
+from gis_core.platform.auth import ROLES, User, user_with_id
 from gis_core.platform.errors import AuthError, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from gis_core.platform.settings import Settings
 
@@ -197,7 +197,7 @@ def account_of(conn: sa.Connection, settings: Settings, claims: dict[str, Any]) 
         department_code=claim(settings.oidc_department_claim),
         worker_code=claim(settings.oidc_worker_claim),
     )
-    uid = accounts.vouched(conn, str(claims["iss"]), str(claims["sub"]), account)
-    user = user_named(conn, account.username) if uid else None
-    assert user is not None and user.id == uid  # vouched refuses a disabled or another's account
+    # by id: the account is the provider's subject's, whatever the name it goes by there now
+    user = user_with_id(conn, accounts.vouched(conn, str(claims["iss"]), str(claims["sub"]), account))
+    assert user is not None  # vouched refuses a disabled account
     return user
