@@ -271,10 +271,8 @@ def plant_resident(engine, lon: float, lat: float, id_number: str, name: str = "
             ),
             {
                 "name": name,
-                "idn": seal.seal(id_number),
-                "idd": seal.digest(id_number),
-                "ph": seal.seal("13900001111"),
-                "phd": seal.digest("13900001111"),
+                **dict(zip(("idn", "idd"), seal.seal_and_digest(id_number), strict=True)),
+                **dict(zip(("ph", "phd"), seal.seal_and_digest("13900001111"), strict=True)),
                 "lon": lon,
                 "lat": lat,
             },

@@ -15,13 +15,12 @@ its place).
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from gis_core.ingest.bulk import copy_rows
 from gis_core.ingest.identity import id_number_problem, phone_problem
 from gis_core.ingest.register_base import (
     _SPLIT,
@@ -207,10 +206,6 @@ SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT 
 """
 
 
-def _csv_value(v: Any) -> Any:
-    return "\\x" + v.hex() if isinstance(v, bytes) else v  # bytea's hex input
-
-
 def _store_residents(conn: sa.Connection, rows: list[dict[str, Any]], report: RegisterReport) -> None:
     """COPY the register into a scratch table (ID numbers and phones already sealed), then upsert."""
     columns, sealed = seal_rows(
@@ -223,16 +218,7 @@ def _store_residents(conn: sa.Connection, rows: list[dict[str, Any]], report: Re
             "gender char(1), birth_date date) ON COMMIT DROP"
         )
     )
-    buf = io.StringIO()
-    csv.writer(buf).writerows([_csv_value(v) for v in r] for r in sealed)
-    buf.seek(0)
-    cur = conn.connection.cursor()  # COPY: 220,000 rows in one round trip
-    try:
-        cur.copy_expert(  # type: ignore[attr-defined]
-            f"COPY register_in ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buf
-        )
-    finally:
-        cur.close()
+    copy_rows(conn.connection.driver_connection, "register_in", columns, sealed)  # 220,000 rows: COPY
     done = conn.execute(sa.text(_UPSERT_PERSONS)).one()
     report.inserted, report.updated = int(done.inserted), int(done.updated)
     report.unchanged = len(rows) - report.inserted - report.updated

@@ -30,19 +30,11 @@ def seal_rows(
     sealer: Sealer, columns: Sequence[str], rows: Iterable[Sequence[Any]], fields: Sequence[str]
 ) -> tuple[list[str], Iterable[tuple[Any, ...]]]:
     """`rows` of `columns` with each of `fields` replaced by its sealed value and digest, in place."""
-    at = {f: columns.index(f) for f in fields}
-    out_cols: list[str] = []
-    for c in columns:
-        out_cols += sealed_names([c]) if c in at else [c]
+    at = {columns.index(f) for f in fields}
+    out_cols = [n for i, c in enumerate(columns) for n in (sealed_names([c]) if i in at else [c])]
 
     def sealed(row: Sequence[Any]) -> tuple[Any, ...]:
-        out: list[Any] = []
-        for i, v in enumerate(row):
-            if i in at.values():
-                out += [sealer.seal(v), sealer.digest(v)]
-            else:
-                out.append(v)
-        return tuple(out)
+        return tuple(x for i, v in enumerate(row) for x in (sealer.seal_and_digest(v) if i in at else (v,)))
 
     return out_cols, (sealed(r) for r in rows)
 
@@ -94,7 +86,7 @@ def seal_clear(conn: sa.Connection, sealer: Sealer, table: str) -> int:
         table,
         fields,
         sealed_names(fields),
-        lambda r: [x for f in fields for x in (sealer.seal(r[f]), sealer.digest(r[f]))],
+        lambda r: [x for f in fields for x in sealer.seal_and_digest(r[f])],
     )
 
 
@@ -112,7 +104,7 @@ def rotate(conn: sa.Connection, sealer: Sealer) -> dict[str, int]:
 
         def fresh(r: sa.RowMapping, fields: tuple[str, ...] = fields) -> list[Any]:
             values = [sealer.open(r[f"{f}_sealed"]) for f in fields]
-            return [x for v in values for x in (sealer.seal(v), sealer.digest(v))]
+            return [x for v in values for x in sealer.seal_and_digest(v)]
 
         out[table] = _rewrite(conn, table, [f"{f}_sealed" for f in fields], sealed_names(fields), fresh)
     return out

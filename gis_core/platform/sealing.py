@@ -60,6 +60,10 @@ class Sealer:
         except InvalidToken:
             raise ConfigError("a sealed value opens under none of ONEGRID_PII_KEYS (key dropped?)") from None
 
+    def seal_and_digest(self, value: str | None) -> tuple[bytes | None, bytes | None]:
+        """What a sealed field stores: the value sealed, and its digest."""
+        return self.seal(value), self.digest(value)
+
     def digest(self, value: str | None) -> bytes | None:
         """The keyed digest exact search matches on (equal values, equal digests)."""
         if value is None:
