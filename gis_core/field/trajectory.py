@@ -57,19 +57,11 @@ def road_coverage(
     roads: shapely.Geometry, area: shapely.Geometry, track: shapely.Geometry, within_m: float = COVER_M
 ) -> tuple[float, float]:
     """(road length in `area`, of it within `within_m` of `track`), metres, all in one metric CRS."""
-    empty = track is None or shapely.is_empty(track)
-    return covered_length(roads, area, None if empty else shapely.buffer(track, within_m))
-
-
-def covered_length(
-    roads: shapely.Geometry, area: shapely.Geometry, zone: shapely.Geometry | None
-) -> tuple[float, float]:
-    """(road length in `area`, of it inside `zone`): `road_coverage` with the track's buffer given."""
     in_area = shapely.intersection(roads, area)
     total = float(shapely.length(in_area))
-    if total == 0 or zone is None or shapely.is_empty(zone):
+    if total == 0 or track is None or shapely.is_empty(track):
         return total, 0.0
-    return total, float(shapely.length(shapely.intersection(in_area, zone)))
+    return total, float(shapely.length(shapely.intersection(in_area, shapely.buffer(track, within_m))))
 
 
 def _track_geometry(x: np.ndarray, y: np.ndarray, runs: list[slice]) -> shapely.Geometry:
