@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from gis_core.publishing.tiles import HALF
+
 ID = "WebMercatorQuad"
 URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 CRS = "http://www.opengis.net/def/crs/EPSG/0/3857"
-#: Half the equator in Web Mercator metres: the matrix's origin is (-ORIGIN, ORIGIN).
-ORIGIN = 20037508.342789244
+#: Half the equator in Web Mercator metres (the tiles' own constant): the origin is (-ORIGIN, ORIGIN).
+ORIGIN = HALF
 TILE = 256
 #: The standard's pixel size (0.28 mm), which turns a cell size into a scale denominator.
 PIXEL_M = 0.00028
