@@ -97,14 +97,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def demo_end(text: str, now: datetime | None = None) -> datetime:
     """When the demo's data ends: `today` (the district's midnight that began today) or an ISO date."""
-    from zoneinfo import ZoneInfo
+    from gis_core.platform.clock import midnight, zone
 
-    zone = ZoneInfo(get_settings().timezone)
     if text == "today":
-        local = (now or datetime.now(UTC)).astimezone(zone)
-        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+        return midnight(now or datetime.now(UTC)).astimezone(UTC)
     day = datetime.fromisoformat(text)
-    return (day if day.tzinfo else day.replace(tzinfo=zone)).astimezone(UTC)
+    return (day if day.tzinfo else day.replace(tzinfo=zone())).astimezone(UTC)
 
 
 def _demo_live(engine: Any, args: argparse.Namespace) -> int:

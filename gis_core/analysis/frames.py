@@ -13,7 +13,7 @@ database way calls the very functions the API's handlers call. Frames are in EPS
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
@@ -80,9 +80,9 @@ class OneGrid:
                 ).scalar()
             if end:
                 return pd.Timestamp(end)
-        from gis_core.platform.settings import get_settings
+        from gis_core.platform.clock import local
 
-        return pd.Timestamp.now(tz=get_settings().timezone).floor("min")
+        return pd.Timestamp(local(datetime.now(UTC))).floor("min")
 
     # ------------------------------------------------------------- frames
     def layer(self, name: str, **filters: str) -> gpd.GeoDataFrame:

@@ -96,7 +96,7 @@ def load_demo(
 
     Returns the manifest (counts, planted hotspots, track truth).
     """
-    from data.demo_district import generate
+    from data.demo_district import DEFAULT_END, generate
 
     t0 = time.monotonic()
 
@@ -104,7 +104,7 @@ def load_demo(
         progress(f"[{time.monotonic() - t0:6.1f}s] {msg}")
 
     say(f"generating demo district (scale {scale}, seed {seed})")
-    data = generate(scale=scale, seed=seed) if end is None else generate(scale=scale, seed=seed, end=end)
+    data = generate(scale=scale, seed=seed, end=end or DEFAULT_END)
     say("generated; loading")
     with engine.begin() as conn:
         raw = conn.connection.driver_connection
