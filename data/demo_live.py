@@ -72,6 +72,7 @@ class Walker:
 class Cast:
     """Who the simulator plays, read once from the demo database."""
 
+    community: str  # the demo accounts' community, where all of it happens
     walkers: list[Walker]
     handlers: list[str]  # accounts that handle dispatched incidents (officers, departments)
     area: list[tuple[float, float]]  # points where reports are placed (the community's road vertices)
@@ -170,7 +171,7 @@ def cast(engine: sa.Engine) -> Cast:
         ]
         sites = list(c.execute(sa.text("SELECT code FROM cold_chain_site ORDER BY code")).scalars())
     area = [p for w in walkers for p in w.path]
-    return Cast(walkers, handlers, area, key_points, sites)
+    return Cast(str(community), walkers, handlers, area, key_points, sites)
 
 
 class Client:
@@ -237,7 +238,7 @@ class Simulator:
         self.next_readings = now
         self.outbox: list[tuple[str, str, str, str, dict[str, Any]]] = []
         self.acked: dict[str, set[str]] = {"reports": set(), "fixes": set()}  # what the server said it stored
-        self.waiting: dict[int, float] = {}  # incident id → when (monotonic) its next step is due
+        self.waiting: dict[tuple[int, int], float] = {}  # (incident, version) → when its next step is due
         for k, w in enumerate(self.cast.walkers):
             w.at = self.rng.uniform(0, 5000)
             w.due = now + k * FIX_S / speed / max(1, len(self.cast.walkers))
@@ -321,14 +322,13 @@ class Simulator:
 
     def _due(self, inc: dict[str, Any], now: float) -> bool:
         """Whether the person who takes the incident's next step has got round to it."""
-        key = inc["id"] * 100 + inc["properties"]["version"]
-        when = self.waiting.setdefault(key, now + self._delay())
+        when = self.waiting.setdefault((inc["id"], inc["properties"]["version"]), now + self._delay())
         return now >= when
 
     def _desk(self, now: float) -> None:
         for state, action in (("reported", "accept"), ("accepted", "dispatch"), ("resolved", "rate")):
-            r = self.client.call("commander", "GET", "/api/v1/incidents", "desk reads",
-                                 params={"state": state, "area": self._community(), "limit": 50})  # fmt: skip
+            queue = {"state": state, "area": self.cast.community, "limit": 50}
+            r = self.client.call("commander", "GET", "/api/v1/incidents", "desk reads", params=queue)
             for inc in r.json()["features"] if r is not None and r.is_success else []:
                 if self._due(inc, now):
                     if action == "rate":
@@ -346,9 +346,6 @@ class Simulator:
                     self._act(
                         user, inc, "start" if state == "dispatched" else "resolve", note="已处置（模拟）"
                     )
-
-    def _community(self) -> str:
-        return self.cast.walkers[0].grid[:12] if self.cast.walkers else ""
 
     def _readings(self) -> None:
         stamp = datetime.now(UTC).isoformat()

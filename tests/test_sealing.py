@@ -96,12 +96,10 @@ def test_rotating_the_key_keeps_every_record_readable_and_findable(engine):
 
 
 def _file_keys() -> list[str]:
-    import json
-
-    from gis_core.platform.sealing import KEY_FILE
+    from gis_core.platform.sealing import _key_file
     from gis_core.platform.settings import get_settings
 
-    return json.loads((get_settings().var_dir / KEY_FILE).read_text())["keys"]
+    return list(_key_file(str(get_settings().var_dir))["keys"])
 
 
 def test_the_migration_seals_clear_columns_and_its_downgrade_opens_them(scratch_db):  # noqa: F811
