@@ -215,7 +215,7 @@ def test_without_a_provider_there_is_no_single_sign_on(client):
 def test_the_console_signs_a_dispatcher_in_through_the_provider(sso):
     base, _ = sso
     errors: list[str] = []
-    with browser_contexts(1) as (ctx,):
+    with browser_contexts(1, viewport={"width": 1920, "height": 1080}) as (ctx,):  # a dispatcher's screen
         page = ctx.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{base}/console")
@@ -232,6 +232,11 @@ def test_the_console_signs_a_dispatcher_in_through_the_provider(sso):
         page.locator("#console-view").wait_for(state="visible")
         assert "sso_token" not in page.url  # kept, and taken out of the address bar
         assert page.evaluate("localStorage.getItem('onegrid.token')")
+        # an empty list says so, a full one does not
+        page.wait_for_function("window.con && window.con.loaded === true")
+        for ul in ("queue", "sla-list", "escalated"):
+            empty = page.locator(f"#{ul} li").count() == 0
+            assert page.is_visible(f"#{ul}-empty") == empty, ul
         page.screenshot(path=str(ARTIFACTS / "sso-console.png"))
     assert errors == []
 

@@ -47,6 +47,7 @@ async function loadQueue() {
   const ul = $("queue");
   ul.replaceChildren();
   $("queue-count").textContent = con.items.length;
+  $("queue-empty").hidden = con.items.length > 0;  // an empty queue says so
   const areas = $("f-area");
   for (const f of con.items) {
     const p = f.properties;
@@ -88,6 +89,7 @@ async function loadBoard() {
   const soon = all.filter((p) => p.due_at && new Date(p.due_at) - Date.now() < 2 * 3600_000).sort((a, b) => a.due_at.localeCompare(b.due_at)).slice(0, 30);
   const list = (ul, rows, sub) => {
     ul.replaceChildren();
+    $(`${ul.id}-empty`).hidden = rows.length > 0;
     for (const p of rows) {
       const li = document.createElement("li");
       li.innerHTML = `<button type="button" class="item"><span class="line"><b></b><span class="due"></span></span><span class="sub"></span></button>`;
