@@ -78,6 +78,7 @@ class RequestTimer:
                             "method": scope["method"],
                             "route": getattr(route, "path", scope["path"]),
                             "path": scope["path"],  # which tile, which incident
+                            "query": scope.get("query_string", b"").decode("latin-1")[:1000],  # which filter
                             "status": status,
                             "total_ms": round(total, 3),
                             "first_byte_ms": round((first_byte - t0) * 1000, 3) if first_byte else None,

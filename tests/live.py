@@ -17,7 +17,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(settings, workers: int = 1, stderr=None, **env_extra):
+def live_server(settings, workers: int = 1, stderr=None, log_level: str = "warning", **env_extra):
     port = free_port()
     env = {
         **os.environ,
@@ -41,7 +41,7 @@ def live_server(settings, workers: int = 1, stderr=None, **env_extra):
             "--workers",
             str(workers),
             "--log-level",
-            "warning",
+            log_level,
             "--timeout-graceful-shutdown",
             "2",
         ],

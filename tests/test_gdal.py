@@ -66,3 +66,21 @@ def test_gdal_reads_a_vector_tile(client, auth, engine, tmp_path):
     w, s, e, n = bounds(z, x, y)
     pad = (e - w) * 64 / 4096 + 1
     assert w - pad <= minx < maxx <= e + pad and s - pad <= miny < maxy <= n + pad
+
+
+def test_gdal_sends_a_where_clause_as_a_cql2_filter(settings, engine, token, tmp_path):
+    """ogr2ogr -where goes to the server as CQL2 (the access log shows it) and selects what a local filter does."""
+    log = tmp_path / "server.log"
+    # every request logged as slow (threshold 0), with its query string
+    with log.open("w") as stderr, live_server(settings, stderr=stderr, ONEGRID_SLOW_REQUEST_MS=0) as base:
+        tok = token("commander")
+        everything, urban = tmp_path / "all.geojson", tmp_path / "urban.geojson"
+        gdal("ogr2ogr", "-f", "GeoJSON", str(everything), f"OAPIF:{base}/", "grid", token=tok)
+        gdal("ogr2ogr", "-f", "GeoJSON", "-where", "kind = 'urban'", str(urban), f"OAPIF:{base}/", "grid",
+             token=tok)  # fmt: skip
+    asked = [line for line in log.read_text().splitlines() if '"/collections/grid/items"' in line]
+    assert any("filter=" in line and "urban" in line for line in asked), log.read_text()[-3000:]
+    local = {f["properties"]["code"] for f in json.loads(everything.read_text())["features"]
+             if f["properties"]["kind"] == "urban"}  # fmt: skip
+    served = [f["properties"]["code"] for f in json.loads(urban.read_text())["features"]]
+    assert sorted(served) == sorted(local) and local

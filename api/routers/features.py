@@ -3,33 +3,58 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ConnDep, CurrentUser, read_context
-from gis_core.geo.crs import input_point, parse_crs
+from gis_core.geo.crs import input_point
 from gis_core.platform.clock import iso
-from gis_core.platform.errors import InvalidInput, UnknownCRSError
-from gis_core.publishing import features
+from gis_core.platform.errors import InvalidInput
+from gis_core.platform.settings import get_settings
+from gis_core.publishing import cql2_filter, features
 from gis_core.publishing.audit import log_read
 from gis_core.publishing.layers import Layer, get_layer, readable_layers
+from gis_core.publishing.output_crs import CRS84, OutputCrs, output_crs, supported
 
 router = APIRouter(tags=["features"])
 spatial = APIRouter(prefix="/api/v1/spatial", tags=["spatial queries"])
 
 GEOJSON = "application/geo+json"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+_CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
+_PART3 = "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *(_PART3 + c for c in ("queryables", "queryables-query-parameters", "filter", "features-filter")),
+    *(
+        _CQL2 + c
+        for c in (
+            "basic-cql2",
+            "cql2-text",
+            "cql2-json",
+            "advanced-comparison-operators",
+            "case-insensitive-comparison",
+            "basic-spatial-functions",
+            "basic-spatial-functions-plus",
+            "spatial-functions",
+            "temporal-functions",
+            "arithmetic",
+        )
+    ),  # fmt: skip
 ]
 #: Query parameters of /items that are not property filters.
-ITEM_PARAMS = {"bbox", "limit", "offset", "datetime", "sortby", "crs", "f"}
+ITEM_PARAMS = {"bbox", "bbox-crs", "limit", "offset", "datetime", "sortby", "crs", "f"} | {
+    "filter", "filter-lang", "filter-crs",
+}  # fmt: skip
 
+#: Listed in the API description: GDAL 3.6 sends CQL text only when this enum names `cql-text`.
+FilterLang = Literal["cql2-text", "cql2-json", "cql-text"]
 Limit = Annotated[int, Query(ge=1, le=features.MAX_LIMIT, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Features to skip")]
 
@@ -45,16 +70,14 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _geojson(body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(body, media_type=GEOJSON)
+def _geojson(body: dict[str, Any], crs: OutputCrs | None = None) -> JSONResponse:
+    headers = {"Content-Crs": f"<{crs.uri if crs else CRS84}>"}
+    return JSONResponse(body, media_type=GEOJSON, headers=headers)
 
 
-def _output_crs(crs: str | None) -> Any:
-    """WGS84 (default) or GCJ-02 for Chinese basemaps; other CRSs are not offered."""
-    spec = parse_crs(crs, where="query.crs")
-    if spec.kind == "gcj02" or spec.kind == "epsg" and spec.epsg == 4326:
-        return spec
-    raise UnknownCRSError(f"output is offered in CRS84 or GCJ-02, not {spec.label}", where="query.crs")
+def _output_crs(crs: str | None, where: str = "query.crs") -> OutputCrs:
+    """One of the CRSs each collection lists (CRS84 when absent); a 400 problem otherwise."""
+    return output_crs(crs, get_settings().projected_epsg, where)
 
 
 @router.get("/", summary="OGC API landing page")
@@ -104,11 +127,15 @@ def _collection(layer: Layer, base: str, bbox: list[float] | None) -> dict[str, 
         "title": layer.title_zh,
         "description": layer.title_en,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": supported(get_settings().projected_epsg),
+        "storageCrs": CRS84,
         "extent": {"spatial": {"bbox": [bbox or [-180, -90, 180, 90]], "crs": CRS84}},
         "links": [
             {"href": href, "rel": "self", "type": "application/json"},
             {"href": f"{href}/items", "rel": "items", "type": GEOJSON, "title": layer.title_zh},
+            {"href": f"{href}/queryables", "rel": QUERYABLES, "type": "application/schema+json"},
+            # the draft's relation name, which GDAL 3.6 follows
+            {"href": f"{href}/queryables", "rel": "queryables", "type": "application/json"},
             {"href": f"{base}/tiles/{layer.id}.json", "rel": "tiles", "type": "application/json"},
             {"href": f"{href}/tiles", "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
              "type": "application/json", "title": f"{layer.title_zh} (OGC API Tiles)"},
@@ -138,6 +165,22 @@ def collection(collectionId: str, request: Request, user: CurrentUser, conn: Con
     return _collection(layer, _base(request), _district_bbox(conn))
 
 
+@router.get("/collections/{collectionId}/queryables", summary="What a CQL2 filter may name, with types")
+def collection_queryables(
+    collectionId: str,  # noqa: N803
+    request: Request,
+    user: CurrentUser,
+    conn: ConnDep,
+) -> JSONResponse:
+    """The collection's queryables as a JSON Schema (OGC API Features Part 3)."""
+    layer = _readable(collectionId, user, where="path.collectionId")
+    body = cql2_filter.queryables(conn, layer, user, str(request.url))
+    # JSON Schema's own type, unless the client takes only plain JSON (GDAL 3.6 asks for that)
+    accept = request.headers.get("accept", "*/*")
+    plain = "application/json" in accept and not any(t in accept for t in ("schema+json", "*/*"))
+    return JSONResponse(body, media_type="application/json" if plain else "application/schema+json")
+
+
 def _item_query(request: Request, layer: Layer, user: Any, limit: int, offset: int) -> features.ItemQuery:
     """Filters from the query string; unknown parameters are 400 problems, not silently ignored."""
     params = request.query_params
@@ -154,11 +197,16 @@ def _item_query(request: Request, layer: Layer, user: Any, limit: int, offset: i
         if len(values) != 1 or not values[0]:
             raise InvalidInput(f"give {name!r} exactly one non-empty value", where=f"query.{name}")
         props[name] = values[0]
+    bbox_crs = _output_crs(params.get("bbox-crs"), "query.bbox-crs")
+    filter_crs = _output_crs(params.get("filter-crs"), "query.filter-crs")
     return features.ItemQuery(
-        bbox=features.parse_bbox(params["bbox"]) if "bbox" in params else None,
+        bbox=features.parse_bbox(params["bbox"], crs=bbox_crs) if "bbox" in params else None,
         interval=features.parse_datetime(params["datetime"]) if "datetime" in params else None,
         properties=props,
         sortby=features.parse_sortby(params["sortby"], layer, user) if "sortby" in params else [],
+        filter=cql2_filter.parse(params["filter"], params.get("filter-lang"), filter_crs)
+        if "filter" in params
+        else None,
         limit=limit,
         offset=offset,
     )
@@ -190,7 +238,7 @@ def _page(
 
 @router.get(
     "/collections/{collectionId}/items",
-    summary="Features of a collection (bbox, datetime, property filters, sortby, paging)",
+    summary="Features of a collection (bbox, datetime, CQL2 filter, property filters, sortby, CRS, paging)",
     response_class=JSONResponse,
     responses={200: {"content": {GEOJSON: {}}}},
 )
@@ -201,17 +249,26 @@ def collection_items(
     conn: ConnDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (CRS84)")] = None,
+    bbox: Annotated[
+        str | None, Query(description="minLon,minLat,maxLon,maxLat (CRS84, or in bbox-crs)")
+    ] = None,
     datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval (`..` open)")] = None,
     sortby: Annotated[str | None, Query(description="+field,-field")] = None,
-    crs: Annotated[str | None, Query(description="Output CRS: CRS84 (default) or GCJ-02")] = None,
+    crs: Annotated[str | None, Query(description="Output CRS: one the collection lists")] = None,
+    filter_: Annotated[
+        str | None, Query(alias="filter", description="CQL2 text, or JSON with filter-lang")
+    ] = None,
+    filter_lang: Annotated[
+        FilterLang, Query(alias="filter-lang", description="The filter's language")
+    ] = "cql2-text",
 ) -> JSONResponse:
     """A page of features; any other parameter named like a field filters on equality."""
     layer = _readable(collectionId, user, where="path.collectionId")
+    out = _output_crs(crs)
     q = _item_query(request, layer, user, limit, offset)
-    feats, matched = features.items(conn, layer, user, q, _output_crs(crs))
+    feats, matched = features.items(conn, layer, user, q, out)
     log_read(conn, user, [layer], "features", len(feats), read_context(request))
-    return _geojson(_page(request, feats, matched, limit, offset))
+    return _geojson(_page(request, feats, matched, limit, offset), out)
 
 
 @router.get(
@@ -226,18 +283,19 @@ def collection_item(
     request: Request,
     user: CurrentUser,
     conn: ConnDep,
-    crs: Annotated[str | None, Query(description="Output CRS: CRS84 (default) or GCJ-02")] = None,
+    crs: Annotated[str | None, Query(description="Output CRS: one the collection lists")] = None,
 ) -> JSONResponse:
     """One feature by id."""
     layer = _readable(collectionId, user, where="path.collectionId")
-    feat = features.item(conn, layer, user, featureId, _output_crs(crs))
+    out = _output_crs(crs)
+    feat = features.item(conn, layer, user, featureId, out)
     log_read(conn, user, [layer], "feature", 1, read_context(request))
     base = _base(request)
     feat["links"] = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON},
         {"href": f"{base}/collections/{layer.id}", "rel": "collection", "type": "application/json"},
     ]
-    return _geojson(feat)
+    return _geojson(feat, out)
 
 
 # ---------------------------------------------------------------- spatial queries
@@ -245,6 +303,9 @@ def collection_item(
 Lon = Annotated[float, Query(description="Longitude (or x) in `crs`", allow_inf_nan=False)]
 Lat = Annotated[float, Query(description="Latitude (or y) in `crs`", allow_inf_nan=False)]
 InCrs = Annotated[str, Query(description="CRS of lon/lat: EPSG:4326 (default), GCJ-02, BD-09, any EPSG")]
+OutCrs = Annotated[
+    str | None, Query(alias="out-crs", description="CRS of the answer: one the collections list")
+]
 
 
 @spatial.get("/{layer}/radius", summary="Features within a radius in metres, nearest first")
@@ -259,14 +320,15 @@ def radius_query(
     crs: InCrs = "EPSG:4326",
     limit: Limit = 100,
     offset: Offset = 0,
+    out_crs: OutCrs = None,
 ) -> JSONResponse:
     """Features within `radius` metres of the point, each with `distance_m`."""
-    spec = _readable(layer, user)
+    spec, out = _readable(layer, user), _output_crs(out_crs, "query.out-crs")
     wlon, wlat = input_point(lon, lat, crs)
     q = features.ItemQuery(limit=limit, offset=offset)
-    feats, matched = features.within_radius(conn, spec, user, wlon, wlat, radius, q)
+    feats, matched = features.within_radius(conn, spec, user, wlon, wlat, radius, q, out)
     log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
-    return _geojson(_page(request, feats, matched, limit, offset))
+    return _geojson(_page(request, feats, matched, limit, offset), out)
 
 
 @spatial.get("/{layer}/nearest", summary="The N nearest features, with distances")
@@ -279,13 +341,14 @@ def nearest_query(
     lat: Lat,
     n: Annotated[int, Query(ge=1, le=features.MAX_NEAREST)] = 10,
     crs: InCrs = "EPSG:4326",
+    out_crs: OutCrs = None,
 ) -> JSONResponse:
     """The `n` features nearest to the point (metres on the ellipsoid), nearest first."""
-    spec = _readable(layer, user)
+    spec, out = _readable(layer, user), _output_crs(out_crs, "query.out-crs")
     wlon, wlat = input_point(lon, lat, crs)
-    feats = features.nearest(conn, spec, user, wlon, wlat, n)
+    feats = features.nearest(conn, spec, user, wlon, wlat, n, out)
     log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
-    return _geojson({"type": "FeatureCollection", "numberReturned": len(feats), "features": feats})
+    return _geojson({"type": "FeatureCollection", "numberReturned": len(feats), "features": feats}, out)
 
 
 class PolygonQuery(BaseModel):
@@ -303,14 +366,15 @@ def polygon_query(
     user: CurrentUser,
     conn: ConnDep,
     body: Annotated[PolygonQuery, Body()],
+    out_crs: OutCrs = None,
 ) -> JSONResponse:
     """Features that intersect the polygon; an invalid or self-intersecting polygon is a 400 problem."""
-    spec = _readable(layer, user)
+    spec, out = _readable(layer, user), _output_crs(out_crs, "query.out-crs")
     polygon = features.check_geometry(body.geometry)
     q = features.ItemQuery(limit=body.limit, offset=body.offset)
-    feats, matched = features.within_polygon(conn, spec, user, polygon, q)
+    feats, matched = features.within_polygon(conn, spec, user, polygon, q, out)
     log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
-    return _geojson(_page(request, feats, matched, body.limit, body.offset))
+    return _geojson(_page(request, feats, matched, body.limit, body.offset), out)
 
 
 @spatial.get("/{layer}/area", summary="Features inside a district, street, community or grid")
@@ -322,10 +386,11 @@ def area_query(
     code: Annotated[str, Query(description="12-digit unit code or 15-digit grid code")],
     limit: Limit = 100,
     offset: Offset = 0,
+    out_crs: OutCrs = None,
 ) -> JSONResponse:
     """Features inside the unit with `code`, at any level of the hierarchy."""
-    spec = _readable(layer, user)
+    spec, out = _readable(layer, user), _output_crs(out_crs, "query.out-crs")
     q = features.ItemQuery(limit=limit, offset=offset)
-    feats, matched = features.within_area(conn, spec, user, code, q)
+    feats, matched = features.within_area(conn, spec, user, code, q, out)
     log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
-    return _geojson(_page(request, feats, matched, limit, offset))
+    return _geojson(_page(request, feats, matched, limit, offset), out)

@@ -19,12 +19,14 @@ from typing import Any
 import shapely
 import sqlalchemy as sa
 
-from gis_core.geo.crs import CrsSpec, from_wgs84, valid_lonlat
+from gis_core.geo.crs import valid_lonlat
 from gis_core.platform.auth import User
 from gis_core.platform.clock import iso
 from gis_core.platform.errors import Forbidden, InvalidInput, NotFound
 from gis_core.platform.scope import area_clause
+from gis_core.publishing.cql2_filter import Filter, compile_filter, field_kinds
 from gis_core.publishing.layers import Layer, quote_ident
+from gis_core.publishing.output_crs import OutputCrs, bbox_in, geometry_out
 
 MAX_LIMIT = 10_000
 #: Largest radius of a radius query: a district is about 15 km across.
@@ -45,6 +47,7 @@ class ItemQuery:
     interval: tuple[datetime | None, datetime | None] | None = None
     properties: dict[str, str] = field(default_factory=dict)
     sortby: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
+    filter: Filter | None = None  # CQL2 (Part 3)
     limit: int = 100
     offset: int = 0
 
@@ -60,14 +63,18 @@ def district_bounds(conn: sa.Connection) -> tuple[float, float, float, float] | 
     return None if row[0] is None else (row[0], row[1], row[2], row[3])
 
 
-def parse_bbox(text: str, where: str = "query.bbox") -> tuple[float, float, float, float]:
-    """`minLon,minLat,maxLon,maxLat` → a checked tuple (400 problem otherwise)."""
+def parse_bbox(
+    text: str, where: str = "query.bbox", crs: OutputCrs | None = None
+) -> tuple[float, float, float, float]:
+    """`minLon,minLat,maxLon,maxLat` (or four numbers in `crs`, its axis order) → a checked WGS84 box."""
     try:
         parts = [float(p) for p in text.split(",")]
     except ValueError:
         raise InvalidInput("bbox must be four numbers: minLon,minLat,maxLon,maxLat", where=where) from None
     if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
         raise InvalidInput("bbox must be four numbers: minLon,minLat,maxLon,maxLat", where=where)
+    if crs is not None and not crs.is_crs84:
+        parts = list(bbox_in((parts[0], parts[1], parts[2], parts[3]), crs, where))
     minx, miny, maxx, maxy = parts
     if not (valid_lonlat(minx, miny) and valid_lonlat(maxx, maxy)):
         raise InvalidInput("bbox corners must be longitude/latitude in degrees", where=where)
@@ -181,7 +188,7 @@ class _Select:
     def geom(self) -> str:
         return f"t.{quote_ident(self.layer.geometry)}"
 
-    def apply(self, q: ItemQuery) -> None:
+    def apply(self, q: ItemQuery, conn: sa.Connection) -> None:
         if q.bbox:
             self.conds.append(f"{self.geom} && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)")
             self.params.update(zip(("minx", "miny", "maxx", "maxy"), q.bbox, strict=True))
@@ -206,6 +213,9 @@ class _Select:
             self.conds.append(f"({exprs[name]})::text = :prop{i}")
             self.params[f"prop{i}"] = value
         self.order += [f"{quote_ident(n)} {'DESC' if d else 'ASC'}" for n, d in q.sortby]
+        if q.filter is not None:
+            fields = field_kinds(conn, self.layer, self.user)
+            self.conds.append(compile_filter(q.filter, fields, self.geom, self.params))
 
     def _sealed_match(self, name: str, i: int, value: str) -> str:
         """Exact match on a sealed field by its digest, for those who may see it unmasked."""
@@ -232,17 +242,13 @@ class _Select:
         return f"SELECT count(*) FROM {self.layer.source} t WHERE {' AND '.join(self.conds)}"
 
 
-def _features(conn: sa.Connection, s: _Select, q: ItemQuery, crs: CrsSpec | None) -> list[dict[str, Any]]:
+def _features(conn: sa.Connection, s: _Select, q: ItemQuery, crs: OutputCrs | None) -> list[dict[str, Any]]:
     rows = conn.execute(sa.text(s.sql(q.limit, q.offset)), s.params).mappings().all()
     out = []
     for row in rows:
         geometry = json.loads(row["geojson"])
-        if crs is not None and crs.kind != "epsg":
-            geom = shapely.transform(
-                shapely.geometry.shape(geometry),
-                lambda c: list(zip(*from_wgs84(c[:, 0], c[:, 1], crs), strict=True)),
-            )
-            geometry = shapely.geometry.mapping(geom)
+        if crs is not None:
+            geometry = geometry_out(geometry, crs)
         props = {k: v for k, v in row.items() if k not in ("fid", "geojson")}
         s.layer.reveal(s.user, props)
         props = {k: _json_value(v) for k, v in props.items()}
@@ -251,18 +257,18 @@ def _features(conn: sa.Connection, s: _Select, q: ItemQuery, crs: CrsSpec | None
 
 
 def items(
-    conn: sa.Connection, layer: Layer, user: User, q: ItemQuery, crs: CrsSpec | None = None
+    conn: sa.Connection, layer: Layer, user: User, q: ItemQuery, crs: OutputCrs | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the layer's features for `user`, and how many match in all."""
     layer.check_readable(user)
     s = _Select(layer, user)
-    s.apply(q)
+    s.apply(q, conn)
     matched = conn.execute(sa.text(s.count_sql()), s.params).scalar_one()
     return _features(conn, s, q, crs), int(matched)
 
 
 def item(
-    conn: sa.Connection, layer: Layer, user: User, fid: str, crs: CrsSpec | None = None
+    conn: sa.Connection, layer: Layer, user: User, fid: str, crs: OutputCrs | None = None
 ) -> dict[str, Any]:
     """One feature by id; NotFound when absent or not the reader's to see."""
     layer.check_readable(user)
@@ -281,14 +287,21 @@ def _point(s: _Select, lon: float, lat: float) -> str:
 
 
 def within_radius(
-    conn: sa.Connection, layer: Layer, user: User, lon: float, lat: float, radius_m: float, q: ItemQuery
+    conn: sa.Connection,
+    layer: Layer,
+    user: User,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    q: ItemQuery,
+    crs: OutputCrs | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Features within `radius_m` metres (on the ellipsoid) of a point, nearest first, with `distance_m`."""
     layer.check_readable(user)
     if not 0 < radius_m <= MAX_RADIUS_M:
         raise InvalidInput(f"radius must be in (0, {MAX_RADIUS_M:.0f}] metres", where="query.radius")
     s = _Select(layer, user)
-    s.apply(q)
+    s.apply(q, conn)
     pt = _point(s, lon, lat)
     s.params.update(radius=radius_m, radius_deg=_degree_bound(lat, radius_m))
     # the degree bound uses the GiST index; the geography test is exact
@@ -299,11 +312,17 @@ def within_radius(
     s.extra_cols.append(f"ST_Distance({s.geom}::geography, {pt}::geography) AS distance_m")
     s.order.insert(0, "distance_m")
     matched = conn.execute(sa.text(s.count_sql()), s.params).scalar_one()
-    return _features(conn, s, q, None), int(matched)
+    return _features(conn, s, q, crs), int(matched)
 
 
 def nearest(
-    conn: sa.Connection, layer: Layer, user: User, lon: float, lat: float, n: int
+    conn: sa.Connection,
+    layer: Layer,
+    user: User,
+    lon: float,
+    lat: float,
+    n: int,
+    crs: OutputCrs | None = None,
 ) -> list[dict[str, Any]]:
     """The `n` features nearest to a point by distance on the ellipsoid, with `distance_m`.
 
@@ -328,31 +347,36 @@ def nearest(
     if reach is None:
         return []
     found, _ = within_radius(
-        conn, layer, user, lon, lat, max(float(reach), 0.01) * 1.000001, ItemQuery(limit=n)
+        conn, layer, user, lon, lat, max(float(reach), 0.01) * 1.000001, ItemQuery(limit=n), crs
     )
     return found
 
 
 def within_polygon(
-    conn: sa.Connection, layer: Layer, user: User, polygon: shapely.Geometry, q: ItemQuery
+    conn: sa.Connection,
+    layer: Layer,
+    user: User,
+    polygon: shapely.Geometry,
+    q: ItemQuery,
+    crs: OutputCrs | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Features that intersect a (checked) lon/lat polygon."""
     layer.check_readable(user)
     s = _Select(layer, user)
-    s.apply(q)
+    s.apply(q, conn)
     s.params["poly"] = polygon.wkb
     s.conds.append(f"ST_Intersects({s.geom}, ST_GeomFromWKB(:poly, 4326))")
     matched = conn.execute(sa.text(s.count_sql()), s.params).scalar_one()
-    return _features(conn, s, q, None), int(matched)
+    return _features(conn, s, q, crs), int(matched)
 
 
 def within_area(
-    conn: sa.Connection, layer: Layer, user: User, code: str, q: ItemQuery
+    conn: sa.Connection, layer: Layer, user: User, code: str, q: ItemQuery, crs: OutputCrs | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     """Features inside the district, street, community or grid with `code`."""
     layer.check_readable(user)
     s = _Select(layer, user)
-    s.apply(q)
+    s.apply(q, conn)
     s.conds.append(area_clause(code, s.geom, s.params, where="query.code"))
     exists = conn.execute(
         sa.text(
@@ -365,4 +389,4 @@ def within_area(
     if not exists:
         raise NotFound(f"no district, street, community or grid has code {code!r}", where="query.code")
     matched = conn.execute(sa.text(s.count_sql()), s.params).scalar_one()
-    return _features(conn, s, q, None), int(matched)
+    return _features(conn, s, q, crs), int(matched)
