@@ -74,6 +74,8 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# QGIS (Debian 12's 3.22, for Debian's python3) only for the test that opens OneGrid in it
+test: APT_PACKAGES += python3-qgis
 test: lint
 	$(BIN)/pytest
 
