@@ -176,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hub.on_notice()  # catch up: the events are in the table even if their notices are lost
 
         hub = Hub(background)
+        hub.lag = app.state.metrics.live_lag.observe
         listener = Listener(
             background,
             {

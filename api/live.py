@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -54,6 +55,7 @@ class Hub:
         # second); the first client to arrive moves `last` up to the newest event instead
         self._behind = False
         self._closing = False
+        self.lag: Callable[[float], None] | None = None  # seconds from each event's insert to its read
 
     def subscribe(self, audience: live.Audience, loop: asyncio.AbstractEventLoop) -> Subscriber:
         """A new client's queue, fed on `loop`.
@@ -100,6 +102,10 @@ class Hub:
                     events = live.since(conn, self.last, 5_000)
                     if not events:
                         return
+                    if self.lag is not None:
+                        now = datetime.now(UTC)
+                        for e in events:
+                            self.lag((now - e.at).total_seconds())
                     self.last = events[-1].id
                     subscribers = list(self._subscribers)
                     for sub in subscribers:

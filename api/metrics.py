@@ -45,6 +45,10 @@ class Metrics:
         self.warnings = Counter(
             "onegrid_warnings_raised", "Warnings raised by the rules", ["rule"], registry=self.registry
         )
+        self.live_lag = Histogram(
+            "onegrid_live_lag_seconds", "From an event's insert to this process reading it for its walls",
+            buckets=BUCKETS, registry=self.registry,
+        )  # fmt: skip
         self.state: Any = None  # the app's state, read when scraped
         self.registry.register(_Live(self))
 

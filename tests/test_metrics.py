@@ -87,3 +87,30 @@ def test_ready_only_while_the_database_notices_are_heard(client, monkeypatch):
     monkeypatch.setattr(client.app.state.listener, "listening", threading.Event())  # as after a restart
     assert_problem(client.get("/readyz"), 503)
     assert client.get("/healthz").status_code == 200  # alive all the same
+
+
+def test_live_feed_lag_is_the_time_from_an_events_insert_to_its_read(engine, client):
+    """The hub times each event it reads for its walls against the event's own insert time."""
+    import asyncio
+    import time
+
+    import sqlalchemy as sa
+
+    from api.live import Hub
+    from gis_core.platform import live
+
+    hub, lags = Hub(engine), []
+    hub.lag = lags.append
+    loop = asyncio.new_event_loop()
+    try:
+        sub = hub.subscribe(live.Audience(everything=True), loop)
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO live_event (kind, data) VALUES ('probe', '{}')"))
+        time.sleep(0.3)  # the feed is read 0.3 s after the insert
+        hub.on_notice()
+        assert len(lags) == 1 and 0.3 <= lags[0] < 5.0
+        hub.unsubscribe(sub)
+    finally:
+        loop.close()
+    # the server's own hub reports into its /metrics histogram
+    assert client.app.state.hub.lag == client.app.state.metrics.live_lag.observe
