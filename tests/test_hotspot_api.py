@@ -211,3 +211,20 @@ def test_without_geometry_the_same_units_and_figures_come_without_polygons(clien
         (f["id"], f["properties"]) for f in full["features"]
     ]
     assert len(bare.content) < len(client.get("/api/v1/hotspots", params=period, headers=auth()).content) / 3
+
+
+def test_the_hexagon_tiles_are_the_hotspot_units_by_code(client, auth):
+    """The wall paints hexagon hotspots by code onto the `hexagons` tiles: the same cells, the same codes."""
+    from tests.mvt import decode
+
+    units = client.get("/api/v1/hotspots", params={"unit": "hex", "hex_size": 250, "geometry": "false"},
+                       headers=auth()).json()["features"]  # fmt: skip
+    tileset = client.get("/collections/hexagons/tiles/WebMercatorQuad", headers=auth()).json()
+    z11 = next(lim for lim in tileset["tileMatrixSetLimits"] if lim["tileMatrix"] == "11")
+    codes = set()
+    for y in range(z11["minTileRow"], z11["maxTileRow"] + 1):
+        for x in range(z11["minTileCol"], z11["maxTileCol"] + 1):
+            r = client.get(f"/tiles/hexagons/11/{x}/{y}.pbf", headers=auth())
+            if r.status_code == 200:
+                codes |= {f["properties"]["code"] for f in decode(r.content, 11, x, y)["hexagons"]["features"]}
+    assert codes == {u["id"] for u in units} and len(codes) > 100

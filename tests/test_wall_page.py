@@ -113,6 +113,23 @@ def test_the_wall(settings, spot, manifest, engine):
         )
         assert painted and all(want == got for want, got in painted), painted
         page.screenshot(path=str(ARTIFACTS / "wall-hotspots.png"))
+        # the same over 250 m hexagons: their bins painted onto the hexagon tiles by code
+        page.select_option("#hotspot-unit", "hex")
+        page.wait_for_function(
+            "wall.hotspots.unit === 'hex' && wall.map.getLayoutProperty('hotspots-hex', 'visibility') === 'visible'"
+            " && wall.map.getLayoutProperty('hotspots', 'visibility') === 'none'"
+        )
+        page.wait_for_function(
+            "wall.map.queryRenderedFeatures({layers: ['hotspots-hex']}).length > 0", timeout=10_000
+        )
+        hexes = page.evaluate(
+            "wall.hotspots.features.map((f) => [f.id, f.properties.bin ?? 0,"
+            " wall.map.getFeatureState({source: 'hexagons', sourceLayer: 'hexagons', id: f.id}).bin])"
+        )
+        assert hexes and all(h[0].startswith("H250_") and h[1] == h[2] for h in hexes), hexes[:5]
+        drawn = set(page.evaluate("wall.map.queryRenderedFeatures({layers: ['hotspots-hex']}).map((f) => f.id)"))
+        assert drawn and drawn <= {h[0] for h in hexes}  # the tiles' hexagons are the answer's units
+        page.screenshot(path=str(ARTIFACTS / "wall-hotspots-hex.png"))
 
         # drill-down: a click on the map shows that grid's live counters, as the stats API counts them
         page.evaluate("([x, y]) => wall.map.jumpTo({center: [x, y], zoom: 15})", [lon, lat])

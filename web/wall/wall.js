@@ -37,6 +37,8 @@ setInterval(() => { $("clock").textContent = new Date().toLocaleString("zh-CN", 
 
 const EMPTY = { type: "FeatureCollection", features: [] };
 // hotspots are painted onto the grid tiles by grid code (feature state): no polygons are downloaded
+// the hotspot layer of each unit, and the tile source (and source layer) its bins are painted onto
+const HOTSPOT_LAYERS = { hotspots: "grid", "hotspots-hex": "hexagons" };
 const HOT = ["match", ["coalesce", ["feature-state", "bin"], 0], 3, "#b2182b", 2, "#ef8a62", 1, "#fddbc7", -1, "#d1e5f0", -2, "#67a9cf", -3, "#2166ac", "rgba(0,0,0,0)"];
 
 async function start() {
@@ -57,8 +59,9 @@ async function start() {
   map.addControl(new maplibregl.NavigationControl(), "top-left");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   map.on("load", () => {
-    if (map.getSource("grid")) {
-      map.addLayer({ id: "hotspots", type: "fill", source: "grid", "source-layer": "grid", layout: { visibility: "none" },
+    for (const [id, source] of Object.entries(HOTSPOT_LAYERS)) {
+      if (!map.getSource(source)) continue;
+      map.addLayer({ id, type: "fill", source, "source-layer": source, layout: { visibility: "none" },
                      paint: { "fill-color": HOT, "fill-opacity": 0.6, "fill-outline-color": "#ffffff" } },
                    map.getLayer("place_names") ? "place_names" : undefined);  // names stay on top
     }
@@ -398,33 +401,40 @@ $("traj-play").addEventListener("click", () => {
 
 // ---------------------------------------------------------------- 热点追踪
 // an overlay drawn from one API answer: its checkbox shows it (fetched afresh) and hides it;
-// drawn by default as the layer's own GeoJSON source
-function overlay(toggle, layer, path, describe, draw = (body) => wall.map.getSource(layer).setData(body)) {
+// drawn as the layer's own GeoJSON source
+function overlay(toggle, layer, path, describe) {
   $(toggle).addEventListener("change", async (e) => {
     const map = wall.map;
     if (!e.target.checked) { map.setLayoutProperty(layer, "visibility", "none"); return; }
     const body = await api(path());
-    draw(body);
+    map.getSource(layer).setData(body);
     map.setLayoutProperty(layer, "visibility", "visible");
     describe(body);
   });
 }
 
-function paintHotspots(body) {  // each grid's Gi* bin onto the grid tiles, keyed by grid code
-  const grid = { source: "grid", sourceLayer: "grid" };
-  wall.map.removeFeatureState(grid);
-  for (const f of body.features) wall.map.setFeatureState({ ...grid, id: f.id }, { bin: f.properties.bin ?? 0 });
-}
-
-overlay("hotspot-toggle", "hotspots", () => {
+// each unit's Gi* bin painted onto the tiles the wall already has (grids, or 250 m hexagons),
+// keyed by the unit's code: the answer carries no polygon
+async function showHotspots() {
+  const map = wall.map;
+  const unit = $("hotspot-unit").value;
+  const layer = unit === "hex" ? "hotspots-hex" : "hotspots";
+  for (const id of Object.keys(HOTSPOT_LAYERS)) if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", "none");
+  if (!$("hotspot-toggle").checked) return;
   const to = new Date();
   const from = new Date(to.getTime() - 90 * 86400000);
-  return `/api/v1/hotspots?unit=grid&geometry=false&from=${from.toISOString()}&to=${to.toISOString()}`;
-}, (body) => {
+  const size = unit === "hex" ? "&hex_size=250" : "";
+  const body = await api(`/api/v1/hotspots?unit=${unit}${size}&geometry=false&from=${from.toISOString()}&to=${to.toISOString()}`);
+  const target = { source: HOTSPOT_LAYERS[layer], sourceLayer: HOTSPOT_LAYERS[layer] };
+  map.removeFeatureState(target);
+  for (const f of body.features) map.setFeatureState({ ...target, id: f.id }, { bin: f.properties.bin ?? 0 });
+  map.setLayoutProperty(layer, "visibility", "visible");
   const hot = body.features.filter((f) => f.properties.kind === "hot").length;
-  $("hotspot-stats").textContent = `共 ${body.total} 起事件 · 热点网格 ${hot} 个（90% 以上置信）`;
+  $("hotspot-stats").textContent = `共 ${body.total} 起事件 · 热点${unit === "hex" ? "六边形" : "网格"} ${hot} 个（90% 以上置信）`;
   wall.hotspots = body;
-}, paintHotspots);
+}
+$("hotspot-toggle").addEventListener("change", showHotspots);
+$("hotspot-unit").addEventListener("change", showHotspots);
 
 // ---------------------------------------------------------------- 服务圈: service centres' walking circles
 overlay("circle-toggle", "circles", () => {
