@@ -22,6 +22,7 @@ from shapely.geometry import MultiPolygon, Point
 
 from data import demo_geometry as geo
 from data.names import GIVEN, PLACE, ROAD_SUFFIX, STREETS, SURNAMES
+from gis_core.geo import coverage
 from gis_core.geo.crs import transformer
 
 DISTRICT_CODE = "210602000000"
@@ -99,6 +100,11 @@ class _Geo:
             g = MultiPolygon([g])
         return shapely.to_wkb(shapely.set_srid(self.to_ll(g), 4326), hex=True, include_srid=True)
 
+    def coverage_ewkb(self, geoms: list[shapely.Geometry], segment_m: float) -> list[str]:
+        """One level's polygons densified and noded together (`gis_core.geo.coverage.node`)."""
+        noded = coverage.node(shapely.segmentize(np.asarray(geoms, dtype=object), segment_m))
+        return [self.ewkb(geom) for geom in noded]
+
     def points_ewkb(self, xy: np.ndarray) -> np.ndarray:
         lon, lat = self.inv.transform(xy[:, 0], xy[:, 1])
         pts = shapely.set_srid(shapely.points(np.round(lon, 7), np.round(lat, 7)), 4326)
@@ -150,13 +156,13 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     comm_geoms: list[tuple[str, MultiPolygon, bool]] = []
     for si, (sname, skind) in enumerate(STREETS):
         scode = DISTRICT_CODE[:6] + (f"{si + 1:03d}" if skind == "street" else "100") + "000"
-        street_rows.append((scode, sname, skind, DISTRICT_CODE, g.ewkb(streets_geom[si], 5.0)))
+        street_rows.append((scode, sname, skind, DISTRICT_CODE, streets_geom[si]))
         k = n_street_comm if skind == "street" else n_villages
         for ci, cgeom in enumerate(geo.partition(streets_geom[si], k, density, rng)):
             village = skind == "town"
             ccode = scode[:9] + (f"{200 + ci + 1:03d}" if village else f"{ci + 1:03d}")
             cname = _place(rng, used_names) + ("村" if village else "社区")
-            comm_rows.append((ccode, cname, "village" if village else "community", scode, g.ewkb(cgeom, 5.0)))
+            comm_rows.append((ccode, cname, "village" if village else "community", scode, cgeom))
             comm_geoms.append((ccode, cgeom, village))
     # grids per community in proportion to the population weight they hold
     weights = np.array([density(geo.sample_in(cg, 200, rng)).mean() * cg.area for _, cg, _ in comm_geoms])
@@ -184,7 +190,12 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     kinds[rng.choice(urban_idx, size=min(n_school, len(urban_idx)), replace=False)] = "school"
     kind_cn = {"urban": "城市网格", "rural": "农村网格", "enterprise": "企业网格", "school": "校园网格"}
     for (gcode, gg, _), kind in zip(grid_geoms, kinds, strict=True):
-        grid_rows.append((gcode, f"{kind_cn[kind]}{gcode[-5:]}", kind, gcode[:12], g.ewkb(gg, 5.0)))
+        grid_rows.append((gcode, f"{kind_cn[kind]}{gcode[-5:]}", kind, gcode[:12], gg))
+    # each level a noded coverage: densified, then neighbours made to share every vertex of a
+    # shared edge (cut independently, two communities' grids met without common vertices)
+    for rows in (street_rows, comm_rows, grid_rows):
+        for k, geom in enumerate(g.coverage_ewkb([r[-1] for r in rows], 5.0)):
+            rows[k] = (*rows[k][:-1], geom)
 
     # ------------------------------------------------------------- roads
     creek = geo.creek_line(district, cx, cy, rng)

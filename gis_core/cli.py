@@ -77,14 +77,17 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """`onegrid check topology`: gaps, overlaps, children outside their parent."""
+    """`onegrid check topology`: gaps, overlaps, children outside their parent, unnoded edges, slivers."""
     from gis_core.ingest.topology import check_topology
     from gis_core.platform.db import make_engine
 
     _ensure_database()
     engine = make_engine()
     with engine.connect() as conn:
-        defects = check_topology(conn, tolerance_m2=get_settings().topology_tolerance_m2)
+        settings = get_settings()
+        defects = check_topology(
+            conn, settings.topology_tolerance_m2, settings.topology_sliver_m2, settings.projected_epsg
+        )
     engine.dispose()
     if args.json:
         print(json.dumps([d.as_dict() for d in defects], ensure_ascii=False, indent=2))
@@ -189,6 +192,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             invalid=args.invalid,
             layer=args.layer,
             source_crs=args.crs,
+            clean_coverage_m=args.clean_coverage,
         )
     except ImportRejected as exc:
         print(json.dumps(exc.report.as_dict(), ensure_ascii=False, indent=2))
@@ -352,6 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["repair", "reject"],
         default="repair",
         help="repair invalid geometry (reported) or reject the file",
+    )
+    imp.add_argument(
+        "--clean-coverage",
+        type=float,
+        default=None,
+        metavar="METRES",
+        help="snap and node the file's polygons as one coverage within this many metres (changes reported)",
     )
     imp.set_defaults(func=cmd_import)
 

@@ -17,9 +17,9 @@ _EPSG = int(get_settings().projected_epsg)
 # The district is materialised once so that ST_Intersects reuses one prepared polygon: inlined,
 # the test took 1.4 s for the district's 936 hexagons, materialised 6 ms.
 HEXAGONS = (
-    f"WITH d AS MATERIALIZED (SELECT ST_Transform(geom, {_EPSG}) AS m FROM district) "
-    f"SELECT (h.i::bigint << 32) | (h.j::bigint & 4294967295) AS id, 'H{SIZE_M}_' || h.i || '_' || h.j AS code, "
-    "ST_Transform(h.geom, 4326) AS geom "
+    f"WITH d AS MATERIALIZED (SELECT ST_Transform(geom, {_EPSG}) AS m FROM district) "  # noqa: S608
+    "SELECT (h.i::bigint << 32) | (h.j::bigint & 4294967295) AS id, "
+    f"'H{SIZE_M}_' || h.i || '_' || h.j AS code, ST_Transform(h.geom, 4326) AS geom "
     f"FROM d, ST_HexagonGrid({SIZE_M}, ST_Envelope(d.m)) AS h WHERE ST_Intersects(d.m, h.geom)"
 )
 

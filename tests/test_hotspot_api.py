@@ -226,5 +226,7 @@ def test_the_hexagon_tiles_are_the_hotspot_units_by_code(client, auth):
         for x in range(z11["minTileCol"], z11["maxTileCol"] + 1):
             r = client.get(f"/tiles/hexagons/11/{x}/{y}.pbf", headers=auth())
             if r.status_code == 200:
-                codes |= {f["properties"]["code"] for f in decode(r.content, 11, x, y)["hexagons"]["features"]}
+                codes |= {
+                    f["properties"]["code"] for f in decode(r.content, 11, x, y)["hexagons"]["features"]
+                }
     assert codes == {u["id"] for u in units} and len(codes) > 100

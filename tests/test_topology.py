@@ -73,3 +73,34 @@ def test_cli_exit_code_is_zero_on_the_clean_demo(db_url):
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_planted_unnoded_edge_and_sliver_are_reported(conn):
+    """A vertex inserted into one side of a shared edge only, and a 2 m × 2 m part cut off one grid."""
+    a, b = _two_sibling_grids(conn)
+    # the middle of the longest segment of a's edge shared with b, added to a alone
+    conn.execute(
+        sa.text(
+            "UPDATE grid SET geom = ST_Multi(ST_Snap(geom, (SELECT ST_LineInterpolatePoint(ST_LineMerge("
+            "ST_Intersection(ST_Boundary(x.geom), ST_Boundary(y.geom))), 0.5) FROM grid x, grid y "
+            "WHERE x.code = :a AND y.code = :b), 1e-9)) WHERE code = :a"
+        ),
+        {"a": a, "b": b},
+    )
+    unnoded = {tuple(d.codes) for d in check_topology(conn) if d.kind == "unnoded_edge"}
+    assert (a,) in unnoded or (b,) in unnoded, unnoded
+    # a sliver: a 2 m square moved from a's interior to b as a part of its own
+    sq = conn.execute(
+        sa.text(
+            "SELECT ST_Transform(ST_Expand(ST_Transform(ST_PointOnSurface(geom), 4550), 1), 4326) FROM grid WHERE code = :a"
+        ),
+        {"a": a},
+    ).scalar()
+    conn.execute(
+        sa.text("UPDATE grid SET geom = ST_Multi(ST_Difference(geom, :s)) WHERE code = :a"), {"s": sq, "a": a}
+    )
+    conn.execute(
+        sa.text("UPDATE grid SET geom = ST_Multi(ST_Union(geom, :s)) WHERE code = :b"), {"s": sq, "b": b}
+    )
+    slivers = [d for d in check_topology(conn) if d.kind == "sliver"]
+    assert [d.codes for d in slivers] == [[b]] and 3.5 < slivers[0].area_m2 < 4.5

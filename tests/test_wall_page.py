@@ -127,7 +127,9 @@ def test_the_wall(settings, spot, manifest, engine):
             " wall.map.getFeatureState({source: 'hexagons', sourceLayer: 'hexagons', id: f.id}).bin])"
         )
         assert hexes and all(h[0].startswith("H250_") and h[1] == h[2] for h in hexes), hexes[:5]
-        drawn = set(page.evaluate("wall.map.queryRenderedFeatures({layers: ['hotspots-hex']}).map((f) => f.id)"))
+        drawn = set(
+            page.evaluate("wall.map.queryRenderedFeatures({layers: ['hotspots-hex']}).map((f) => f.id)")
+        )
         assert drawn and drawn <= {h[0] for h in hexes}  # the tiles' hexagons are the answer's units
         page.screenshot(path=str(ARTIFACTS / "wall-hotspots-hex.png"))
 

@@ -21,108 +21,9 @@ import sqlalchemy as sa
 from shapely.validation import explain_validity
 
 from gis_core.geo.crs import parse_crs
+from gis_core.ingest import partition
+from gis_core.ingest.import_kinds import IMPORT_KINDS, POLY_COLUMN_IS_MULTI, REQUIRED, ImportKind
 from gis_core.platform.errors import UnknownCRSError
-
-REQUIRED = object()
-
-
-@dataclass(frozen=True)
-class ImportKind:
-    """How one kind of feature maps onto its table."""
-
-    table: str
-    geometry: str  # "polygon" | "point" | "point_or_polygon"
-    columns: dict[str, tuple[type, Any]]  # attribute -> (type, default or REQUIRED)
-    parent: tuple[str, str, str] | None = None  # (code attribute, parent table, fk column)
-
-
-_UNIT = {"code": (str, REQUIRED), "name": (str, REQUIRED)}
-IMPORT_KINDS: dict[str, ImportKind] = {
-    "district": ImportKind("district", "polygon", dict(_UNIT)),
-    "street": ImportKind(
-        "street", "polygon", {**_UNIT, "kind": (str, "street")}, ("district_code", "district", "district_id")
-    ),
-    "community": ImportKind(
-        "community", "polygon", {**_UNIT, "kind": (str, "community")}, ("street_code", "street", "street_id")
-    ),
-    "grid": ImportKind(
-        "grid", "polygon", {**_UNIT, "kind": (str, "urban")}, ("community_code", "community", "community_id")
-    ),
-    "building": ImportKind(
-        "building",
-        "polygon",
-        {
-            "code": (str, REQUIRED),
-            "address": (str, ""),
-            "use": (str, "residential"),
-            "floors": (int, 1),
-            "households": (int, 0),
-        },
-    ),
-    "camera": ImportKind(
-        "camera",
-        "point",
-        {
-            "code": (str, REQUIRED),
-            "name": (str, ""),
-            "source_system": (str, "street_built"),
-            "preset_group": (int, 1),
-            "bearing_deg": (float, 0.0),
-            "fov_deg": (float, 60.0),
-            "range_m": (float, 50.0),
-            "online": (bool, True),
-        },
-    ),
-    "service_center": ImportKind(
-        "service_center",
-        "point",
-        {
-            "code": (str, REQUIRED),
-            "name": (str, REQUIRED),
-            "level": (str, "community"),
-            "circle_minutes": (int, 5),
-        },
-    ),
-    "key_point": ImportKind(
-        "key_point",
-        "point",
-        {
-            "code": (str, REQUIRED),
-            "name": (str, REQUIRED),
-            "kind": (str, "other"),
-            "patrol_interval_h": (int, 24),
-        },
-    ),
-    "party_org": ImportKind(
-        "party_org",
-        "point",
-        {"code": (str, REQUIRED), "name": (str, REQUIRED), "level": (str, "community"), "members": (int, 0)},
-    ),
-    "unit": ImportKind(
-        "unit",
-        "point",
-        {
-            "code": (str, REQUIRED),
-            "name": (str, REQUIRED),
-            "kind": (str, "shop"),
-            "industry": (str, ""),
-            "contact_name": (str, None),
-            "contact_phone": (str, None),
-            "employees": (int, 0),
-        },
-    ),
-    "cold_chain_site": ImportKind(
-        "cold_chain_site",
-        "point_or_polygon",
-        {
-            "code": (str, REQUIRED),
-            "name": (str, REQUIRED),
-            "category": (str, "cold_chain_firm"),
-            "risk_level": (str, "medium"),
-        },
-    ),
-}
-_POLY_COLUMN_IS_MULTI = {"district", "street", "community", "grid", "building"}
 
 
 @dataclass
@@ -139,6 +40,7 @@ class ImportReport:
     repaired: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    cleaned: list[dict[str, Any]] = field(default_factory=list)  # vertices moved/added/removed
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -228,7 +130,7 @@ def _fix_geometry(
     points = [g for g in shapely.get_parts(geom) if g.geom_type == "Point"]
     if kind.geometry in ("polygon", "point_or_polygon") and polys and not points:
         flat = [p for g in polys for p in shapely.get_parts(g)]
-        if kind.table in _POLY_COLUMN_IS_MULTI or len(flat) > 1:
+        if kind.table in POLY_COLUMN_IS_MULTI or len(flat) > 1:
             return shapely.MultiPolygon(flat)
         return flat[0]
     if kind.geometry in ("point", "point_or_polygon") and len(points) == 1 and not polys:
@@ -270,8 +172,15 @@ def import_file(
     invalid: str = "repair",
     layer: str | None = None,
     source_crs: str | None = None,
+    clean_coverage_m: float | None = None,
 ) -> ImportReport:
-    """Import `path` as `kind`; returns the report or raises ImportRejected (nothing stored)."""
+    """Import `path` as `kind`; returns the report or raises ImportRejected (nothing stored).
+
+    A level of the hierarchy must stay a partition of its parent: the import is refused when it
+    would add a gap, overlap, protrusion, unnoded edge or sliver (`check_topology`). With
+    `clean_coverage_m`, the file's polygons are first snapped and noded as one coverage within
+    that many metres, and every vertex moved, added or removed is reported.
+    """
     spec = IMPORT_KINDS[kind]
     report = ImportReport(file=str(path), kind=kind)
     gdf = _to_wgs84(_read(path, layer, report), source_crs, report)
@@ -283,8 +192,16 @@ def import_file(
         fixed = _fix_geometry(i, props.get("code"), geom, spec, invalid, report)
         if attrs is None or fixed is None or not _check_lonlat(i, props.get("code"), fixed, report):
             continue
-        attrs["wkb"] = shapely.to_wkb(fixed, hex=True)
+        attrs["geom"] = fixed
         rows.append(attrs)
+    if clean_coverage_m is not None and rows:
+        if spec.geometry != "polygon":
+            raise ImportRejected(report, f"--clean-coverage applies to polygon layers, not {kind}")
+        partition.clean_rows(rows, spec, clean_coverage_m, report)
+    if spec.table in partition.LEVELS and rows:
+        partition.node_to_neighbours(engine, rows, spec, clean_coverage_m)
+    for attrs in rows:
+        attrs["wkb"] = shapely.to_wkb(attrs.pop("geom"), hex=True)
     codes = [r["code"] for r in rows]
     if len(set(codes)) != len(codes):
         dup = sorted({c for c in codes if codes.count(c) > 1})
@@ -292,9 +209,17 @@ def import_file(
     if report.rejected:
         raise ImportRejected(report, f"{len(report.rejected)} feature(s) cannot be stored; nothing imported")
     with engine.begin() as conn:
+        before = partition.defects(conn, spec)
         _upsert(conn, spec, rows, report)
         if report.rejected:
             raise ImportRejected(report, "features outside the district or any parent unit; nothing imported")
+        broken = partition.new_defects(before, partition.defects(conn, spec))
+        if broken:
+            report.rejected += [
+                {"feature": None, "code": d.codes, "reason": d.kind, **d.as_dict()} for d in broken
+            ]
+            why = f"the file would break the {kind} partition in {len(broken)} place(s); nothing imported"
+            raise ImportRejected(report, why)
     return report
 
 

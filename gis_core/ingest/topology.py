@@ -1,11 +1,19 @@
-"""Topology check of the hierarchy: each level must partition its parent exactly."""
+"""Topology check of the hierarchy: each level must partition its parent exactly, as a noded coverage.
+
+Gaps, overlaps and children outside their parent are found in PostGIS (`topology.sql`); edges
+a neighbour does not match vertex for vertex (unnoded) and slivers by GEOS through
+`gis_core.geo.coverage`, in the district's metric CRS.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
+import shapely
 import sqlalchemy as sa
 
+from gis_core.geo import coverage
 from gis_core.platform.db import sql_file
 
 #: (child level, parent level, foreign key) for each level below the district.
@@ -20,13 +28,14 @@ LEVELS = (
 class Defect:
     """One gap, overlap or protrusion, with where it is and how big."""
 
-    kind: str  # gap | overlap | outside_parent
+    kind: str  # gap | overlap | outside_parent | unnoded_edge | sliver
     level: str  # the child level: street | community | grid
     parent_code: str
     codes: list[str]
     area_m2: float
     lon: float
     lat: float
+    length_m: float = 0.0  # of an unnoded edge
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready dict."""
@@ -35,13 +44,19 @@ class Defect:
     def describe(self) -> str:
         """One line for people."""
         who = " & ".join(self.codes) if self.codes else f"children of {self.parent_code}"
-        return (
-            f"{self.kind:15s} {self.level:9s} {who}: {self.area_m2:,.1f} m² at {self.lon:.6f},{self.lat:.6f}"
-        )
+        size = f"{self.length_m:,.1f} m" if self.kind == "unnoded_edge" else f"{self.area_m2:,.1f} m²"
+        return f"{self.kind:15s} {self.level:9s} {who}: {size} at {self.lon:.6f},{self.lat:.6f}"
 
 
-def check_topology(conn: sa.Connection, tolerance_m2: float = 1.0) -> list[Defect]:
-    """Every gap between siblings, overlap, and child outside its parent, larger than tolerance."""
+def check_topology(
+    conn: sa.Connection, tolerance_m2: float = 1.0, sliver_m2: float = 10.0, epsg: int = 4550
+) -> list[Defect]:
+    """Every defect of the hierarchy's partitions and coverages.
+
+    Gaps between siblings, overlaps and children outside their parent larger than
+    `tolerance_m2`; every edge not noded with its neighbour's; every part smaller than
+    `sliver_m2`.
+    """
     template = sql_file("topology.sql")
     defects: list[Defect] = []
     for child, parent, fk in LEVELS:
@@ -58,4 +73,42 @@ def check_topology(conn: sa.Connection, tolerance_m2: float = 1.0) -> list[Defec
                     float(r.lat),
                 )
             )
+        defects += _coverage_defects(conn, child, fk, parent, sliver_m2, epsg)
     return defects
+
+
+def _coverage_defects(
+    conn: sa.Connection, level: str, fk: str, parent: str, sliver_m2: float, epsg: int
+) -> list[Defect]:
+    """Unnoded edges and slivers of one level (identifiers from LEVELS, never from input)."""
+    rows = conn.execute(
+        sa.text(
+            f"SELECT c.code, p.code AS parent_code, ST_AsBinary(c.geom) AS wkb "  # noqa: S608
+            f"FROM {level} c JOIN {parent} p ON p.id = c.{fk} ORDER BY c.code"
+        )
+    ).all()
+    if not rows:
+        return []
+    geoms = shapely.from_wkb([bytes(r.wkb) for r in rows])
+    out = []
+    for r, edges in zip(rows, coverage.invalid_edges(geoms, epsg), strict=True):
+        if edges is None or edges.is_empty:
+            continue
+        where = shapely.line_interpolate_point(shapely.get_geometry(edges, 0), 0.5, normalized=True)
+        out.append(Defect("unnoded_edge", level, r.parent_code.strip(), [r.code.strip()], 0.0,
+                          where.x, where.y, round(_length_m(edges, epsg), 2)))  # fmt: skip
+    for r, geom in zip(rows, geoms, strict=True):
+        for part in shapely.get_parts(geom):
+            area = _area_m2(part, epsg)
+            if area < sliver_m2:
+                p = part.representative_point()
+                out.append(Defect("sliver", level, r.parent_code.strip(), [r.code.strip()], area, p.x, p.y))
+    return out
+
+
+def _length_m(lines: shapely.Geometry, epsg: int) -> float:
+    return float(shapely.length(coverage.in_metres(np.asarray([lines], dtype=object), epsg))[0])
+
+
+def _area_m2(polygon: shapely.Geometry, epsg: int) -> float:
+    return float(shapely.area(coverage.in_metres(np.asarray([polygon], dtype=object), epsg))[0])

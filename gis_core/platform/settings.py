@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     topology_tolerance_m2: float = Field(
         default=1.0, description="Gaps and overlaps smaller than this (m²) are floating-point dust."
     )
+    topology_sliver_m2: float = Field(
+        default=10.0, description="A unit's polygon part smaller than this (m²) is reported as a sliver."
+    )
 
     # ---------------------------------------------------------------- auth
     demo_mode: bool = Field(default=True, description="Allow demo accounts; refuse to start otherwise.")
