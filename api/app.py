@@ -24,6 +24,7 @@ from api.routers import (
     admin,
     audit,
     auth,
+    boundaries,
     calls,
     catalogue,
     cold_chain,
@@ -281,6 +282,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tour.router,
         sso.router,
         ogc_tiles.router,
+        boundaries.router,
     ):
         app.include_router(router)
     pages.mount_static(app)

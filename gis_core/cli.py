@@ -205,63 +205,40 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_user(args: argparse.Namespace) -> int:
     """`onegrid user add|list|disable|enable|reset-password|set-role`: accounts, each change logged."""
+    from gis_core.platform.account_commands import run
+    from gis_core.platform.db import migrate
+
+    _ensure_database()
+    migrate()
+    return run(args)
+
+
+def cmd_boundary(args: argparse.Namespace) -> int:
+    """`onegrid boundary split|merge|redraw|move EDIT.json [--preview]`; `onegrid boundary history CODE`."""
     import getpass
 
-    from gis_core.platform import accounts
+    from gis_core.ingest import boundaries, boundary_ops
     from gis_core.platform.db import make_engine, migrate
     from gis_core.platform.errors import OneGridError
 
     _ensure_database()
     migrate()
     engine = make_engine()
-    actor = f"cli:{getpass.getuser()}"
-    place = {
-        "jurisdiction_code": args.jurisdiction,
-        "department_code": args.department,
-        "worker_code": args.worker,
-    }
     try:
-        with engine.begin() as conn:
-            if args.action == "list":
-                for a in accounts.accounts(conn):
-                    flags = ("" if a["active"] else " 已停用") + (
-                        " 待改密码" if a["must_change_password"] else ""
-                    )
-                    where = a["jurisdiction_code"] or a["department_code"] or a["worker_code"] or ""
-                    print(f"{a['username']:<20} {a['role']:<20} {where:<16} {a['display_name']}{flags}")
-                return 0
-            if not args.username:
-                print("a username is required", file=sys.stderr)
-                return 2
-            if args.action == "add":
-                if not (args.name and args.role):
-                    print("add needs --name and --role", file=sys.stderr)
-                    return 2
-                acc, password = accounts.add(
-                    conn, actor, accounts.Account(args.username, args.name, args.role, **place)
-                )
-                print(
-                    f"{acc['username']} created; one-time password (changed at the first login): {password}"
-                )
-            elif args.action == "reset-password":
-                acc, password = accounts.reset_password(conn, actor, args.username)
-                print(f"{acc['username']}: new one-time password: {password}")
-            elif args.action in ("disable", "enable"):
-                accounts.set_active(conn, actor, args.username, args.action == "enable")
-                print(f"{args.username} {args.action}d")
-            elif args.action == "set-role":
-                acc = accounts.account(conn, args.username)
-                accounts.set_role(
-                    conn,
-                    actor,
-                    accounts.Account(args.username, acc["display_name"], args.role or acc["role"], **place),
-                )
-                print(f"{args.username} is now {args.role or acc['role']}")
+        if args.action == "history":
+            with engine.connect() as conn:
+                out: Any = boundaries.history(conn, args.target)
+        else:
+            edit = json.loads(Path(args.target).read_text(encoding="utf-8"))
+            actor = f"cli:{getpass.getuser()}"
+            out = boundary_ops.edit(engine, args.action, edit, actor, args.preview).as_dict()
     except OneGridError as exc:
-        print(f"refused: {exc.detail} ({exc.where})", file=sys.stderr)
+        refused = {"refused": exc.detail, "where": exc.where, **exc.extra}
+        print(json.dumps(refused, ensure_ascii=False, indent=2, default=str))
         return 1
     finally:
         engine.dispose()
+    print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
     return 0
 
 
@@ -323,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("what", choices=["topology"])
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(func=cmd_check)
+
+    bnd = sub.add_parser("boundary", help="edit the grids' partition (or show an outline's history)")
+    bnd.add_argument("action", choices=["split", "merge", "redraw", "move", "history"])
+    bnd.add_argument("target", help="the edit as JSON (a file), or the code whose history to show")
+    bnd.add_argument("--preview", action="store_true", help="what the edit would change, then roll it back")
+    bnd.set_defaults(func=cmd_boundary)
 
     demo = sub.add_parser("demo", help="demo district")
     demo.add_argument("action", choices=["load", "live"], help="load the district; keep it moving (live)")

@@ -25,13 +25,21 @@ def _query(
     ] = None,
     unit: Annotated[str, Query(pattern="^(grid|hex)$")] = "grid",
     hex_size: Annotated[float, Query(ge=50, le=5000, description="Hexagon edge in metres")] = 250.0,
+    as_of: Annotated[
+        datetime | None, Query(description="Grids as they were then (boundary history); default today's")
+    ] = None,
 ) -> Callable[[timedelta], HotspotQuery]:
     """The period, category and units of a hotspot request, given the endpoint's default span."""
 
     def with_span(span: timedelta) -> HotspotQuery:
         end = until or datetime.now(UTC)
         return HotspotQuery(
-            since=since or end - span, until=end, category=category, unit=unit, hex_size_m=hex_size
+            since=since or end - span,
+            until=end,
+            category=category,
+            unit=unit,
+            hex_size_m=hex_size,
+            as_of=as_of,
         )
 
     return with_span

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from api.deps import CurrentUser, GridIndexDep
+from api.deps import CurrentUser, GridIndexDep, transaction
 from gis_core.geo.crs import input_point
 from gis_core.geo.lookup import workers_seen_by
-from gis_core.platform.errors import LookupOutsideDistrict
+from gis_core.ingest.boundaries import located_as_of
+from gis_core.platform.errors import InvalidInput, LookupOutsideDistrict
 
 router = APIRouter(prefix="/api/v1", tags=["lookup"])
 
@@ -46,7 +49,8 @@ class LookupOut(BaseModel):
 
 
 @router.get("/lookup", response_model=LookupOut, summary="Point → district/street/community/grid")
-def lookup(
+async def lookup(
+    request: Request,
     user: CurrentUser,
     index: GridIndexDep,
     lon: Annotated[float, Query(description="Longitude (or x) in `crs`", allow_inf_nan=False)],
@@ -54,9 +58,18 @@ def lookup(
     crs: Annotated[
         str, Query(description="EPSG:4326 (default), EPSG:4490, GCJ-02, BD-09, any EPSG code")
     ] = "EPSG:4326",
+    as_of: Annotated[
+        datetime | None, Query(description="RFC 3339 time: the street, community and grid of then")
+    ] = None,
 ) -> LookupOut:
-    """Resolve a point; 404 problem outside the district, 400 for bad coordinates or CRS."""
+    """Resolve a point; 404 problem outside the district, 400 for bad coordinates or CRS.
+
+    With `as_of`, the units are the versions valid at that time (boundary history), and the
+    workers those now assigned to that grid code, if it still exists.
+    """
     wlon, wlat = input_point(lon, lat, crs)
+    if as_of is not None:
+        return await run_in_threadpool(_as_of, request, user, index, wlon, wlat, as_of)
     found = index.locate(wlon, wlat)
     if found is None:
         raise LookupOutsideDistrict(
@@ -73,5 +86,32 @@ def lookup(
         workers=[
             WorkerOut(code=w.code, name=w.name, phone=w.phone, is_primary=w.is_primary)
             for w in workers_seen_by(user, found)
+        ],
+    )
+
+
+def _as_of(request: Request, user: Any, index: Any, lon: float, lat: float, as_of: datetime) -> LookupOut:
+    if as_of.tzinfo is None:
+        raise InvalidInput("as_of needs a time zone (Z or an offset)", where="query.as_of")
+    with transaction(request, user) as conn:
+        units = located_as_of(conn, lon, lat, as_of)
+    if units is None:
+        raise LookupOutsideDistrict(
+            f"no grid of the district contained ({lon:.6f}, {lat:.6f}) at {as_of.isoformat()}",
+            where="query.lon,lat",
+        )
+    now = index.locate(lon, lat)
+    district = now.district.__dict__ if now else {"code": "", "name": "", "kind": "district"}
+    workers = workers_seen_by(user, now) if now and now.grid.code == units["grid"]["code"] else []
+    return LookupOut(
+        lon=lon,
+        lat=lat,
+        crs="EPSG:4326",
+        district=UnitOut(**district),
+        street=UnitOut(**units["street"]),
+        community=UnitOut(**units["community"]),
+        grid=UnitOut(**units["grid"]),
+        workers=[
+            WorkerOut(code=w.code, name=w.name, phone=w.phone, is_primary=w.is_primary) for w in workers
         ],
     )

@@ -43,6 +43,7 @@ class HotspotQuery:
     category: str | None = None
     unit: str = "grid"
     hex_size_m: float = 250.0
+    as_of: datetime | None = None  # grids as they were then (boundary versions); None: today's
 
 
 @dataclass
@@ -85,6 +86,26 @@ _UNITS: dict[tuple[Any, ...], Units] = {}
 _UNITS_KEPT = 8
 
 
+def _grids_as_of(
+    conn: sa.Connection, as_of: datetime, epsg: int
+) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """The grids valid at `as_of` (boundary versions): units, WGS 84 polygons, metric polygons."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT code, name, ST_AsBinary(geom) AS wkb, ST_AsBinary(ST_Transform(geom, :epsg)) AS metric "
+            "FROM boundary_version WHERE level = 'grid' AND valid_from <= :t "
+            "AND (valid_to IS NULL OR valid_to > :t) ORDER BY code"
+        ),
+        {"t": as_of, "epsg": epsg},
+    ).all()
+    units = [{"id": r.code, "code": r.code, "name": r.name} for r in rows]
+    return (
+        units,
+        shapely.from_wkb([bytes(r.wkb) for r in rows]),
+        shapely.from_wkb([bytes(r.metric) for r in rows]),
+    )
+
+
 def _grids(conn: sa.Connection) -> tuple[list[dict[str, Any]], np.ndarray, dict[int, int]]:
     rows = conn.execute(
         sa.text("SELECT g.id, g.code, g.name, ST_AsBinary(g.geom) AS wkb FROM grid g ORDER BY g.code")
@@ -125,7 +146,9 @@ def _hexes(
     return units, wgs, metric[inside]
 
 
-def units_of(conn: sa.Connection, unit: str, hex_size_m: float, epsg: int) -> Units:
+def units_of(
+    conn: sa.Connection, unit: str, hex_size_m: float, epsg: int, as_of: datetime | None = None
+) -> Units:
     """The units and weights for `unit`, from the cache while the boundaries have not changed."""
     if unit not in UNITS:
         raise InvalidInput(f"unit is one of {', '.join(UNITS)}", where="query.unit")
@@ -135,7 +158,7 @@ def units_of(conn: sa.Connection, unit: str, hex_size_m: float, epsg: int) -> Un
     # reused by a later change after a rolled-back one
     revision = tuple(conn.execute(sa.text("SELECT revision, xmin::text FROM boundary_revision")).one())
     database = conn.engine.url.render_as_string(hide_password=True)
-    key = (database, revision, unit, hex_size_m if unit == "hex" else None, epsg)
+    key = (database, revision, unit, hex_size_m if unit == "hex" else None, epsg, as_of)
     found = _UNITS.get(key)
     if found is not None:
         return found
@@ -143,6 +166,8 @@ def units_of(conn: sa.Connection, unit: str, hex_size_m: float, epsg: int) -> Un
     index: dict[int, int] = {}
     if unit == "hex":
         units, geoms, metric = _hexes(conn, hex_size_m, epsg)
+    elif as_of is not None:  # incidents are then counted by where they are, in the grids of then
+        units, geoms, metric = _grids_as_of(conn, as_of, epsg)
     else:
         units, geoms, index = _grids(conn)
     w = queen_weights(geoms)
@@ -179,11 +204,11 @@ def counts(conn: sa.Connection, user: User, q: HotspotQuery, epsg: int, step: St
     params: dict[str, Any] = {"epsg": epsg}
     cond = _incident_filter(user, q, params)
     edges = bin_edges(q.since, q.until, step)
-    u = units_of(conn, q.unit, q.hex_size_m, epsg)
+    u = units_of(conn, q.unit, q.hex_size_m, epsg, q.as_of)
     matrix = np.zeros((len(u.units), len(edges) - 1), dtype=int)
     params["edges"] = edges
-    if q.unit == "grid":
-        # incidents carry their grid: the database counts, and only (grid, bin, n) rows travel
+    if u.metric is None:
+        # today's grids: incidents carry their grid: the database counts, and only (grid, bin, n) rows travel
         rows = conn.execute(
             sa.text(
                 "SELECT i.grid_id, width_bucket(i.reported_at, CAST(:edges AS timestamptz[])) - 1 AS b, "

@@ -1,13 +1,14 @@
 -- Topology defects between one hierarchy level ({child}) and its parent level ({parent}).
 -- Identifiers are substituted from a fixed list in gis_core/ingest/topology.py; values are bound.
--- gaps: parts of a parent no child covers
+-- gaps: parts of a parent its children do not cover (a parent with no children yet is a level
+-- still to be imported, not a gap)
 SELECT 'gap' AS kind, p.code AS parent_code, ARRAY[]::text[] AS codes,
        ST_Area(d.geom::geography) AS area_m2,
        ST_X(ST_PointOnSurface(d.geom)) AS lon, ST_Y(ST_PointOnSurface(d.geom)) AS lat
 FROM {parent} p
 CROSS JOIN LATERAL (
-    SELECT ST_Difference(p.geom, coalesce(ST_Union(c.geom), 'GEOMETRYCOLLECTION EMPTY'::geometry)) AS g
-    FROM {child} c WHERE c.{fk} = p.id
+    SELECT ST_Difference(p.geom, ST_Union(c.geom)) AS g
+    FROM {child} c WHERE c.{fk} = p.id HAVING count(*) > 0
 ) u
 CROSS JOIN LATERAL ST_Dump(ST_CollectionExtract(u.g, 3)) d
 WHERE ST_Area(d.geom::geography) > :tolerance
