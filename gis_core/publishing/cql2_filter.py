@@ -31,7 +31,7 @@ from gis_core.publishing.layers import Layer, quote_ident
 from gis_core.publishing.output_crs import OutputCrs
 
 MAX_CHARS = 20_000
-#: Opening brackets, NOTs and minus signs allowed in one filter: far above any real filter,
+#: Opening brackets, NOTs and unary minus signs allowed in one filter: far above any real filter,
 #: far below the depth at which the parser's recursion overflows its stack (about 2,000).
 MAX_NESTING = 400
 GEOMETRY_NAMES = ("geometry", "geom")
@@ -72,13 +72,16 @@ class Filter:
 
 
 def _nesting(text: str) -> int:
-    """Opening brackets, NOT keywords and minus signs outside quoted strings."""
+    """Opening brackets, NOT keywords and unary minus signs outside quoted strings.
+
+    A minus sign directly before a digit is a negative number's (a coordinate's), not a level.
+    """
     unquoted = re.sub(r"'(?:[^']|'')*'", "''", text)
     return (
         unquoted.count("(")
         + unquoted.count("[")
         + unquoted.count("{")
-        + unquoted.count("-")
+        + len(re.findall(r"-(?![\d.])", unquoted))
         + len(re.findall(r"\bnot\b", unquoted, re.IGNORECASE))
     )
 
