@@ -15,6 +15,7 @@ from gis_core.geo import coverage
 from gis_core.geo.spatial_stats import queen_weights
 from gis_core.ingest.importers import ImportRejected, import_file
 from gis_core.ingest.topology import check_topology
+from tests.conftest import demo_database
 
 EPSG = 4550
 TO_M = Transformer.from_crs(4326, EPSG, always_xy=True)
@@ -104,6 +105,16 @@ def test_a_hand_drawn_layer_is_cleaned_and_every_planted_defect_reported():
     assert abs(total - 9 * 200 * 200) < 1.0  # the block's area is kept
 
 
+@pytest.fixture(scope="module")
+def own_engine(db_url):
+    """A district of its own for the imports that write: the shared one stays as generated."""
+    server = sa.engine.make_url(db_url).set(database="postgres").render_as_string(hide_password=False)
+    with demo_database(server, prefix="onegrid_cov") as url:
+        eng = sa.create_engine(url)
+        yield eng
+        eng.dispose()
+
+
 def _community_file(engine, tmp_path, change):
     """One community's grids as a GeoJSON file, with `change(code, metric polygon)` applied."""
     grids = gpd.read_postgis(
@@ -117,7 +128,9 @@ def _community_file(engine, tmp_path, change):
     return path, list(grids.code)
 
 
-def test_an_import_that_would_break_the_partition_is_refused_and_changes_nothing(engine, tmp_path):
+def test_an_import_that_would_break_the_partition_is_refused_and_changes_nothing(own_engine, tmp_path):
+    engine = own_engine
+
     def overlap_neighbour(code, g):  # the first grid grows 30 m into its neighbours
         return g.buffer(30) if code == first else g
 
@@ -140,9 +153,10 @@ def test_an_import_that_would_break_the_partition_is_refused_and_changes_nothing
         assert bytes(now) == bytes(was) and check_topology(c) == []
 
 
-def test_an_import_cleaned_within_a_tolerance_keeps_the_partition(engine, tmp_path):
+def test_an_import_cleaned_within_a_tolerance_keeps_the_partition(own_engine, tmp_path):
     """A vertex two of the file's grids share, 0.41 m off in one of them (an overshoot into the
     other, or a sliver between them): cleaned within 0.5 m, reported, and the partition holds."""
+    engine = own_engine
     moved = {}
     shared = {}
 
