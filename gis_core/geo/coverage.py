@@ -150,5 +150,15 @@ def snap_to(
     if not len(context):
         return out
     around = np.asarray(context, dtype=object)
-    vertices = shapely.multipoints(shapely.get_coordinates(around))
-    return shapely.snap(out, vertices, tolerance_m / _metres_per_degree(around))
+    xy = shapely.get_coordinates(around)
+    tol = tolerance_m / _metres_per_degree(around)
+    tree = shapely.STRtree(shapely.points(xy))
+    # only the neighbours' vertices near each outline: snapping cost grows with both counts
+    near = [tree.query(shapely.boundary(g), predicate="dwithin", distance=tol) for g in out]
+    return np.asarray(
+        [
+            shapely.snap(g, shapely.multipoints(xy[k]), tol) if len(k) else g
+            for g, k in zip(out, near, strict=True)
+        ],
+        dtype=object,
+    )
