@@ -125,6 +125,7 @@ def test_a_split_keeps_the_partition_reanchors_and_keeps_both_versions(client, a
     assert done["reanchored"].get("person", 0) == moved
     history = client.get(f"/api/v1/boundaries/{code}/history", headers=auth("admin")).json()
     assert [v["operation"] for v in history][-1] == "split" and history[-2]["valid_to"] is not None
+    assert history[0]["operation"] == "recorded" and history[0]["valid_from"] is None  # since records began
     assert history[-1]["changed_by"] == "admin" and history[-1]["reason"] == "新建小区划出网格"
     # a point in the cut part: the old grid before the edit, the new one after
     cut = grid(engine, new_code).representative_point()

@@ -190,7 +190,8 @@ def history(conn: sa.Connection, code: str) -> list[dict[str, Any]]:
     return [
         {
             **r,
-            "valid_from": None if r["valid_from"].year < 1 else r["valid_from"],
+            # -infinity (since records began) reaches Python as datetime.min: said as null
+            "valid_from": None if r["valid_from"].year <= 1 else r["valid_from"],
             "area_m2": round(r["area_m2"], 1),
         }
         for r in rows
