@@ -84,10 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     _ensure_database()
     engine = make_engine()
     with engine.connect() as conn:
-        settings = get_settings()
-        defects = check_topology(
-            conn, settings.topology_tolerance_m2, settings.topology_sliver_m2, settings.projected_epsg
-        )
+        defects = check_topology(conn)  # thresholds and metric CRS from the settings
     engine.dispose()
     if args.json:
         print(json.dumps([d.as_dict() for d in defects], ensure_ascii=False, indent=2))

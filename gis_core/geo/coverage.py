@@ -58,6 +58,16 @@ def node(metric: Sequence[shapely.Geometry], tolerance_m: float = NODE_M) -> np.
     return np.asarray([shapely.make_valid(g) if not g.is_valid else g for g in cleaned], dtype=object)
 
 
+def area_m2(geom: shapely.Geometry, epsg: int) -> float:
+    """The area of a lon/lat geometry in square metres, in the metric CRS `epsg`."""
+    return float(shapely.area(in_metres(np.asarray([geom], dtype=object), epsg))[0])
+
+
+def length_m(geom: shapely.Geometry, epsg: int) -> float:
+    """The length of lon/lat lines in metres, in the metric CRS `epsg`."""
+    return float(shapely.length(in_metres(np.asarray([geom], dtype=object), epsg))[0])
+
+
 def invalid_edges(geoms: Sequence[shapely.Geometry], epsg: int, gap_m: float = 0.01) -> np.ndarray:
     """Per lon/lat polygon, its edges no neighbour matches, as lon/lat lines (empty where clean).
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 import shapely
 import sqlalchemy as sa
 
@@ -73,10 +72,7 @@ def _units(conn: sa.Connection, codes: list[str], where: str) -> dict[str, Any]:
 
 
 def _area_m2(geom: shapely.Geometry | None) -> float | None:
-    if geom is None:
-        return None
-    metric = coverage.in_metres(np.asarray([geom], dtype=object), get_settings().projected_epsg)
-    return round(float(shapely.area(metric)[0]), 1)
+    return None if geom is None else round(coverage.area_m2(geom, get_settings().projected_epsg), 1)
 
 
 def _set(conn: sa.Connection, table: str, code: str, geom: shapely.Geometry, **columns: Any) -> None:
@@ -140,12 +136,9 @@ def run(
     """The common frame: say who and why, check before, do `work`, re-anchor, check after."""
     if not reason or not reason.strip():
         raise InvalidInput("say why the boundary changes", where="body.reason")
-    settings = get_settings()
     for key, value in (("op", operation), ("actor", actor), ("reason", reason.strip())):
         conn.execute(sa.text("SELECT set_config(:k, :v, true)"), {"k": f"onegrid.boundary_{key}", "v": value})
-    before = check_topology(
-        conn, settings.topology_tolerance_m2, settings.topology_sliver_m2, settings.projected_epsg
-    )
+    before = check_topology(conn)
     result = EditResult(operation, applied=not preview)
     tables = _pinned(conn)
     for t, pk in tables:  # where each pinned row was, to count what moves (names from the catalogue)
@@ -158,9 +151,7 @@ def run(
         moved = conn.execute(sa.text(count + "WHERE x.grid_id IS DISTINCT FROM w.grid_id")).scalar_one()
         if moved:
             result.reanchored[t] = int(moved)
-    after = check_topology(
-        conn, settings.topology_tolerance_m2, settings.topology_sliver_m2, settings.projected_epsg
-    )
+    after = check_topology(conn)
     broken = partition.new_defects(before, after)
     if broken:
         where = "; ".join(

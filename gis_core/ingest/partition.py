@@ -70,8 +70,7 @@ def defects(conn: sa.Connection, spec: Any) -> list[Defect]:
     """The hierarchy's topology defects, for a hierarchy level (others: none)."""
     if spec.table not in LEVELS:
         return []
-    s = get_settings()
-    return check_topology(conn, s.topology_tolerance_m2, s.topology_sliver_m2, s.projected_epsg)
+    return check_topology(conn)
 
 
 def new_defects(before: list[Defect], after: list[Defect]) -> list[Defect]:

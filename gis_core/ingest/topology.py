@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import shapely
 import sqlalchemy as sa
 
@@ -49,14 +48,23 @@ class Defect:
 
 
 def check_topology(
-    conn: sa.Connection, tolerance_m2: float = 1.0, sliver_m2: float = 10.0, epsg: int = 4550
+    conn: sa.Connection,
+    tolerance_m2: float | None = None,
+    sliver_m2: float | None = None,
+    epsg: int | None = None,
 ) -> list[Defect]:
     """Every defect of the hierarchy's partitions and coverages.
 
     Gaps between siblings, overlaps and children outside their parent larger than
     `tolerance_m2`; every edge not noded with its neighbour's; every part smaller than
-    `sliver_m2`.
+    `sliver_m2`. Thresholds and the metric CRS not given come from the settings.
     """
+    from gis_core.platform.settings import get_settings
+
+    s = get_settings()
+    tolerance_m2 = s.topology_tolerance_m2 if tolerance_m2 is None else tolerance_m2
+    sliver_m2 = s.topology_sliver_m2 if sliver_m2 is None else sliver_m2
+    epsg = s.projected_epsg if epsg is None else epsg
     template = sql_file("topology.sql")
     defects: list[Defect] = []
     for child, parent, fk in LEVELS:
@@ -96,19 +104,11 @@ def _coverage_defects(
             continue
         where = shapely.line_interpolate_point(shapely.get_geometry(edges, 0), 0.5, normalized=True)
         out.append(Defect("unnoded_edge", level, r.parent_code.strip(), [r.code.strip()], 0.0,
-                          where.x, where.y, round(_length_m(edges, epsg), 2)))  # fmt: skip
+                          where.x, where.y, round(coverage.length_m(edges, epsg), 2)))  # fmt: skip
     for r, geom in zip(rows, geoms, strict=True):
         for part in shapely.get_parts(geom):
-            area = _area_m2(part, epsg)
+            area = coverage.area_m2(part, epsg)
             if area < sliver_m2:
                 p = part.representative_point()
                 out.append(Defect("sliver", level, r.parent_code.strip(), [r.code.strip()], area, p.x, p.y))
     return out
-
-
-def _length_m(lines: shapely.Geometry, epsg: int) -> float:
-    return float(shapely.length(coverage.in_metres(np.asarray([lines], dtype=object), epsg))[0])
-
-
-def _area_m2(polygon: shapely.Geometry, epsg: int) -> float:
-    return float(shapely.area(coverage.in_metres(np.asarray([polygon], dtype=object), epsg))[0])
