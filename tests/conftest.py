@@ -73,7 +73,11 @@ def owned_cluster():
 
 @contextmanager
 def demo_database(server_url: str, prefix: str = "onegrid_test") -> Iterator[str]:
-    """A fresh, migrated database with the small demo district on the server at `server_url`; dropped after."""
+    """A fresh, migrated database with the small demo district on the server at `server_url`; dropped after.
+
+    Any database's URL on that server will do (the shared test database's, for a district of a
+    test's own): the database part is replaced.
+    """
     base = make_url(server_url)
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     # pre-ping: tests/test_faults.py restarts the server under this pool

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from gis_core.ingest import boundary_ops
 from gis_core.ingest.topology import check_topology
@@ -20,8 +19,7 @@ PINNED = ("person", "building", "incident", "camera")
 # rest of the suite keeps the demo as it was generated.
 @pytest.fixture(scope="module")
 def own_url(db_url):
-    server = make_url(db_url).set(database="postgres").render_as_string(hide_password=False)
-    with demo_database(server, prefix="onegrid_bnd") as url:
+    with demo_database(db_url, prefix="onegrid_bnd") as url:
         yield url
 
 

@@ -108,8 +108,7 @@ def test_a_hand_drawn_layer_is_cleaned_and_every_planted_defect_reported():
 @pytest.fixture(scope="module")
 def own_engine(db_url):
     """A district of its own for the imports that write: the shared one stays as generated."""
-    server = sa.engine.make_url(db_url).set(database="postgres").render_as_string(hide_password=False)
-    with demo_database(server, prefix="onegrid_cov") as url:
+    with demo_database(db_url, prefix="onegrid_cov") as url:
         eng = sa.create_engine(url)
         yield eng
         eng.dispose()

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from data.demo_live import NotADemo, run
 from gis_core.platform.db import migrate
@@ -20,8 +19,7 @@ from tests.live import live_server
 @pytest.fixture(scope="module")
 def own_demo(db_url):
     """A demo district of the simulator's own (it writes accounts, reports and fixes)."""
-    server = make_url(db_url).set(database="postgres").render_as_string(hide_password=False)
-    with demo_database(server, prefix="onegrid_live") as url:
+    with demo_database(db_url, prefix="onegrid_live") as url:
         yield url
 
 
