@@ -32,9 +32,11 @@ from api.routers import (
     events,
     features,
     field,
+    geocode,
     health,
     hotspots,
     incidents,
+    intake,
     lookup,
     ogc_tiles,
     open311,
@@ -46,6 +48,7 @@ from api.routers import (
     tour,
     tracks,
     warnings,
+    webhooks,
 )
 from api.timing import RequestTimer
 from gis_core.geo.lookup import GridIndexCache
@@ -81,6 +84,23 @@ async def _every(
             metrics.job_done(job, done)
         except Exception:  # noqa: BLE001 - a failed tick must not stop the scheduler
             log.exception("%s tick failed", job)
+
+
+async def _deliver_webhooks(engine: sa.Engine, settings: Settings) -> None:
+    """Post due webhook deliveries batch after batch while there are any, then look every poll interval.
+
+    Every process runs one; they share the work through the outbox's row locks (SKIP LOCKED).
+    """
+    from gis_core.channels.webhooks import deliver_due
+
+    while True:
+        try:
+            sent = await asyncio.to_thread(deliver_due, engine, settings)
+        except Exception:  # noqa: BLE001 - a failed batch (database away) must not stop the deliverer
+            log.exception("webhook delivery failed")
+            sent = 0
+        if not sent:
+            await asyncio.sleep(settings.webhook_poll_s)
 
 
 def _escalate(conn: sa.Connection, settings: Settings) -> list[int]:  # noqa: ARG001
@@ -223,6 +243,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(_every(background, settings, every, job, work, app.state.metrics))
             for job, (every, work) in scheduled_jobs(settings).items()
         ]
+        if settings.webhook_poll_s > 0:
+            schedulers.append(asyncio.create_task(_deliver_webhooks(background, settings)))
         # what start-up built (routes, models, the grid index: ~200,000 objects) lives as long
         # as the process: out of the collector's sight, so that each full collection under
         # load does not walk it again (in a report load those took ~4.5 % of the workers' CPU)
@@ -283,6 +305,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sso.router,
         ogc_tiles.router,
         boundaries.router,
+        geocode.router,
+        intake.router,
+        webhooks.router,
     ):
         app.include_router(router)
     pages.mount_static(app)

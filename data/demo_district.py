@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Point
 
+from data import demo_addresses
 from data import demo_geometry as geo
 from data.names import GIVEN, PLACE, ROAD_SUFFIX, STREETS, SURNAMES
 from gis_core.geo import coverage
@@ -281,6 +282,23 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         np.round(raw * (target_households - (raw == 1.0).sum()) / max(raw[raw != 1.0].sum(), 1)),
     )
     households = households.astype(int)
+    # standard addresses (一标三实): a random stream of their own, so the rest is as before
+    arng, used_places = np.random.default_rng(seed + 16), set(road_names) | used_names
+    street_name = {r[0]: r[1] for r in street_rows}
+    addr = demo_addresses.generate(
+        arng,
+        g,
+        DISTRICT_CODE,
+        DISTRICT_NAME,
+        net,
+        [r[0] for r in road_rows],
+        b_geoms,
+        b_use,
+        b_floors,
+        households,
+        [(c[0], c[1], c[2], r[1], street_name[r[3]]) for c, r in zip(comm_geoms, comm_rows, strict=True)],
+        lambda: _place(arng, used_places),
+    )
     b_rows = []
     b_points = np.array([p.representative_point().coords[0] for p in b_geoms])
     b_ewkb = [g.ewkb(p) for p in b_geoms]
@@ -288,7 +306,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         b_rows.append(
             (
                 f"B{i + 1:06d}",
-                f"{DISTRICT_NAME}{road_names[i % 60]}{i % 200 + 1}号",
+                addr.building_address[i],
                 b_use[i],
                 b_floors[i],
                 int(households[i]),
@@ -302,10 +320,13 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     today = end.date()
     order = rng.permutation(np.repeat(np.arange(len(b_geoms)), households))
     hh_no = 0
+    hh_in_building = np.zeros(len(b_geoms), dtype=int)
     for bi in order:
         if len(person_rows) >= target_persons:
             break
         hh_no += 1
+        room = addr.building_rooms[bi][hh_in_building[bi]]
+        hh_in_building[bi] += 1
         size = 1 + min(int(rng.poisson(1.6)), 6)
         floating = rng.random() < 0.15
         for member in range(size):
@@ -349,6 +370,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
                     risk,
                     age >= 18 and rng.random() < 0.08,
                     b_pt_ewkb[bi],
+                    room,
                 )
             )
 
@@ -554,6 +576,10 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
             "track_points": int(len(tracks["worker_id"])),
             "roads": len(road_rows),
             "units": len(unit_rows),
+            "addresses": {
+                lv: sum(r[1] == lv for r in addr.rows) for lv in ("road", "door", "building", "unit", "room")
+            },
+            "address_aliases": len(addr.aliases),
         },
         "grid_kinds": {k: int((kinds == k).sum()) for k in ("urban", "rural", "enterprise", "school")},
         "hotspots": hotspots,
@@ -592,6 +618,22 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         ),
         Table("building", ["code", "address", "use", "floors", "households", "geom"], b_rows),
         Table(
+            "address",
+            [
+                "code",
+                "level",
+                "parent_id",
+                "label",
+                "number",
+                "full_name",
+                "search_name",
+                "building_id",
+                "geom",
+            ],
+            addr.rows,
+        ),
+        Table("address_alias", ["address_id", "alias", "kind", "search_name"], addr.aliases),
+        Table(
             "person",
             [
                 "building_id",
@@ -606,6 +648,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
                 "risk_class",
                 "party_member",
                 "geom",
+                "address_id",
             ],
             person_rows,
         ),
@@ -622,8 +665,9 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
                 "contact_phone",
                 "employees",
                 "geom",
+                "address_id",
             ],
-            unit_rows,
+            [(*u, addr.building_door[u[4] - 1]) for u in unit_rows],
         ),
         Table("service_center", ["code", "name", "level", "circle_minutes", "geom"], sc_rows),
         Table(

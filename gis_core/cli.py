@@ -210,6 +210,13 @@ def cmd_user(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    """`onegrid webhooks list|dead|replay|deliver`: the outbox of outbound webhooks."""
+    from gis_core.channels.commands import run
+
+    return run(args)
+
+
 def cmd_boundary(args: argparse.Namespace) -> int:
     """`onegrid boundary split|merge|redraw|move EDIT.json [--preview]`; `onegrid boundary history CODE`."""
     import getpass
@@ -359,6 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
     pii = sub.add_parser("pii", help="keys of residents' sealed ID numbers and phones")
     pii.add_argument("action", choices=["new-key", "rotate"], help="print a fresh key; re-seal every row")
     pii.set_defaults(func=cmd_pii)
+
+    hooks = sub.add_parser("webhooks", help="outbound webhooks: subscriptions, dead letters, replay, deliver")
+    hooks.add_argument("action", choices=["list", "dead", "replay", "deliver"])
+    hooks.add_argument("ids", nargs="*", help="replay: the dead deliveries' ids")
+    hooks.add_argument("--all", action="store_true", help="replay: every dead delivery")
+    hooks.add_argument("--once", action="store_true", help="deliver: stop when nothing is pending")
+    hooks.set_defaults(func=cmd_webhooks)
 
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")

@@ -12,7 +12,7 @@ from gis_core.platform.settings import PROJECT_ROOT
 
 GIS_CORE = PROJECT_ROOT / "gis_core"
 #: gis_core's packages, lowest first; a module may import from its own package or one below it.
-LAYERS = ["platform", "geo", "incidents", "field", "publishing", "ingest", "analysis"]
+LAYERS = ["platform", "geo", "incidents", "channels", "field", "publishing", "ingest", "analysis"]
 #: Top-level modules that wire the packages together and may import any of them.
 ENTRY_POINTS = {"cli"}
 #: Packages of data rather than capability: the schema's SQL and its migrations.

@@ -21,7 +21,7 @@ from gis_core.geo.lookup import GridIndex
 from gis_core.incidents import queries
 from gis_core.incidents.photos import Photo, digest, inspect, photo_rows, store_photos
 from gis_core.incidents.workflow import ACTIVE_STATES, OPEN_STATES
-from gis_core.platform.auth import User
+from gis_core.platform.auth import COMMAND, User
 from gis_core.platform.db import Prepared, sql_file
 from gis_core.platform.errors import Conflict, InvalidInput, TooManyPhotos
 from gis_core.platform.scope import ACT_AS_SQL, act_as_params
@@ -201,7 +201,7 @@ def submit(
     place = index.require(lon, lat, where="body.lon,lat")
     source = (
         s.source
-        if user.role == "commander" and s.source in ("hotline", "camera")
+        if user.role in COMMAND and s.source in ("hotline", "camera")
         else SOURCE_BY_ROLE.get(user.role, "citizen")
     )
     store_photos(

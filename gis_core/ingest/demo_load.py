@@ -21,7 +21,7 @@ from gis_core.platform.sealed_columns import SEALED, seal_rows
 from gis_core.platform.sealing import sealer
 
 #: Tables that get explicit ids from the generator, so link tables can refer to them.
-_EXPLICIT_IDS = {"building", "camera", "cold_chain_site", "worker", "incident"}
+_EXPLICIT_IDS = {"building", "address", "camera", "cold_chain_site", "worker", "incident"}
 #: Large tables whose secondary indexes are built after the COPY rather than during it.
 _DEFERRED_INDEXES = {"person", "incident_event"}
 #: Tables whose parent is named by code in the generated rows: (code column, parent, fk column).
@@ -51,6 +51,8 @@ DOMAIN_TABLES = [
     "party_org",
     "unit",
     "person",
+    "address_alias",
+    "address",
     "building",
     "road",
     "road_vertex",

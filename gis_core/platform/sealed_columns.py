@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from gis_core.platform.sealing import Sealer
 
 #: table → its sealed fields
-SEALED: dict[str, tuple[str, ...]] = {"person": ("id_number", "phone")}
+SEALED: dict[str, tuple[str, ...]] = {"person": ("id_number", "phone"), "hotline_case": ("caller_phone",)}
 
 BATCH = 5_000
 

@@ -141,6 +141,22 @@ class Settings(BaseSettings):
     boundary_flag_m: float = Field(default=30.0, description="Reports this close to a grid edge are flagged.")
     duplicate_radius_m: float = 50.0
     duplicate_days: int = 7
+    # ---------------------------------------------------------------- other channels (issue 22)
+    hotline_place_min_score: float = Field(
+        default=0.8,
+        description="A hotline case's address placed without a person at this geocoding score or above.",
+    )
+    webhook_retry_base_s: float = Field(
+        default=10.0, description="First retry of a failed webhook after this."
+    )
+    webhook_retry_max_s: float = Field(default=3600.0, description="Longest wait between webhook retries.")
+    webhook_max_attempts: int = Field(
+        default=10, description="A webhook delivery is dead after this many tries."
+    )
+    webhook_timeout_s: float = Field(default=10.0, description="A receiver must answer within this.")
+    webhook_poll_s: float = Field(
+        default=1.0, description="How often each server process looks for due webhook deliveries (0: never)."
+    )
     escalation_interval_s: float = Field(
         default=60.0, description="How often overdue incidents are escalated."
     )
