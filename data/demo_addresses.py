@@ -22,8 +22,8 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, MultiLineString, Point
 
+from gis_core.geo.addresses import grams, normalize
 from gis_core.geo.addresses import label as _label
-from gis_core.geo.addresses import normalize
 
 ESTATE_ENDINGS = ("花园", "小区", "家园", "苑", "新村", "公寓")
 #: residential buildings on one side of a road within this many metres share a door plate
@@ -50,7 +50,8 @@ class Addresses:
             full: str, search: str, building: int | None, ewkb: str) -> int:  # fmt: skip
         """Append one address row; its id (ids are explicit, parents before children)."""
         i = len(self.rows) + 1
-        self.rows.append((code, level, parent, label, number, full, search, building, ewkb))
+        road_grams = grams(search) if level == "road" else None
+        self.rows.append((code, level, parent, label, number, full, search, road_grams, building, ewkb))
         return i
 
 
@@ -108,7 +109,7 @@ def generate(
         )
         if rng.random() < 0.1:
             former = place() + name[2:]
-            out.aliases.append((road_ids[-1], former, "former", normalize(former)))
+            out.aliases.append((road_ids[-1], former, "former", normalize(former), grams(normalize(former))))
     edge_lines = [LineString([net.nodes[a], net.nodes[b]]) for a, b, _ in net.edges]
     named_edges = np.array([e for n in names for e in by_name[n]])
     edge_road = {int(e): ri for ri, n in enumerate(names) for e in by_name[n]}
@@ -171,7 +172,7 @@ def _door(out, rng, g, code, prefix, road_id, road_name, line, number, group, ce
                    g.ewkb(gate))  # fmt: skip
     if len(group) > 1:
         estate = place() + ESTATE_ENDINGS[int(rng.integers(len(ESTATE_ENDINGS)))]
-        out.aliases.append((door, estate, "estate", normalize(estate)))
+        out.aliases.append((door, estate, "estate", normalize(estate), grams(normalize(estate))))
     for k, (_, _, bi) in enumerate(group, start=1):
         label = _label("building", k) if len(group) > 1 else ""
         b_full = full + label

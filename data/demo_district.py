@@ -627,12 +627,13 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
                 "number",
                 "full_name",
                 "search_name",
+                "search_grams",
                 "building_id",
                 "geom",
             ],
             addr.rows,
         ),
-        Table("address_alias", ["address_id", "alias", "kind", "search_name"], addr.aliases),
+        Table("address_alias", ["address_id", "alias", "kind", "search_name", "search_grams"], addr.aliases),
         Table(
             "person",
             [

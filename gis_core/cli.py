@@ -332,7 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("file")
     imp.add_argument(
-        "--as", dest="kind", required=True, choices=sorted([*IMPORT_KINDS, *REGISTERS, "catalogue"])
+        "--as",
+        dest="kind",
+        required=True,
+        choices=sorted([*IMPORT_KINDS, *REGISTERS, "catalogue", "address"]),
     )
     imp.add_argument("--layer", default=None, help="layer name inside a GeoPackage")
     imp.add_argument(

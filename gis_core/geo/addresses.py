@@ -18,6 +18,8 @@ import cn2an
 
 #: The levels of a standard address, coarsest first (a community is matched by name only).
 LEVELS = ("road", "door", "building", "unit", "room")
+#: the level each level hangs from (a room straight under its building where it has no units)
+PARENTS = {"door": ("road",), "building": ("door",), "unit": ("building",), "room": ("unit", "building")}
 #: Longest text taken as an address: a spoken address is a line, not a page.
 MAX_LENGTH = 200
 
@@ -93,6 +95,15 @@ def parse(normalized: str) -> Parsed:
         door = int(m[1])
         s = s[: m.start()]
     return Parsed(s.rstrip("-#"), door, building, unit, room)
+
+
+def grams(normalized: str) -> str:
+    """Each character followed by the bigram it starts, space-separated (锦山路 → 锦 锦山 山 山路 路).
+
+    What pg_trgm compares instead of the bare name (migration 0028 says why).
+    """
+    n = len(normalized)
+    return " ".join(normalized[i] + (f" {normalized[i : i + 2]}" if i < n - 1 else "") for i in range(n))
 
 
 def has_words(text: str) -> bool:

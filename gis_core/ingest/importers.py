@@ -181,6 +181,10 @@ def import_file(
     `clean_coverage_m`, the file's polygons are first snapped and noded as one coverage within
     that many metres, and every vertex moved, added or removed is reported.
     """
+    if kind == "address":  # a hierarchy of its own, parents in the same file
+        from gis_core.ingest.address_import import import_addresses
+
+        return import_addresses(engine, path, layer, source_crs)
     spec = IMPORT_KINDS[kind]
     report = ImportReport(file=str(path), kind=kind)
     gdf = _to_wgs84(_read(path, layer, report), source_crs, report)

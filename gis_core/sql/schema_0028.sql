@@ -14,7 +14,8 @@ CREATE TABLE address (
     label        text NOT NULL,   -- this level's part as written: 锦山路 / 12号 / 3号楼 / 2单元 / 502室
     number       int,             -- the door, building, unit or room number; NULL for a road
     full_name    text NOT NULL,   -- the standard address, administrative prefix included
-    search_name  text NOT NULL,   -- a road's name as the geocoder normalises text (gis_core.geo.addresses)
+    search_name  text NOT NULL,   -- the full name as the geocoder normalises text (gis_core.geo.addresses)
+    search_grams text,            -- a road's: its name as characters and bigrams (addresses.grams)
     building_id  bigint REFERENCES building ON DELETE SET NULL,
     geom         geometry(Point, 4326) NOT NULL,
     grid_id      int REFERENCES grid ON DELETE SET NULL,
@@ -37,21 +38,19 @@ CREATE TABLE address_alias (
     alias       text NOT NULL,
     kind        text NOT NULL CHECK (kind IN ('estate', 'former', 'common')),
     search_name text NOT NULL,
+    search_grams text NOT NULL,
     UNIQUE (address_id, alias)
 );
 
 -- pg_trgm compares trigrams of "words"; a Chinese name is one word of a few characters, so one
 -- wrong character leaves almost no trigram in common. Written as each character followed by
--- the bigram it starts ("锦 锦山 山 山路 路"), a name gives trigrams pg_trgm can match with a
--- character wrong, and in order, so word_similarity finds a road inside a longer text.
-CREATE FUNCTION cjk_grams(t text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT coalesce(string_agg(substr(t, i, 1) || CASE WHEN i < length(t) THEN ' ' || substr(t, i, 2) ELSE '' END,
-                               ' ' ORDER BY i), '')
-    FROM generate_series(1, length(t)) AS i
-$$;
-CREATE INDEX address_road_trgm ON address USING gin (cjk_grams(search_name) gin_trgm_ops) WHERE level = 'road';
-CREATE INDEX address_alias_trgm ON address_alias USING gin (cjk_grams(search_name) gin_trgm_ops);
+-- the bigram it starts ("锦 锦山 山 山路 路", made in Python when a name is stored), a name gives
+-- trigrams pg_trgm can match with a character wrong, and in order, so word_similarity finds a
+-- road inside a longer text.
+CREATE INDEX address_road_trgm ON address USING gin (search_grams gin_trgm_ops) WHERE level = 'road';
+-- the roads alone, without a trip through the trigram index
+CREATE INDEX address_roads ON address (id) WHERE level = 'road';
+CREATE INDEX address_alias_trgm ON address_alias USING gin (search_grams gin_trgm_ops);
 
 ALTER TABLE person ADD COLUMN address_id bigint REFERENCES address ON DELETE SET NULL;
 ALTER TABLE unit ADD COLUMN address_id bigint REFERENCES address ON DELETE SET NULL;

@@ -3,4 +3,3 @@ ALTER TABLE person DROP COLUMN address_id;
 DROP TABLE address_alias;
 DELETE FROM anchored_table WHERE name = 'address'::regclass;
 DROP TABLE address;
-DROP FUNCTION cjk_grams(text);

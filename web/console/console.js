@@ -271,6 +271,61 @@ function live() {
   }
 }
 
+// 热线待定位: 8890/12345 cases whose spoken address could not be placed; the dispatcher picks a
+// candidate, or looks up the address as checked with the caller, and the case joins the queue.
+async function loadHotline() {
+  if (!["commander", "admin"].includes(con.role)) return;  // the command centre's; officers take none
+  const r = await api("/api/v1/intake/hotline/queue");
+  $("hotline-box").hidden = !r.ok;
+  if (!r.ok) return;
+  const cases = (await r.json()).cases;
+  $("hotline-count").textContent = cases.length;
+  $("hotline-empty").hidden = cases.length > 0;
+  const ul = $("hotline");
+  ul.replaceChildren();
+  for (const c of cases) {
+    const li = document.createElement("li");
+    li.dataset.case = c.case_number;
+    li.innerHTML = `<p class="line"><b></b><time></time></p><p class="said"></p><p class="sub"></p><div class="cands"></div>` +
+      `<form><label>核实后的地址<input name="q" maxlength="200" required></label><button type="submit" class="quiet">查找</button></form>` +
+      `<p class="error" role="alert"></p>`;
+    li.querySelector("b").textContent = `${c.line || "8890"} · ${c.case_number}`;
+    li.querySelector("time").textContent = when(c.received_at);
+    li.querySelector(".said").textContent = `来电地址：${c.address_text}`;
+    li.querySelector(".sub").textContent = `${con.categories[c.category_code]?.name || c.category_code} · ${c.description || ""}`;
+    candidates(li, c.candidates);
+    li.querySelector("form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const g = await api(`/api/v1/geocode?q=${encodeURIComponent(ev.target.q.value)}`);
+      li.querySelector(".error").textContent = g.ok ? "" : await problem(g);
+      if (g.ok) candidates(li, (await g.json()).candidates);
+    });
+    ul.append(li);
+  }
+}
+
+function candidates(li, list) {
+  const box = li.querySelector(".cands");
+  box.replaceChildren();
+  if (!list.length) { box.textContent = "没有相近的标准地址：请回访来电人核实后查找。"; return; }
+  for (const cand of list.slice(0, 3)) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "quiet";
+    b.textContent = `定位到 ${cand.address}`;
+    b.addEventListener("click", () => placeCase(li, cand.code));
+    box.append(b);
+  }
+}
+
+async function placeCase(li, code) {
+  const r = await api(`/api/v1/intake/hotline/${encodeURIComponent(li.dataset.case)}/place`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ address_code: code }),
+  });
+  if (!r.ok) { li.querySelector(".error").textContent = await problem(r); return; }
+  await Promise.all([loadHotline(), loadQueue(), loadBoard()]);
+}
+
 async function start() {
   if (!session.token) { show("login"); return; }
   const me = await api("/api/v1/auth/me");
@@ -280,6 +335,7 @@ async function start() {
     logout(); show("login"); $("login-error").textContent = "该账号无调度权限"; return;
   }
   $("who").textContent = who.display_name;
+  con.role = who.role;
   show("console");
   const [cats, depts] = await Promise.all([api("/api/v1/categories").then((r) => r.json()), api("/api/v1/departments").then((r) => r.json())]);
   con.departments = depts;
@@ -288,7 +344,7 @@ async function start() {
     for (const it of m.items) con.categories[it.code] = it;
   }
   live();
-  await Promise.all([loadQueue(), loadBoard()]);
+  await Promise.all([loadQueue(), loadBoard(), loadHotline()]);
   con.loaded = true;
 }
 
@@ -321,4 +377,5 @@ document.addEventListener("keydown", (ev) => {
 });
 setInterval(tick, 1000);
 setInterval(() => { if (!document.hidden && !$("console-view").hidden) loadBoard(); }, 60_000);
+setInterval(() => { if (!document.hidden && !$("console-view").hidden) loadHotline(); }, 20_000);
 start();
