@@ -122,3 +122,32 @@ def test_one_bad_address_refuses_the_file(engine, tmp_path, place, change, reaso
         import_file(engine, _file(tmp_path, features), "address")
     assert any(reason in r["reason"] for r in refused.value.report.rejected), refused.value.report.rejected
     assert _stored(engine) == 0
+
+
+def test_a_road_named_like_a_street_is_not_read_into_the_streets_prefix(engine, tmp_path, place):
+    """Found by the benchmark: a road 七道街 matched every address beginning 元宝区七道街道… (its trigrams
+    lie inside the street's name), as well as the address's own road when its numbers exist on both."""
+    lon, lat, building = place
+    with engine.connect() as c:
+        room = c.execute(
+            sa.text(
+                "SELECT s.name AS street, r.full_name, d.number AS door, b.number AS building, "
+                "u.number AS unit, r.number AS room FROM address r "
+                "JOIN address u ON u.id = r.parent_id AND u.level = 'unit' JOIN address b ON b.id = u.parent_id "
+                "JOIN address d ON d.id = b.parent_id JOIN street s ON s.id = r.street_id "
+                "WHERE r.level = 'room' AND s.name LIKE '%街道' ORDER BY r.code LIMIT 1"
+            )
+        ).one()
+    features = _district(lon, lat, building)  # the same numbers on a road called like the street
+    for f, value in zip(
+        features, (room.street.removesuffix("道"), room.door, room.building, room.unit, room.room)
+    ):
+        f["properties"]["label" if f["properties"]["level"] == "road" else "number"] = value
+    import_file(engine, _file(tmp_path, features), "address")
+    with engine.begin() as c:
+        index = GridIndex.load(c)
+        user = user_named(c, "commander")
+        act_as(c, user)
+        found = geocode(c, index, user, room.full_name, 5)
+    assert found[0].address == room.full_name
+    assert not [c.address for c in found if c.code.startswith(PREFIX)]
