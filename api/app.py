@@ -230,6 +230,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             request_role=True,
             name="tiles",
         )
+        # rate limits count in the database, on the auth pool: one limit for every process and host
+        app.state.login_limiter = Limiter(app.state.auth_engine, settings.login_per_minute, "login attempts")
+        app.state.report_limiter = Limiter(app.state.auth_engine, settings.reports_per_minute, "reports")
         app.state.grid_cache = cache
         app.state.tile_cache = tile_cache
         app.state.tile_server = TileServer(tile_cache, app.state.tile_engine, engine)
@@ -273,8 +276,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.metrics.state = app.state
-    app.state.login_limiter = Limiter(settings.login_per_minute, "login attempts")
-    app.state.report_limiter = Limiter(settings.reports_per_minute, "reports")
     errors.install(app)
     # routes are matched in this order, each router's in turn: the busiest paths (map tiles,
     # phones' reports and tracks) come first, where matching them costs least

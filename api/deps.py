@@ -256,9 +256,9 @@ def require_roles(*roles: str):  # type: ignore[no-untyped-def]
 async def report_quota(request: Request, user: CurrentUser) -> None:
     """Count a report submission against the user's per-minute limit (429 problem when over).
 
-    Async: the count is in process memory and never blocks, so it needs no threadpool hop.
+    The count is shared by every process and host (in the database, `api.rate_limits`).
     """
-    request.app.state.report_limiter.hit(f"user:{user.id}", where="header.Authorization")
+    await run_in_threadpool(request.app.state.report_limiter.hit, f"user:{user.id}", "header.Authorization")
 
 
 ReportQuota = Depends(report_quota)

@@ -44,9 +44,20 @@ def test_an_unknown_user_and_a_wrong_password_answer_alike(client, account):
 
 @pytest.fixture
 def strict_client(settings):
-    """An app of its own with the limits a real deployment has, not the suite's relaxed ones."""
+    """An app of its own with the limits a real deployment has, not the suite's relaxed ones.
+
+    The counts are the database's, shared by apps with the same limits: only the login test
+    uses this login limit, only the report test this report limit.
+    """
     strict = settings.model_copy(update={"login_per_minute": 5, "reports_per_minute": 3})
     with TestClient(create_app(strict)) as c:
+        yield c
+
+
+@pytest.fixture
+def report_client(settings):
+    """An app whose report limit is a real deployment's (its logins, the suite's)."""
+    with TestClient(create_app(settings.model_copy(update={"reports_per_minute": 3}))) as c:
         yield c
 
 
@@ -58,16 +69,16 @@ def test_logins_are_rate_limited_per_client(strict_client, account):
     assert int(r.headers["Retry-After"]) >= 1 and body["where"] == "body.username"
 
 
-def test_report_submissions_are_rate_limited_per_user_and_nothing_is_stored(strict_client, engine, spot):
+def test_report_submissions_are_rate_limited_per_user_and_nothing_is_stored(report_client, engine, spot):
     from gis_core.ingest.demo_load import DEMO_PASSWORD
 
     lon, lat, _ = spot
     tokens = {
-        u: login(strict_client, u, DEMO_PASSWORD).json()["access_token"] for u in ("citizen", "gridworker")
+        u: login(report_client, u, DEMO_PASSWORD).json()["access_token"] for u in ("citizen", "gridworker")
     }
 
     def report(user, key):
-        return strict_client.post(
+        return report_client.post(
             "/api/v1/incidents",
             headers={"Authorization": f"Bearer {tokens[user]}", "Idempotency-Key": key},
             data={"category": "0101", "description": "限流测试", "lon": str(lon), "lat": str(lat)},
@@ -92,25 +103,34 @@ def test_report_submissions_are_rate_limited_per_user_and_nothing_is_stored(stri
         c.execute(sa.text("DELETE FROM incident WHERE idempotency_key = ANY(:k)"), {"k": keys})
 
 
-def test_the_window_moves_and_forgets_idle_keys():
+def test_the_window_moves_and_old_minutes_are_swept(engine):
+    """The shared limiter's sliding window, on the database's table, at times of the test's choosing."""
+    from datetime import UTC, datetime, timedelta
+
     from api import rate_limits
     from gis_core.platform.errors import RateLimited
 
-    now = [1000.0]
-    limiter = rate_limits.Limiter(3, "reports", clock=lambda: now[0])
+    limiter = rate_limits.Limiter(engine, 3, "reports")
+    key, t0 = f"user:{uuid.uuid4()}", datetime(2026, 12, 4, 10, 0, 0, tzinfo=UTC)
     for dt in (0, 10, 20):
-        now[0] = 1000.0 + dt
-        limiter.hit("u")
-    now[0] = 1030.0
+        limiter.hit(key, at=t0 + timedelta(seconds=dt))
     with pytest.raises(RateLimited) as refused:
-        limiter.hit("u", where="header.Authorization")
-    assert refused.value.retry_after == 30 and refused.value.where == "header.Authorization"
-    limiter.hit("v")  # keys are counted apart
-    now[0] = 1060.5  # the first hit has left the window: one more fits, not two
-    limiter.hit("u")
+        limiter.hit(key, where="header.Authorization", at=t0 + timedelta(seconds=30))
+    assert refused.value.retry_after >= 1 and refused.value.where == "header.Authorization"
+    limiter.hit(f"{key}-other", at=t0 + timedelta(seconds=30))  # keys are counted apart
+    # two minutes on, the earlier minutes weigh nothing: three more fit, not four
+    for dt in (120, 121, 122):
+        limiter.hit(key, at=t0 + timedelta(seconds=dt))
     with pytest.raises(RateLimited):
-        limiter.hit("u")
-    now[0] = 2000.0
-    limiter._until_sweep = 1  # the next hit sweeps
-    limiter.hit("w")
-    assert len(limiter) == 1  # "u" and "v" were idle for a whole window
+        limiter.hit(key, at=t0 + timedelta(seconds=123))
+    # at 3:30 the minute of 2:00 (four hits) weighs half: one fits (1 + 4 × 0.5 = 3), a second does not
+    limiter.hit(key, at=t0 + timedelta(seconds=210))
+    with pytest.raises(RateLimited):
+        limiter.hit(key, at=t0 + timedelta(seconds=211))
+    limiter._until_sweep = 1  # the next hit sweeps what is two minutes old
+    limiter.hit(f"{key}-late", at=t0 + timedelta(seconds=600))
+    with engine.connect() as c:
+        left = c.execute(
+            sa.text("SELECT count(*) FROM rate_window WHERE key LIKE :k"), {"k": f"reports/3/{key}%"}
+        )
+        assert left.scalar() == 1  # only the late key's minute
