@@ -20,6 +20,7 @@ from api.live import Hub
 from api.metrics import Metrics
 from api.middleware import Admission, Compression, FormUtf8
 from api.rate_limits import Limiter
+from api.replicas import ReplicaRouter
 from api.routers import (
     admin,
     audit,
@@ -43,6 +44,7 @@ from api.routers import (
     pages,
     service_cards,
     service_circles,
+    spatial_queries,
     sso,
     tiles,
     tour,
@@ -84,6 +86,16 @@ async def _every(
             metrics.job_done(job, done)
         except Exception:  # noqa: BLE001 - a failed tick must not stop the scheduler
             log.exception("%s tick failed", job)
+
+
+async def _check_replicas(replicas: ReplicaRouter, settings: Settings) -> None:
+    """Sample the primary's and the replicas' WAL positions every ONEGRID_REPLICA_CHECK_S."""
+    while True:
+        try:
+            await asyncio.to_thread(replicas.check)
+        except Exception:  # noqa: BLE001 - the primary away: reads go to it anyway, and fail or not there
+            log.exception("replica check failed")
+        await asyncio.sleep(settings.replica_check_s)
 
 
 async def _deliver_webhooks(engine: sa.Engine, settings: Settings) -> None:
@@ -235,7 +247,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.report_limiter = Limiter(app.state.auth_engine, settings.reports_per_minute, "reports")
         app.state.grid_cache = cache
         app.state.tile_cache = tile_cache
-        app.state.tile_server = TileServer(tile_cache, app.state.tile_engine, engine)
+        # streaming replicas for reads that tolerate a little lag (api.replicas), checked every second
+        app.state.replicas = replicas = ReplicaRouter.from_settings(settings, background)
+        app.state.tile_server = TileServer(tile_cache, app.state.tile_engine, engine, replicas.pick)
         app.state.token_cache = token_cache
         app.state.token_checks = {}  # token digest → its check in flight (api.deps)
         app.state.basic_cache = {}  # digest of HTTP Basic username and password → (user, trusted until)
@@ -246,6 +260,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(_every(background, settings, every, job, work, app.state.metrics))
             for job, (every, work) in scheduled_jobs(settings).items()
         ]
+        if replicas.replicas:
+            schedulers.append(asyncio.create_task(_check_replicas(replicas, settings)))
         if settings.webhook_poll_s > 0:
             schedulers.append(asyncio.create_task(_deliver_webhooks(background, settings)))
         # what start-up built (routes, models, the grid index: ~200,000 objects) lives as long
@@ -263,6 +279,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
             app.state.auth_engine.dispose()
             app.state.tile_engine.dispose()
+            replicas.dispose()
             background.dispose()
 
     app = FastAPI(
@@ -292,7 +309,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         open311.router,
         pages.router,
         features.router,
-        features.spatial,
+        spatial_queries.router,
         hotspots.router,
         service_circles.router,
         service_cards.router,

@@ -146,6 +146,9 @@ def transaction(request: Request, caller: User | None, bind: bool = True) -> Ite
         if bind:
             act_as(conn, caller)
         yield conn
+    # committed: this caller's next reads need a replica that has it (api.replicas)
+    if caller is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+        request.app.state.replicas.wrote(caller.id)
 
 
 def get_conn(request: Request, caller: Caller) -> Iterator[sa.Connection]:

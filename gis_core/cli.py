@@ -25,7 +25,7 @@ def _ensure_database() -> None:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    """`onegrid db start|stop|status|url|migrate|backup FILE|restore FILE`."""
+    """`onegrid db start|stop|status|url|migrate|backup FILE|restore FILE|replica …`."""
     settings = get_settings()
     if args.action == "migrate":
         from gis_core.platform.db import migrate
@@ -73,6 +73,10 @@ def cmd_db(args: argparse.Namespace) -> int:
         status = cluster.status()
         print(json.dumps(status, indent=2))
         return 0 if status["running"] else 3
+    elif args.action == "replica":
+        from gis_core.platform.replicas import command
+
+        return command(cluster, args.file or "list", args.name)
     return 0
 
 
@@ -296,8 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="embedded PostGIS cluster and migrations")
-    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate", "backup", "restore"])
-    db.add_argument("file", nargs="?", help="dump file (backup, restore)")
+    db.add_argument("action", choices="start stop status url migrate backup restore replica".split())
+    db.add_argument("file", nargs="?", help="dump file (backup, restore); replica: add|list|start|stop|…")
+    db.add_argument("name", nargs="?", help="replica: which (replica-1, or 1)")
     db.set_defaults(func=cmd_db)
 
     check = sub.add_parser("check", help="data checks")

@@ -79,9 +79,23 @@ def test_rotating_the_key_keeps_every_record_readable_and_findable(engine):
     with engine.connect() as c:
         tx = c.begin()
         try:
+            # a hotline caller's phone is sealed like a resident's (issue 22): it rotates with them
+            c.execute(
+                sa.text(
+                    "INSERT INTO hotline_case (case_number, received_at, caller_phone_sealed, caller_phone_digest, "
+                    "address_text, category_code, request_hash, state) "
+                    "VALUES ('ROTATE-1', now(), :s, :d, '某地', '0101', repeat('0', 64), 'unplaced')"
+                ),
+                dict(zip(("s", "d"), current.seal_and_digest("13800000000"), strict=True)),
+            )
+            cases = c.execute(sa.text("SELECT count(*) FROM hotline_case")).scalar_one()
             done = rotate(c, rotating)
-            assert done == {"person": len(people)}
+            assert done == {"person": len(people), "hotline_case": cases}
             after = Sealer([fresh], digest_key)
+            phone = c.execute(
+                sa.text("SELECT caller_phone_sealed FROM hotline_case WHERE case_number = 'ROTATE-1'")
+            ).scalar_one()
+            assert after.open(phone) == "13800000000"
             rows = c.execute(sa.text("SELECT id, id_number_sealed, phone_sealed FROM person")).all()
             assert {pid: (after.open(i), after.open(p)) for pid, i, p in rows} == people  # old key dropped
             with pytest.raises(ConfigError):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
+from api import replicas
 from api.deps import ConnDep, CurrentUser, read_context
-from gis_core.geo.crs import input_point
+from api.replicas import audit_conn, read_from_header
 from gis_core.platform.clock import iso
 from gis_core.platform.errors import InvalidInput
 from gis_core.platform.settings import get_settings
@@ -20,7 +21,6 @@ from gis_core.publishing.layers import Layer, get_layer, readable_layers
 from gis_core.publishing.output_crs import CRS84, OutputCrs, output_crs, supported
 
 router = APIRouter(tags=["features"])
-spatial = APIRouter(prefix="/api/v1/spatial", tags=["spatial queries"])
 
 GEOJSON = "application/geo+json"
 QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
@@ -70,9 +70,28 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _geojson(body: dict[str, Any], crs: OutputCrs | None = None) -> JSONResponse:
+def _geojson(
+    body: dict[str, Any], crs: OutputCrs | None = None, request: Request | None = None
+) -> JSONResponse:
     headers = {"Content-Crs": f"<{crs.uri if crs else CRS84}>"}
+    if request is not None:  # a read answered by api.replicas.read: where from
+        headers |= read_from_header(request)
     return JSONResponse(body, media_type=GEOJSON, headers=headers)
+
+
+def _read(request: Request, user: Any, layers: list[Layer], action: str, fn: Any) -> Any:
+    """`fn(conn)` → features, on a fresh replica or the primary, then the audit of the read (api.replicas)."""
+
+    def run(conn: sa.Connection) -> Any:
+        found = fn(conn)
+        feats = found[0] if isinstance(found, tuple) else found
+        with audit_conn(request, user, conn) as a:
+            log_read(
+                a, user, layers, action, len(feats) if isinstance(feats, list) else 1, read_context(request)
+            )
+        return found
+
+    return replicas.read(request, user, run)
 
 
 def _output_crs(crs: str | None, where: str = "query.crs") -> OutputCrs:
@@ -246,7 +265,6 @@ def collection_items(
     collectionId: str,  # noqa: N803
     request: Request,
     user: CurrentUser,
-    conn: ConnDep,
     limit: Limit = 100,
     offset: Offset = 0,
     bbox: Annotated[
@@ -266,9 +284,10 @@ def collection_items(
     layer = _readable(collectionId, user, where="path.collectionId")
     out = _output_crs(crs)
     q = _item_query(request, layer, user, limit, offset)
-    feats, matched = features.items(conn, layer, user, q, out)
-    log_read(conn, user, [layer], "features", len(feats), read_context(request))
-    return _geojson(_page(request, feats, matched, limit, offset), out)
+    feats, matched = _read(
+        request, user, [layer], "features", lambda c: features.items(c, layer, user, q, out)
+    )
+    return _geojson(_page(request, feats, matched, limit, offset), out, request)
 
 
 @router.get(
@@ -282,115 +301,15 @@ def collection_item(
     featureId: str,  # noqa: N803
     request: Request,
     user: CurrentUser,
-    conn: ConnDep,
     crs: Annotated[str | None, Query(description="Output CRS: one the collection lists")] = None,
 ) -> JSONResponse:
     """One feature by id."""
     layer = _readable(collectionId, user, where="path.collectionId")
     out = _output_crs(crs)
-    feat = features.item(conn, layer, user, featureId, out)
-    log_read(conn, user, [layer], "feature", 1, read_context(request))
+    feat = _read(request, user, [layer], "feature", lambda c: features.item(c, layer, user, featureId, out))
     base = _base(request)
     feat["links"] = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON},
         {"href": f"{base}/collections/{layer.id}", "rel": "collection", "type": "application/json"},
     ]
-    return _geojson(feat, out)
-
-
-# ---------------------------------------------------------------- spatial queries
-
-Lon = Annotated[float, Query(description="Longitude (or x) in `crs`", allow_inf_nan=False)]
-Lat = Annotated[float, Query(description="Latitude (or y) in `crs`", allow_inf_nan=False)]
-InCrs = Annotated[str, Query(description="CRS of lon/lat: EPSG:4326 (default), GCJ-02, BD-09, any EPSG")]
-OutCrs = Annotated[
-    str | None, Query(alias="out-crs", description="CRS of the answer: one the collections list")
-]
-
-
-@spatial.get("/{layer}/radius", summary="Features within a radius in metres, nearest first")
-def radius_query(
-    layer: str,
-    request: Request,
-    user: CurrentUser,
-    conn: ConnDep,
-    lon: Lon,
-    lat: Lat,
-    radius: Annotated[float, Query(gt=0, le=features.MAX_RADIUS_M, description="Metres")],
-    crs: InCrs = "EPSG:4326",
-    limit: Limit = 100,
-    offset: Offset = 0,
-    out_crs: OutCrs = None,
-) -> JSONResponse:
-    """Features within `radius` metres of the point, each with `distance_m`."""
-    spec, out = _readable(layer, user), _output_crs(out_crs, "query.out-crs")
-    wlon, wlat = input_point(lon, lat, crs)
-    q = features.ItemQuery(limit=limit, offset=offset)
-    feats, matched = features.within_radius(conn, spec, user, wlon, wlat, radius, q, out)
-    log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
-    return _geojson(_page(request, feats, matched, limit, offset), out)
-
-
-@spatial.get("/{layer}/nearest", summary="The N nearest features, with distances")
-def nearest_query(
-    layer: str,
-    request: Request,
-    user: CurrentUser,
-    conn: ConnDep,
-    lon: Lon,
-    lat: Lat,
-    n: Annotated[int, Query(ge=1, le=features.MAX_NEAREST)] = 10,
-    crs: InCrs = "EPSG:4326",
-    out_crs: OutCrs = None,
-) -> JSONResponse:
-    """The `n` features nearest to the point (metres on the ellipsoid), nearest first."""
-    spec, out = _readable(layer, user), _output_crs(out_crs, "query.out-crs")
-    wlon, wlat = input_point(lon, lat, crs)
-    feats = features.nearest(conn, spec, user, wlon, wlat, n, out)
-    log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
-    return _geojson({"type": "FeatureCollection", "numberReturned": len(feats), "features": feats}, out)
-
-
-class PolygonQuery(BaseModel):
-    """A GeoJSON (Multi)Polygon in lon/lat, and paging."""
-
-    geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon in CRS84")
-    limit: int = Field(default=100, ge=1, le=features.MAX_LIMIT)
-    offset: int = Field(default=0, ge=0)
-
-
-@spatial.post("/{layer}/polygon", summary="Features within a posted polygon")
-def polygon_query(
-    layer: str,
-    request: Request,
-    user: CurrentUser,
-    conn: ConnDep,
-    body: Annotated[PolygonQuery, Body()],
-    out_crs: OutCrs = None,
-) -> JSONResponse:
-    """Features that intersect the polygon; an invalid or self-intersecting polygon is a 400 problem."""
-    spec, out = _readable(layer, user), _output_crs(out_crs, "query.out-crs")
-    polygon = features.check_geometry(body.geometry)
-    q = features.ItemQuery(limit=body.limit, offset=body.offset)
-    feats, matched = features.within_polygon(conn, spec, user, polygon, q, out)
-    log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
-    return _geojson(_page(request, feats, matched, body.limit, body.offset), out)
-
-
-@spatial.get("/{layer}/area", summary="Features inside a district, street, community or grid")
-def area_query(
-    layer: str,
-    request: Request,
-    user: CurrentUser,
-    conn: ConnDep,
-    code: Annotated[str, Query(description="12-digit unit code or 15-digit grid code")],
-    limit: Limit = 100,
-    offset: Offset = 0,
-    out_crs: OutCrs = None,
-) -> JSONResponse:
-    """Features inside the unit with `code`, at any level of the hierarchy."""
-    spec, out = _readable(layer, user), _output_crs(out_crs, "query.out-crs")
-    q = features.ItemQuery(limit=limit, offset=offset)
-    feats, matched = features.within_area(conn, spec, user, code, q, out)
-    log_read(conn, user, [spec], "spatial", len(feats), read_context(request))
-    return _geojson(_page(request, feats, matched, limit, offset), out)
+    return _geojson(feat, out, request)

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
+from api import replicas
+from api.deps import CurrentUser, SettingsDep, require_roles
 from gis_core.incidents.hotspots import HotspotQuery, emerging_hotspots, hotspots
 from gis_core.platform.auth import ANALYSTS
 
@@ -52,8 +53,8 @@ QueryDep = Annotated[Callable[[timedelta], HotspotQuery], Depends(_query)]
     "/hotspots", summary="Incident hotspots per grid or hexagon (Getis-Ord Gi*)", dependencies=[READERS]
 )
 def get_hotspots(
+    request: Request,
     user: CurrentUser,
-    conn: ConnDep,
     settings: SettingsDep,
     query: QueryDep,
     geometry: Annotated[
@@ -65,11 +66,14 @@ def get_hotspots(
     The period defaults to the year before `to`. The wall asks without geometry and colours the
     grid tiles it already has (8.4 MB of polygons for 1,035 grids otherwise).
     """
-    body: dict[str, Any] = hotspots(conn, user, query(timedelta(days=365)), settings.projected_epsg)
+    q = query(timedelta(days=365))
+    body: dict[str, Any] = replicas.read(
+        request, user, lambda c: hotspots(c, user, q, settings.projected_epsg)
+    )
     if not geometry:
         for f in body["features"]:
             f["geometry"] = None  # GeoJSON's unlocated feature: the unit is named by its id (code)
-    return JSONResponse(body, media_type="application/geo+json")
+    return JSONResponse(body, media_type="application/geo+json", headers=replicas.read_from_header(request))
 
 
 @router.get(
@@ -78,8 +82,8 @@ def get_hotspots(
     dependencies=[READERS],
 )
 def get_emerging(
+    request: Request,
     user: CurrentUser,
-    conn: ConnDep,
     settings: SettingsDep,
     query: QueryDep,
     bin: Annotated[
@@ -93,7 +97,8 @@ def get_emerging(
 
     The period defaults to the 12 weeks before `to`.
     """
-    body: dict[str, Any] = emerging_hotspots(
-        conn, user, query(timedelta(weeks=12)), bin, settings.projected_epsg
+    q = query(timedelta(weeks=12))
+    body: dict[str, Any] = replicas.read(
+        request, user, lambda c: emerging_hotspots(c, user, q, bin, settings.projected_epsg)
     )
-    return JSONResponse(body, media_type="application/geo+json")
+    return JSONResponse(body, media_type="application/geo+json", headers=replicas.read_from_header(request))

@@ -45,6 +45,7 @@ async def tile(
         "Cache-Control": "private, no-cache",
         "Vary": "Authorization, Accept-Encoding",
         "X-Cache": served.cache,  # this process's cache: hit, miss (rendered and kept), pass (never cached)
+        "X-Read-From": served.read_from,  # cache, primary or a replica's name
     }
     if not tile.size:
         return Response(status_code=204, headers=headers)

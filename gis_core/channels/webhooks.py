@@ -35,14 +35,13 @@ from urllib.parse import urlsplit
 import httpx
 import sqlalchemy as sa
 
-from gis_core.incidents.workflow import ACTIONS
+from gis_core.incidents.workflow import ACTIONS, SOURCES
 from gis_core.platform.errors import InvalidInput, NotFound
 from gis_core.platform.sealing import sealer
 from gis_core.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 EVENTS = ("report", *ACTIONS)
-SOURCES = ("grid_worker", "citizen", "hotline", "camera")
 #: cloud metadata services answer on these besides link-local 169.254.169.254
 _METADATA_HOSTS = {"metadata.google.internal", "metadata"}
 

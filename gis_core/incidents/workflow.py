@@ -39,6 +39,7 @@ AWAITING_RATING_STATES = ("resolved",)
 UNFINISHED_STATES = (*OPEN_STATES, *AWAITING_RATING_STATES)
 #: Finished: rated and closed, or ended early as rejected or merged.
 CLOSED_STATES = ("closed", "rejected", "merged")
+SOURCES = ("grid_worker", "citizen", "hotline", "camera")  # incident.source: where an incident came from
 STATES = (*UNFINISHED_STATES, *CLOSED_STATES)
 #: Before dispatch: still with the command centre (or the level's coordinator).
 UNSORTED_STATES = ("reported", "accepted")

@@ -141,6 +141,15 @@ class Settings(BaseSettings):
     boundary_flag_m: float = Field(default=30.0, description="Reports this close to a grid edge are flagged.")
     duplicate_radius_m: float = 50.0
     duplicate_days: int = 7
+    # ---------------------------------------------------------------- read replicas (issue 25)
+    replica_urls: str = Field(
+        default="",
+        description="Streaming replicas for reads, comma-separated URLs (default: the embedded cluster's).",
+    )
+    replica_max_lag_s: float = Field(
+        default=2.0, description="A replica further behind the primary than this is not read from."
+    )
+    replica_check_s: float = Field(default=1.0, description="How often each process checks its replicas.")
     # ---------------------------------------------------------------- other channels (issue 22)
     hotline_place_min_score: float = Field(
         default=0.8,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ class TileCache:
         self.hits = self.misses = self.invalidated = 0
         #: set each time a change notice has been applied (tests wait on it)
         self.changed = threading.Event()
+        #: when the last change notice came (monotonic): a replica renders a tile only once it has
+        #: replayed past it, or it would put back what the notice just took out
+        self.changed_at = float("-inf")
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -93,6 +97,7 @@ class TileCache:
         dropped = 0
         with self._lock:
             self._generation += 1
+            self.changed_at = time.monotonic()
             for key in list(self._by_table.get(table, ())):
                 _, z, x, y, _ = key
                 w, s, e, n = tile_bounds_lonlat(z, x, y, margin=BUFFER / EXTENT)
@@ -107,6 +112,7 @@ class TileCache:
         """Forget everything (after the change feed was interrupted)."""
         with self._lock:
             self._generation += 1
+            self.changed_at = time.monotonic()
             self._entries.clear()
             self._by_table.clear()
         self.changed.set()
