@@ -19,8 +19,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 NOTEBOOK_PORT ?= 8888
 LIVE ?= 1
+EDGE_PORT ?= 8080
 
-.PHONY: help setup system demo-db demo notebooks test lint bench soak clean
+.PHONY: help setup system demo-db demo notebooks test lint bench soak clean edge
 
 help:
 	@echo "make demo    - set up, load the demo district once, serve on http://$(HOST):$(PORT)"
@@ -69,13 +70,21 @@ notebooks: demo-db
 	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate --LabApp.news_url=None \
 	  --LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# the tile edge cache (nginx from Debian) on :$(EDGE_PORT) in front of the server on :$(PORT); the server
+# purges it when started with ONEGRID_EDGE_PURGE_URL=http://127.0.0.1:$(EDGE_PORT) (docs/scaling.md)
+edge: APT_PACKAGES += nginx libnginx-mod-http-cache-purge
+edge: setup
+	$(BIN)/onegrid edge config --listen $(EDGE_PORT) --upstream $(HOST):$(PORT)
+	$(BIN)/onegrid edge start
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# QGIS (Debian 12's 3.22, for Debian's python3) only for the test that opens OneGrid in it
-test: APT_PACKAGES += python3-qgis
+# QGIS (Debian 12's 3.22, for Debian's python3) only for the test that opens OneGrid in it; nginx and
+# its cache-purge module for the tile edge cache's test
+test: APT_PACKAGES += python3-qgis nginx libnginx-mod-http-cache-purge
 test: lint
 	$(BIN)/pytest
 
@@ -84,6 +93,7 @@ test: lint
 soak: setup
 	$(BIN)/pytest tests/soak -s
 
+bench: APT_PACKAGES += nginx libnginx-mod-http-cache-purge
 bench: setup
 	@mkdir -p var/bench
 	$(BIN)/pytest tests/bench --benchmark-json=var/bench/latest.json -s

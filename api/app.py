@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +60,7 @@ from gis_core.platform.auth import TokenCache
 from gis_core.platform.db import make_engine
 from gis_core.platform.notify import Listener
 from gis_core.platform.settings import Settings, get_settings
+from gis_core.publishing.edge import EdgeRegistry
 from gis_core.publishing.tile_cache import TileCache
 from gis_core.publishing.tile_serving import TileServer
 
@@ -202,9 +205,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tile_cache = TileCache(settings.tile_cache_entries)
         token_cache = TokenCache(settings.token_cache_seconds)
 
+        # the tile edge cache in front, if any: what it may keep, purged on the same notices (in a
+        # thread of its own: a purge is a request to the edge, and the notices must not wait for it)
+        edge = EdgeRegistry(settings.edge_purge_url) if settings.edge_purge_url else None
+        purger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-purge")
+
+        def tiles_changed(payload: str) -> None:
+            tile_cache.on_notice(payload)
+            if edge is not None:
+                note = json.loads(payload)
+                purger.submit(edge.on_notice, note["table"], tuple(note["bbox"]))
+
         def reconnected() -> None:  # notices sent while we were away are lost
             cache.invalidate()
             tile_cache.clear()
+            if edge is not None:
+                purger.submit(edge.on_notice, None, None)
             token_cache.clear()
             hub.on_notice()  # catch up: the events are in the table even if their notices are lost
 
@@ -214,7 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background,
             {
                 "onegrid_boundaries": lambda payload: cache.note_revision(int(payload or 0)),
-                "onegrid_tiles": tile_cache.on_notice,
+                "onegrid_tiles": tiles_changed,
                 "onegrid_tokens": token_cache.forget,
                 "onegrid_events": hub.on_notice,
             },
@@ -249,6 +265,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tile_cache = tile_cache
         # streaming replicas for reads that tolerate a little lag (api.replicas), checked every second
         app.state.replicas = replicas = ReplicaRouter.from_settings(settings, background)
+        app.state.edge = edge
         app.state.tile_server = TileServer(tile_cache, app.state.tile_engine, engine, replicas.pick)
         app.state.token_cache = token_cache
         app.state.token_checks = {}  # token digest → its check in flight (api.deps)
@@ -280,6 +297,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.auth_engine.dispose()
             app.state.tile_engine.dispose()
             replicas.dispose()
+            purger.shutdown(wait=False)
             background.dispose()
 
     app = FastAPI(

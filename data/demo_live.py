@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 import uuid
 from collections import Counter
@@ -393,3 +394,34 @@ def run(
         time.sleep(1)
     say(sim.progress())
     return sim
+
+
+def command(engine: Any, args: Any) -> int:
+    """`onegrid demo live`: wait for the server, then keep the demo district moving (Ctrl-C stops)."""
+    import time
+
+    import httpx
+
+    from gis_core.ingest.demo_load import demo_loaded
+
+    if not demo_loaded(engine):  # before waiting for any server: it writes nowhere but a demo
+        print("refused: this database holds no demo district (demo_manifest)", file=sys.stderr)
+        engine.dispose()
+        return 1
+    for _ in range(120):  # started beside `onegrid serve` by `make demo`: give it a minute
+        try:
+            if httpx.get(f"{args.url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    try:
+        run(args.url, engine, speed=args.speed, scale=args.live_scale, seconds=args.seconds, say=print)
+    except NotADemo as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        engine.dispose()
+    return 0

@@ -109,38 +109,6 @@ def demo_end(text: str, now: datetime | None = None) -> datetime:
     return (day if day.tzinfo else day.replace(tzinfo=zone())).astimezone(UTC)
 
 
-def _demo_live(engine: Any, args: argparse.Namespace) -> int:
-    """`onegrid demo live`: wait for the server, then keep the demo district moving (Ctrl-C stops)."""
-    import time
-
-    import httpx
-
-    from data.demo_live import NotADemo, run
-    from gis_core.ingest.demo_load import demo_loaded
-
-    if not demo_loaded(engine):  # before waiting for any server: it writes nowhere but a demo
-        print("refused: this database holds no demo district (demo_manifest)", file=sys.stderr)
-        engine.dispose()
-        return 1
-    for _ in range(120):  # started beside `onegrid serve` by `make demo`: give it a minute
-        try:
-            if httpx.get(f"{args.url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    try:
-        run(args.url, engine, speed=args.speed, scale=args.live_scale, seconds=args.seconds, say=print)
-    except NotADemo as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        engine.dispose()
-    return 0
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     """`onegrid demo load`: generate and bulk-load the demo district."""
     from gis_core.ingest.demo_load import demo_loaded, load_demo
@@ -150,7 +118,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     migrate()
     engine = make_engine()
     if args.action == "live":
-        return _demo_live(engine, args)
+        from data.demo_live import command
+
+        return command(engine, args)
     try:
         if args.if_missing and demo_loaded(engine):
             print("demo district already loaded")
@@ -219,6 +189,13 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
     from gis_core.channels.commands import run
 
     return run(args)
+
+
+def cmd_edge(args: argparse.Namespace) -> int:
+    """`onegrid edge config|start|stop`: the tile edge cache (nginx) in front of the API."""
+    from gis_core.publishing.edge import command
+
+    return command(args, get_settings().var_dir / "edge")
 
 
 def cmd_boundary(args: argparse.Namespace) -> int:
@@ -381,6 +358,14 @@ def build_parser() -> argparse.ArgumentParser:
     hooks.add_argument("--all", action="store_true", help="replay: every dead delivery")
     hooks.add_argument("--once", action="store_true", help="deliver: stop when nothing is pending")
     hooks.set_defaults(func=cmd_webhooks)
+
+    edge = sub.add_parser("edge", help="the tile edge cache (nginx from Debian) in front of the API")
+    edge.add_argument("action", choices=["config", "start", "stop"])
+    edge.add_argument("--listen", type=int, default=8080, help="the edge's port")
+    edge.add_argument("--upstream", default="127.0.0.1:8000", help="API hosts, comma-separated host:port")
+    edge.add_argument("--tls-cert", default=None, help="TLS terminates at the edge: certificate (PEM)")
+    edge.add_argument("--tls-key", default=None, help="and its key")
+    edge.set_defaults(func=cmd_edge)
 
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
@@ -14,6 +14,7 @@ from api.deps import CurrentUser, SettingsDep, oauth2_scheme, password_user
 from gis_core.platform import accounts, api_keys
 from gis_core.platform.auth import issue_token, revoke_token
 from gis_core.platform.errors import InvalidInput
+from gis_core.publishing import edge
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -92,6 +93,12 @@ def change_password(body: PasswordChangeIn, request: Request) -> None:
 def me(user: CurrentUser) -> Me:
     """The authenticated user."""
     return Me(**user.__dict__)
+
+
+@router.get("/reader-class", status_code=204, summary="The tile edge cache's class of the caller")
+async def reader_class(user: CurrentUser, response: Response) -> None:
+    """`X-Reader-Class`: the edge (`onegrid edge`) keeps tiles per class (`gis_core.publishing.edge`)."""
+    response.headers["X-Reader-Class"] = edge.reader_class(user)
 
 
 class ApiKeyIn(BaseModel):

@@ -7,14 +7,37 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 
 from api.deps import ConnDep, CurrentUser, read_context
+from gis_core.publishing import audit, edge, tiles
 from gis_core.publishing import glyphs as font_glyphs
-from gis_core.publishing import tiles
 from gis_core.publishing.features import district_bounds
 from gis_core.publishing.layers import get_layer, registry
 from gis_core.publishing.style import wall_style
 from gis_core.publishing.tilejson import tilejson as layer_tilejson
 
 router = APIRouter(tags=["tiles"])
+
+
+def _edge_keeps(request: Request, req: tiles.TileRequest, user: Any, generation: int) -> str:
+    """Seconds the edge may keep the tile ("0": not at all), remembered for its purge.
+
+    Only tiles of cached (slowly changing) layers, the same for the reader's whole class, with no
+    personal field unmasked, and rendered with no change notice arriving meanwhile.
+    """
+    key = tiles.cache_key(req, user)
+    if (
+        key is None
+        or audit.unmasked_fields(req.layers, user, req.z)
+        or not edge.shared_within_class(user, [layer.view_key(user) for layer in req.layers])
+        or request.app.state.tile_cache.generation != generation
+    ):
+        return "0"
+    tables = tuple(sorted({t for layer in req.layers for t in layer.watched}))
+    request.app.state.edge.keep(
+        edge.Kept(edge.reader_class(user), request.url.path, request.url.query, tables, req.z, req.x, req.y)
+    )
+    return str(edge.TTL_S)
+
+
 MVT = "application/vnd.mapbox-vector-tile"
 
 
@@ -39,7 +62,9 @@ async def tile(
     soon as a row under it changes; ETag/If-None-Match answer 304 for an unchanged tile.
     """
     req = tiles.tile_request(layers, z, x, y, user)
-    served = await request.app.state.tile_server.serve(req, user, read_context(request))
+    state = request.app.state
+    generation = state.tile_cache.generation
+    served = await state.tile_server.serve(req, user, read_context(request))
     tile = served.tile
     headers = {
         "Cache-Control": "private, no-cache",
@@ -47,6 +72,8 @@ async def tile(
         "X-Cache": served.cache,  # this process's cache: hit, miss (rendered and kept), pass (never cached)
         "X-Read-From": served.read_from,  # cache, primary or a replica's name
     }
+    if state.edge is not None:  # the edge cache in front: may it keep this tile for the reader's class?
+        headers["X-Accel-Expires"] = _edge_keeps(request, req, user, generation)
     if not tile.size:
         return Response(status_code=204, headers=headers)
     headers["ETag"] = tile.etag

@@ -150,6 +150,10 @@ class Settings(BaseSettings):
         default=2.0, description="A replica further behind the primary than this is not read from."
     )
     replica_check_s: float = Field(default=1.0, description="How often each process checks its replicas.")
+    edge_purge_url: str = Field(
+        default="",
+        description="The tile edge cache (onegrid edge) to let keep tiles and to purge, e.g. http://127.0.0.1:8080.",
+    )
     # ---------------------------------------------------------------- other channels (issue 22)
     hotline_place_min_score: float = Field(
         default=0.8,
