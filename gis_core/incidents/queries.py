@@ -249,7 +249,8 @@ def get_incident(conn: sa.Connection, user: User, incident_id: int) -> dict[str,
         sa.text(
             "SELECT d.candidate_id AS id, o.code, o.state, round(d.distance_m::numeric, 1) AS distance_m "
             "FROM incident_duplicate d JOIN incident o ON o.id = d.candidate_id WHERE d.incident_id = :id "
-            "ORDER BY d.distance_m"
+            # nearest first, and among equally near the latest (the console shows the first three)
+            "ORDER BY d.distance_m, o.reported_at DESC, o.id DESC"
         ),
         {"id": incident_id},
     ).all()
