@@ -18,7 +18,9 @@ def test_cached_tiles_through_the_edge_and_from_the_server(
     bench_url, bench_engine, bench_photo_dir, tmp_path
 ):
     with bench_engine.connect() as c:
-        district = shapely.from_wkb(c.execute(sa.text("SELECT ST_AsBinary(geom) FROM district")).scalar_one())
+        district = shapely.from_wkb(
+            bytes(c.execute(sa.text("SELECT ST_AsBinary(geom) FROM district")).scalar_one())
+        )
     paths = [f"/tiles/grid/14/{x}/{y}.pbf" for x, y in tiles_over(district, 14, 200)]
     port = free_port()
     settings = Settings(database_url=bench_url, photo_dir=bench_photo_dir / "edge")
