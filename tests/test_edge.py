@@ -113,7 +113,7 @@ def test_an_edit_is_visible_on_the_next_fetch_through_the_edge(through, engine):
             )
 
 
-def test_tls_terminates_at_the_edge(settings, tmp_path):
+def test_tls_terminates_at_the_edge(through, tmp_path):
     """The documented setup: HTTPS to the edge, plain HTTP on loopback behind it."""
     import ipaddress
     import ssl
@@ -139,21 +139,19 @@ def test_tls_terminates_at_the_edge(settings, tmp_path):
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
-    port, edge_dir = free_port(), tmp_path / "edge"
-    with live_server(settings) as base:
-        edge.write_conf(
-            edge_dir,
-            port,
-            [base.removeprefix("http://")],
-            str(tmp_path / "edge.pem"),
-            str(tmp_path / "edge.key"),
-        )
-        edge.start(edge_dir)
-        try:
-            trust = ssl.create_default_context(cafile=str(tmp_path / "edge.pem"))
-            r = httpx.get(f"https://127.0.0.1:{port}/healthz", verify=trust)
-            assert r.status_code == 200 and r.json()["status"] == "ok"
-            with pytest.raises(httpx.HTTPError):  # no plain HTTP on the TLS port
-                httpx.get(f"http://127.0.0.1:{port}/healthz").raise_for_status()
-        finally:
-            edge.stop(edge_dir)
+    port, edge_dir, base = (
+        free_port(),
+        tmp_path / "edge",
+        through[1],
+    )  # a second edge, TLS, before the same API
+    pem, key_file = str(tmp_path / "edge.pem"), str(tmp_path / "edge.key")
+    edge.write_conf(edge_dir, port, [base.removeprefix("http://")], pem, key_file)
+    edge.start(edge_dir)
+    try:
+        trust = ssl.create_default_context(cafile=pem)
+        r = httpx.get(f"https://127.0.0.1:{port}/healthz", verify=trust)
+        assert r.status_code == 200 and r.json()["status"] == "ok"
+        with pytest.raises(httpx.HTTPError):  # no plain HTTP on the TLS port
+            httpx.get(f"http://127.0.0.1:{port}/healthz").raise_for_status()
+    finally:
+        edge.stop(edge_dir)

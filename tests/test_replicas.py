@@ -111,9 +111,9 @@ def test_reads_go_to_a_fresh_replica_and_never_fail_for_it(settings, spot, repli
         threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
         for t in threads:
             t.start()
-        time.sleep(1.5)
+        time.sleep(1.0)
         replicas.stop(cluster, made)
-        time.sleep(2.0)
+        time.sleep(1.0)
         stop.set()
         for t in threads:
             t.join()

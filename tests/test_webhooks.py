@@ -43,6 +43,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver's server
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 delivery = self.headers["X-OneGrid-Delivery"]
@@ -56,6 +58,7 @@ class Receiver:
                     with receiver.lock:
                         receiver.accepted.append({"headers": dict(self.headers), "body": body})
                 self.send_response(500 if fail else 204)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -139,9 +142,9 @@ def test_two_hundred_hotline_cases_are_told_back_in_order_and_signed(client, aut
             commander, handler = user_named(c, "commander"), user_named(c, "handler")
         steps = [(commander, "accept", {}), (commander, "dispatch", {"level": "district", "department": "urban_mgmt"}),
                  (handler, "start", {}), (handler, "resolve", {}), (commander, "rate", {"rating": "satisfied"})]  # fmt: skip
-        for incident in cases.values():
-            for version, (user, action, extra) in enumerate(steps, start=1):
-                with engine.begin() as c:
+        for incident in cases.values():  # the whole loop of a case in one transaction: five timeline rows
+            with engine.begin() as c:
+                for version, (user, action, extra) in enumerate(steps, start=1):
                     act_as(c, user)
                     act(c, user, incident, action, version, {"note": "", **extra}, now)
         _drain(engine, _fast(settings))
