@@ -130,10 +130,12 @@ class ReplicaRouter:
 def unavailable(exc: sa.exc.DBAPIError) -> bool:
     """Whether a database error means the server cannot answer now (not that the query is wrong)."""
     code = getattr(exc.orig, "pgcode", None) or ""
+    # no SQLSTATE at all: the connection could not be made or was lost (a statement timeout has one,
+    # and is the query's own doing: it is not repeated on the primary)
     return (
         exc.connection_invalidated
         or code.startswith(_UNAVAILABLE)
-        or isinstance(exc, sa.exc.OperationalError)
+        or (not code and isinstance(exc, sa.exc.OperationalError))
     )
 
 
