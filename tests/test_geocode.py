@@ -120,6 +120,28 @@ def test_one_room_written_seven_ways_is_one_room(client, auth, room):
     assert abs(top["lon"] - room.lon) < 1e-9 and abs(top["lat"] - room.lat) < 1e-9
 
 
+def test_words_after_the_number_describe_and_do_not_stop_the_search(client, auth, engine):
+    """A caller says 道福街48号附近, 48号那栋楼后面: the door plate is still found (seen with make demo)."""
+    with engine.connect() as c:
+        door = c.execute(
+            sa.text(
+                "SELECT d.code, d.full_name, r.label AS road, d.number FROM address d "
+                "JOIN address r ON r.id = d.parent_id WHERE d.level = 'door' "
+                # a road of several door plates: only the number can find this one
+                "AND (SELECT count(*) FROM address o WHERE o.parent_id = r.id) > 3 ORDER BY d.code LIMIT 1"
+            )  # fmt: skip
+        ).one()
+    for said in (
+        f"{door.road}{door.number}号附近",
+        f"{door.road}{door.number}号那栋楼后面",
+        f"{door.road}{door.number}号旁边",
+    ):
+        top = client.get("/api/v1/geocode", params={"q": said}, headers=auth("commander")).json()[
+            "candidates"
+        ][0]
+        assert top["address"].startswith(door.full_name) and top["score"] >= 0.8, (said, top)
+
+
 def _chinese(n: int) -> str:
     import cn2an
 

@@ -35,6 +35,8 @@ _ROOM = re.compile(r"(\d+)(?:室|户)$")
 _UNIT = re.compile(r"(\d+)单元$")
 _BUILDING = re.compile(r"(\d+)(?:号楼|栋|幢|座|#楼|#|楼)$")
 _DOOR = re.compile(r"(\d+)号(?:院)?$")
+# words after the last numbered part describe the place, they do not address it (12号附近, 3号楼后面)
+_TRAILING_WORDS = re.compile(r"^(.*\d(?:号楼|号院|号|栋|幢|座|单元|室|户|#楼|#|楼))\D+$")
 _ROOM_AFTER_BUILDING = re.compile(r"(\d+)(?:号楼|栋|幢|座|#楼|#|楼)(\d{3,4})(?:室|户|号)?$")
 
 
@@ -72,6 +74,8 @@ class Parsed:
 def parse(normalized: str) -> Parsed:
     """The parts of a `normalize`d address (锦山路12号3号楼2单元502室, 锦山路12号3-2-502, 锦绣花园3栋502)."""
     s = normalized
+    if m := _TRAILING_WORDS.match(s):
+        s = m[1]
     door = building = unit = room = None
     if m := _BUILDING_UNIT_ROOM.search(s):
         building, unit, room = int(m[1]), int(m[2]), int(m[3])
