@@ -75,6 +75,10 @@ def test_a_tile_is_kept_per_class_and_personal_data_is_never_kept(through, engin
     assert decode(worker[1].content, 13, gx, gy).keys() == decode(direct.content, 13, gx, gy).keys()
     assert worker[1].content == direct.content
     assert httpx.get(at + grid).status_code == 401  # no token, no tile: the edge asks the API who it is
+    # a client that takes no gzip never gets the gzip copy another client filled (the edge ignores Vary)
+    plain = [_get(at + grid, users["gridworker"] | {"Accept-Encoding": "identity"}) for _ in range(2)]
+    assert [r.headers["X-Edge-Cache"] for r in plain] == ["MISS", "HIT"]
+    assert "Content-Encoding" not in plain[1].headers and plain[1].content == direct.content
 
 
 def test_an_edit_is_visible_on_the_next_fetch_through_the_edge(through, engine):

@@ -73,7 +73,8 @@ async def tile(
         "X-Read-From": served.read_from,  # cache, primary or a replica's name
     }
     if state.edge is not None:  # the edge cache in front: may it keep this tile for the reader's class?
-        headers["X-Accel-Expires"] = _edge_keeps(request, req, user, generation)
+        # first: nginx reads X-Accel-Expires before Cache-Control only when it comes first
+        headers = {"X-Accel-Expires": _edge_keeps(request, req, user, generation), **headers}
     if not tile.size:
         return Response(status_code=204, headers=headers)
     headers["ETag"] = tile.etag

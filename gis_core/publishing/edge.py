@@ -101,7 +101,8 @@ class EdgeRegistry:
             for k in self.touched(table, bbox):
                 try:
                     query = f"?{k.query}" if k.query else ""
-                    client.request("PURGE", f"{self.purge_url}/_purge/{k.cls}{quote(k.path)}{query}")
+                    for gz in ("", "gz"):  # the copies for clients without gzip and with it
+                        client.request("PURGE", f"{self.purge_url}/_purge/{k.cls}{gz}{quote(k.path)}{query}")
                     done += 1
                 except httpx.HTTPError as exc:  # the edge down: its copy ages out by TTL_S
                     log.warning("edge purge of %s failed: %s", k.path, exc)
@@ -140,6 +141,10 @@ http {{
     proxy_cache_path {edge_dir}/cache levels=1:2 keys_zone=tiles:64m max_size=4g inactive={TTL_S}s
                      use_temp_path=off;
     proxy_cache_path {edge_dir}/classes levels=1 keys_zone=classes:8m inactive=60s use_temp_path=off;
+    map $http_accept_encoding $gz {{
+        ~gzip gz;
+        default "";
+    }}
     upstream onegrid {{
 {servers}
         keepalive 64;
@@ -151,9 +156,10 @@ http {{
             auth_request /_class;
             auth_request_set $reader_class $upstream_http_x_reader_class;
             proxy_cache tiles;
-            proxy_cache_key "$reader_class$request_uri";
-            proxy_cache_valid 200 204 {TTL_S}s;
-            proxy_ignore_headers Cache-Control Expires Vary Set-Cookie;
+            # a gzip body only to who asked for one; the class stands for the Authorization the API varies on
+            proxy_cache_key "$reader_class$gz$request_uri";
+            # kept only when the API says so (X-Accel-Expires); otherwise its Cache-Control: private holds
+            proxy_ignore_headers Vary Set-Cookie;
             proxy_cache_lock on;
             add_header X-Edge-Cache $upstream_cache_status always;
             {proxy}
