@@ -134,18 +134,25 @@ Caller = Annotated[User | None, Depends(get_caller)]
 
 
 @contextmanager
-def transaction(request: Request, caller: User | None, bind: bool = True) -> Iterator[sa.Connection]:
+def transaction(
+    request: Request, caller: User | None, bind: bool = True, quota: str | None = None
+) -> Iterator[sa.Connection]:
     """A connection in a transaction bound to the caller (row-level security) that commits on success.
 
     Blocking: enter it in a worker thread. `ConnDep` does; a hot endpoint can instead run its
     whole body in one thread hop (`with transaction(...)` inside), where the dependency costs three.
     `bind=False` leaves the binding to the body's first statement (a round trip fewer); until
-    then the transaction is anonymous and reads no protected row.
+    then the transaction is anonymous and reads no protected row. `quota`: the caller's report
+    quota is counted first on the same connection and committed at once (429 when over), so a
+    report costs no second connection nor thread hop, and holds the count's row no longer.
     """
-    with request.app.state.engine.begin() as conn:
-        if bind:
-            act_as(conn, caller)
-        yield conn
+    with request.app.state.engine.connect() as conn:
+        if quota is not None and caller is not None:
+            request.app.state.report_limiter.hit_on(conn, f"user:{caller.id}", quota)
+        with conn.begin():
+            if bind:
+                act_as(conn, caller)
+            yield conn
     # committed: this caller's next reads need a replica that has it (api.replicas)
     if caller is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
         request.app.state.replicas.wrote(caller.id)

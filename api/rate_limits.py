@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gis_core.platform.db import Prepared
 from gis_core.platform.errors import RateLimited
 
 WINDOW_S = 60.0
@@ -43,6 +44,8 @@ _HIT = sa.text(
     LEFT JOIN rate_window prev ON prev.key = :k AND prev.window_start = w.start - interval '1 minute'
     """
 )
+#: the same statement prepared once per connection: it runs before every report (gis_core.platform.db)
+_HIT_PREPARED = Prepared("onegrid_rate_hit", _HIT)
 _SWEEP = sa.text(
     "DELETE FROM rate_window "
     "WHERE window_start < coalesce(CAST(:at AS timestamptz), now()) - interval '2 minutes'"
@@ -71,6 +74,9 @@ class Limiter:
             if self._sweep_due():
                 conn.execute(_SWEEP, {"at": at})
             conn.commit()
+        self._refuse_if_over(row, where)
+
+    def _refuse_if_over(self, row: Any, where: str | None) -> None:
         into = float(row.into_window)
         weight = max(0.0, 1.0 - into / WINDOW_S)
         if row.hits + row.prev * weight <= self.limit:
@@ -82,6 +88,14 @@ class Limiter:
         raise RateLimited(
             f"more than {self.limit} {self.what} a minute; retry in {wait} s", retry_after=wait, where=where
         )
+
+    def hit_on(self, conn: sa.Connection, key: str, where: str | None = None) -> None:
+        """`hit` on a connection of the caller's (committed at once, before the caller's transaction)."""
+        row = _HIT_PREPARED.execute(conn, {"k": f"{self.what}/{self.limit}/{key}", "at": None}).one()
+        if self._sweep_due():
+            conn.execute(_SWEEP, {"at": None})
+        conn.commit()
+        self._refuse_if_over(row, where)
 
     def _sweep_due(self) -> bool:
         with self._lock:

@@ -17,7 +17,6 @@ from api.deps import (
     CurrentUser,
     FormBody,
     GridIndexDep,
-    ReportQuota,
     SettingsDep,
     require_roles,
     transaction,
@@ -62,7 +61,6 @@ REPORT_FORM = FormBody(ReportFields, files="photos", files_description="Up to 9 
         200: {"description": "A retry of an earlier submission: the stored incident"},
         429: {"description": "Over the per-user submission limit"},
     },
-    dependencies=[ReportQuota],
     openapi_extra=REPORT_FORM.openapi,
 )
 async def submit_incident(
@@ -95,7 +93,8 @@ async def submit_incident(
 
     def store() -> submitting.Submitted:
         # commits before the answer is sent; submit binds the user in its first statement
-        with transaction(request, user, bind=False) as conn:
+        # the quota counted on the report's own connection (api.rate_limits), then the report
+        with transaction(request, user, bind=False, quota="header.Authorization") as conn:
             return submitting.submit(conn, index, settings, user, sub, idempotency_key, _now())
 
     # the database and Pillow work is blocking: off the event loop, in one thread hop

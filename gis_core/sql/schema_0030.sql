@@ -8,4 +8,5 @@ CREATE UNLOGGED TABLE rate_window (
     hits         int NOT NULL,
     PRIMARY KEY (key, window_start)
 );
-REVOKE ALL ON rate_window FROM onegrid_app;
+-- the request role counts its own reports on its own connection (api.rate_limits)
+GRANT SELECT, INSERT, UPDATE, DELETE ON rate_window TO onegrid_app;
