@@ -142,9 +142,8 @@ def transaction(
     Blocking: enter it in a worker thread. `ConnDep` does; a hot endpoint can instead run its
     whole body in one thread hop (`with transaction(...)` inside), where the dependency costs three.
     `bind=False` leaves the binding to the body's first statement (a round trip fewer); until
-    then the transaction is anonymous and reads no protected row. `quota`: the caller's report
-    quota is counted first on the same connection and committed at once (429 when over), so a
-    report costs no second connection nor thread hop, and holds the count's row no longer.
+    then the transaction is anonymous and reads no protected row. `quota`: count the caller's
+    report quota first, on this connection, committed at once (429 when over; `api.rate_limits`).
     """
     with request.app.state.engine.connect() as conn:
         if quota is not None and caller is not None:
@@ -153,7 +152,6 @@ def transaction(
             if bind:
                 act_as(conn, caller)
             yield conn
-    # committed: this caller's next reads need a replica that has it (api.replicas)
     if caller is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
         request.app.state.replicas.wrote(caller.id)
 
@@ -261,17 +259,6 @@ def require_roles(*roles: str):  # type: ignore[no-untyped-def]
         return user
 
     return Depends(check)
-
-
-async def report_quota(request: Request, user: CurrentUser) -> None:
-    """Count a report submission against the user's per-minute limit (429 problem when over).
-
-    The count is shared by every process and host (in the database, `api.rate_limits`).
-    """
-    await run_in_threadpool(request.app.state.report_limiter.hit, f"user:{user.id}", "header.Authorization")
-
-
-ReportQuota = Depends(report_quota)
 
 
 class BulkJsonBody:

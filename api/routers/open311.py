@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from api.deps import Caller, ConnDep, GridIndexDep, ReportQuota, SettingsDep, transaction
+from api.deps import Caller, ConnDep, GridIndexDep, SettingsDep, transaction
 from api.errors import status_of
 from gis_core.incidents import categories as catalogue
 from gis_core.incidents import queries
@@ -180,7 +180,7 @@ def get_request(
     return [_request(queries.get_incident(conn, user, service_request_id), str(request.base_url).rstrip("/"))]
 
 
-@router.post("/requests.json", summary="Open311: create a service request", dependencies=[ReportQuota])
+@router.post("/requests.json", summary="Open311: create a service request")
 async def post_request(
     request: Request,
     user: Open311User,
@@ -203,8 +203,8 @@ async def post_request(
     key = idempotency_key or f"open311-{uuid.uuid4()}"
 
     def store() -> submitting.Submitted:
-        # commits before the answer is sent; submit binds the user in its first statement
-        with transaction(request, user, bind=False) as conn:
+        # the reporter's quota counted first; commits before the answer is sent; submit binds the user
+        with transaction(request, user, bind=False, quota="header.Authorization") as conn:
             return submitting.submit(conn, index, settings, user, sub, key, datetime.now(UTC))
 
     # blocking database and routing work: off the event loop, in one thread hop
