@@ -21,13 +21,14 @@ NOTEBOOK_PORT ?= 8888
 LIVE ?= 1
 EDGE_PORT ?= 8080
 
-.PHONY: help setup system demo-db demo notebooks test lint bench soak clean edge
+.PHONY: help setup system demo-db demo notebooks test lint bench bench-city soak clean edge
 
 help:
 	@echo "make demo    - set up, load the demo district once, serve on http://$(HOST):$(PORT)"
 	@echo "make test    - set up, lint, type-check and run the test suite"
 	@echo "make notebooks - the planners' notebooks in JupyterLab on http://$(HOST):$(NOTEBOOK_PORT)"
 	@echo "make bench   - full-scale benchmarks (tests/bench), results in var/bench/"
+	@echo "make bench-city - load, tiles, lookup, reports and hotspots on a demo city of CITY_DISTRICTS (6)"
 
 system:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
@@ -97,6 +98,15 @@ bench: APT_PACKAGES += nginx libnginx-mod-http-cache-purge
 bench: setup
 	@mkdir -p var/bench
 	$(BIN)/pytest tests/bench --benchmark-json=var/bench/latest.json -s
+
+# the same load, tile, lookup, report and hotspot benchmarks on a demo city of six districts
+# (database onegrid_bench_city6), results in var/bench/results-city6.json
+CITY_DISTRICTS ?= 6
+bench-city: setup
+	@mkdir -p var/bench
+	ONEGRID_BENCH_DISTRICTS=$(CITY_DISTRICTS) $(BIN)/pytest -s --benchmark-json=var/bench/latest-city.json \
+	  tests/bench/test_foundation_bench.py tests/bench/test_tiles_bench.py \
+	  tests/bench/test_reports_bench.py tests/bench/test_hotspots_bench.py
 
 clean:
 	-$(BIN)/onegrid db stop

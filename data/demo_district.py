@@ -22,12 +22,11 @@ from shapely.geometry import MultiPolygon, Point
 
 from data import demo_addresses
 from data import demo_geometry as geo
-from data.names import GIVEN, PLACE, ROAD_SUFFIX, STREETS, SURNAMES
+from data.demo_city import YUANBAO, DistrictUnit
+from data.names import GIVEN, PLACE, ROAD_SUFFIX, SURNAMES
 from gis_core.geo import coverage
 from gis_core.geo.crs import transformer
 
-DISTRICT_CODE = "210602000000"
-DISTRICT_NAME = "元宝区"
 METRIC_EPSG = 4550
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
 CST = 8 * 3600  # China Standard Time offset, seconds
@@ -131,11 +130,21 @@ def _place(rng: np.random.Generator, used: set[str]) -> str:
             return s
 
 
-def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_END) -> DemoData:
-    """Generate the demo district at `scale` (1.0 = real figures), deterministic in `seed`."""
+def generate(
+    scale: float = 1.0,
+    seed: int = 20261122,
+    end: datetime = DEFAULT_END,
+    unit: DistrictUnit = YUANBAO,
+    used_ids: set[str] | None = None,
+) -> DemoData:
+    """Generate the demo district at `scale` (1.0 = real figures), deterministic in `seed`.
+
+    `unit` places and names it (another of the demo city's units: `data.demo_city`);
+    `used_ids` are resident ID numbers already given in the city, never given again.
+    """
     rng = np.random.default_rng(seed)
     g = _Geo()
-    cx, cy = g.fwd.transform(*geo.CENTRE_LONLAT)
+    cx, cy = g.fwd.transform(*unit.centre)
     district = geo.district_boundary(cx, cy, rng)
     dminx, dminy, dmaxx, dmaxy = district.bounds
     core_centre = Point(cx - 0.22 * (dmaxx - dminx), cy - 0.22 * (dmaxy - dminy))
@@ -155,9 +164,9 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     used_names: set[str] = set()
     street_rows, comm_rows, grid_rows = [], [], []
     comm_geoms: list[tuple[str, MultiPolygon, bool]] = []
-    for si, (sname, skind) in enumerate(STREETS):
-        scode = DISTRICT_CODE[:6] + (f"{si + 1:03d}" if skind == "street" else "100") + "000"
-        street_rows.append((scode, sname, skind, DISTRICT_CODE, streets_geom[si]))
+    for si, (sname, skind) in enumerate(unit.streets):
+        scode = unit.prefix + (f"{si + 1:03d}" if skind == "street" else "100") + "000"
+        street_rows.append((scode, sname, skind, unit.code, streets_geom[si]))
         k = n_street_comm if skind == "street" else n_villages
         for ci, cgeom in enumerate(geo.partition(streets_geom[si], k, density, rng)):
             village = skind == "town"
@@ -288,8 +297,8 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     addr = demo_addresses.generate(
         arng,
         g,
-        DISTRICT_CODE,
-        DISTRICT_NAME,
+        unit.code,
+        unit.name,
         net,
         [r[0] for r in road_rows],
         b_geoms,
@@ -316,7 +325,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     # persons, household by household, until the target is reached
     b_pt_ewkb = g.points_ewkb(b_points)
     person_rows: list[tuple[Any, ...]] = []
-    used_ids: set[str] = set()
+    used_ids = set() if used_ids is None else used_ids
     today = end.date()
     order = rng.permutation(np.repeat(np.arange(len(b_geoms)), households))
     hh_no = 0
@@ -333,7 +342,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
             age = int(rng.integers(25, 80)) if member == 0 else int(np.clip(rng.normal(38, 22), 0, 99))
             birth = today - timedelta(days=age * 365 + int(rng.integers(365)))
             gender = "M" if rng.random() < 0.5 else "F"
-            region = FLOATING_REGIONS[int(rng.integers(len(FLOATING_REGIONS)))] if floating else "210602"
+            region = FLOATING_REGIONS[int(rng.integers(len(FLOATING_REGIONS)))] if floating else unit.prefix
             while True:
                 seq = int(rng.integers(0, 500)) * 2 + (1 if gender == "M" else 0)
                 first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
@@ -396,8 +405,8 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     ]
     sc_rows, po_rows = [], []
     district_pt = Point(core_centre.x, core_centre.y)
-    sc_rows.append(("SC-D", f"{DISTRICT_NAME}党群服务中心", "district", 15, g.ewkb(district_pt)))
-    po_rows.append(("PO-D", f"中共丹东市{DISTRICT_NAME}委员会", "district", 60, g.ewkb(district_pt)))
+    sc_rows.append(("SC-D", f"{unit.name}党群服务中心", "district", 15, g.ewkb(district_pt)))
+    po_rows.append(("PO-D", f"中共丹东市{unit.name}委员会", "district", 60, g.ewkb(district_pt)))
     for (scode, sname, _, _, _), sg in zip(street_rows, streets_geom, strict=True):
         pt = sg.representative_point()
         sc_rows.append((f"SC-{scode}", f"{sname}党群服务中心", "street", 10, g.ewkb(pt)))
@@ -556,7 +565,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
     # a week of probe readings: a random stream of its own, so the rest of the district is as before
     readings, excursions = _cold_chain_readings(np.random.default_rng(seed + 14), ccs_rows, end, scale)
     # shops and units (实有单位) in the buildings that house them: a stream of their own too
-    unit_rows = _units(np.random.default_rng(seed + 15), b_geoms, b_use, g)
+    unit_rows = _units(np.random.default_rng(seed + 15), b_geoms, b_use, g, unit.name)
 
     manifest = {
         "seed": seed,
@@ -588,7 +597,7 @@ def generate(scale: float = 1.0, seed: int = 20261122, end: datetime = DEFAULT_E
         "creek": g.to_ll(creek).wkt,
     }
     tables = [
-        Table("district", ["code", "name", "geom"], [(DISTRICT_CODE, DISTRICT_NAME, g.ewkb(district, 5.0))]),
+        Table("district", ["code", "name", "geom"], [(unit.code, unit.name, g.ewkb(district, 5.0))]),
         Table("street", ["code", "name", "kind", "district_code", "geom"], street_rows),
         Table("community", ["code", "name", "kind", "street_code", "geom"], comm_rows),
         Table("grid", ["code", "name", "kind", "community_code", "geom"], grid_rows),
@@ -739,7 +748,7 @@ UNIT_KINDS = {  # building use → (unit kind, industry, name ending, employees 
 
 
 def _units(
-    rng: np.random.Generator, b_geoms: list[shapely.Geometry], b_use: list[str], g: _Geo
+    rng: np.random.Generator, b_geoms: list[shapely.Geometry], b_use: list[str], g: _Geo, district_name: str
 ) -> list[tuple[Any, ...]]:
     """Shops in commercial buildings (2–6 each), a firm in each industrial building, a school in each school.
 
@@ -760,7 +769,7 @@ def _units(
         for (kind, industry, ending, (lo, hi)), (x, y) in zip(units, inside, strict=True):
             owner = _name(rng)
             name = (
-                f"{owner[0]}记{ending}" if kind == "shop" else f"{DISTRICT_NAME}{_place(rng, set())}{ending}"
+                f"{owner[0]}记{ending}" if kind == "shop" else f"{district_name}{_place(rng, set())}{ending}"
             )
             rows.append(
                 (

@@ -16,8 +16,6 @@ from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 DISTRICT_AREA_M2 = 91.6e6
-# Yuanbao district, Dandong, in CGCS2000 / 3-degree GK CM 123E (EPSG:4550).
-CENTRE_LONLAT = (124.405, 40.150)
 URBAN_SHARE = 0.45  # share of the district that is urban (four streets); the rest is the town
 
 

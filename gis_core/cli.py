@@ -125,7 +125,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.if_missing and demo_loaded(engine):
             print("demo district already loaded")
             return 0
-        load_demo(engine, scale=args.scale, seed=args.seed, progress=print, end=demo_end(args.end))
+        end = demo_end(args.end)
+        load_demo(engine, args.scale, args.seed, print, end, districts=args.districts)
     finally:
         engine.dispose()
     return 0
@@ -298,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=float, default=1.0, help="1.0 = the full district")
     demo.add_argument("--seed", type=int, default=20261122)
     demo.add_argument("--if-missing", action="store_true", help="do nothing when already loaded")
+    demo.add_argument(
+        "--districts", type=int, default=1, help="load: a city of N districts side by side (1-6)"
+    )
     demo.add_argument(
         "--end", default="today", help="when its incidents and tracks end: today (default) or an ISO date"
     )

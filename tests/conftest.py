@@ -72,7 +72,7 @@ def owned_cluster():
 
 
 @contextmanager
-def demo_database(server_url: str, prefix: str = "onegrid_test") -> Iterator[str]:
+def demo_database(server_url: str, prefix: str = "onegrid_test", districts: int = 1) -> Iterator[str]:
     """A fresh, migrated database with the small demo district on the server at `server_url`; dropped after.
 
     Any database's URL on that server will do (the shared test database's, for a district of a
@@ -90,7 +90,7 @@ def demo_database(server_url: str, prefix: str = "onegrid_test") -> Iterator[str
         from gis_core.ingest.demo_load import load_demo
 
         engine = sa.create_engine(url)
-        load_demo(engine, scale=TEST_SCALE, seed=TEST_SEED)
+        load_demo(engine, scale=TEST_SCALE, seed=TEST_SEED, districts=districts)
         engine.dispose()
         yield url
     finally:

@@ -117,17 +117,18 @@ def _grids(conn: sa.Connection) -> tuple[list[dict[str, Any]], np.ndarray, dict[
 def _hexes(
     conn: sa.Connection, size_m: float, epsg: int
 ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
-    """Hexagons meeting the district: units, WGS 84 polygons, metric polygons."""
+    """Hexagons meeting the district (every district of a demo city): units, WGS 84 and metric polygons."""
     params = {"size": size_m, "epsg": epsg}
     # hexagons over the district's bounding box; which touch the district is decided in
     # process against a prepared polygon (PostGIS took ~1 s for it on the densified boundary)
     district_wkb = conn.execute(
-        sa.text("SELECT ST_AsBinary(ST_Transform(geom, :epsg)) FROM district"), params
+        sa.text("SELECT ST_AsBinary(ST_Transform(ST_Union(geom), :epsg)) FROM district"), params
     ).scalar_one()
     hexes = conn.execute(
         sa.text(
             "SELECT h.i, h.j, ST_AsBinary(h.geom) AS metric, ST_AsBinary(ST_Transform(h.geom, 4326)) AS wkb "
-            "FROM district d, ST_HexagonGrid(:size, ST_Transform(ST_Envelope(d.geom), :epsg)) AS h "
+            "FROM (SELECT ST_SetSRID(ST_Extent(geom)::geometry, 4326) AS box FROM district) d, "
+            "ST_HexagonGrid(:size, ST_Transform(d.box, :epsg)) AS h "
             "ORDER BY h.i, h.j"
         ),
         params,

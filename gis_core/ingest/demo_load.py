@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from gis_core.platform.sealing import sealer
 #: Tables that get explicit ids from the generator, so link tables can refer to them.
 _EXPLICIT_IDS = {"building", "address", "camera", "cold_chain_site", "worker", "incident"}
 #: Large tables whose secondary indexes are built after the COPY rather than during it.
-_DEFERRED_INDEXES = {"person", "incident_event"}
+_DEFERRED_INDEXES = {"person", "incident_event", "track_point"}
 #: Tables whose parent is named by code in the generated rows: (code column, parent, fk column).
 _BY_CODE = {
     "street": ("district_code", "district", "district_id"),
@@ -89,15 +89,19 @@ def load_demo(
     seed: int = 20261122,
     progress: Callable[[str], Any] = lambda _m: None,
     end: datetime | None = None,
+    districts: int = 1,
 ) -> dict[str, Any]:
     """Generate the demo district and replace the database's contents with it.
 
     Its year of incidents and week of tracks end at `end` (default: the fixed date the tests and
     benchmarks compare against; `onegrid demo load` gives the start of today, so a demo loaded
-    today is current today).
+    today is current today). `districts` > 1 loads a demo city: that many districts side by
+    side (`data.demo_city`), each generated with a seed of its own, one at a time.
 
-    Returns the manifest (counts, planted hotspots, track truth).
+    Returns the manifest (counts, planted hotspots, track truth) of the first district, with
+    every district's code, name and counts under `districts`.
     """
+    from data.demo_city import SHARED, city, localise, shift_ids
     from data.demo_district import DEFAULT_END, generate
 
     t0 = time.monotonic()
@@ -105,43 +109,67 @@ def load_demo(
     def say(msg: str) -> None:
         progress(f"[{time.monotonic() - t0:6.1f}s] {msg}")
 
-    say(f"generating demo district (scale {scale}, seed {seed})")
-    data = generate(scale=scale, seed=seed, end=end or DEFAULT_END)
-    say("generated; loading")
-    with engine.begin() as conn:
+    units = city(districts)
+    loaded: dict[str, int] = {}  # rows per table so far: the next district's id offsets
+    used_ids: set[str] = set()
+    manifest: dict[str, Any] = {}
+    with engine.begin() as conn, ExitStack() as deferred:
         raw = conn.connection.driver_connection
         conn.execute(sa.text("TRUNCATE " + ", ".join(DOMAIN_TABLES) + " RESTART IDENTITY CASCADE"))
-        for table in data.tables:
-            rows = table.rows
-            cols = list(table.columns)
-            if table.name in _EXPLICIT_IDS:
-                cols = ["id", *cols]
-                rows = [(i + 1, *r) for i, r in enumerate(rows)]
-            if table.name in SEALED:  # the generator's clear ID numbers and phones never reach the database
-                cols, rows = seal_rows(sealer(), cols, rows, SEALED[table.name])  # type: ignore[assignment]
-            if table.name in _BY_CODE:
-                n = _copy_by_code(conn, raw, table.name, cols, rows)
-            elif table.name in _DEFERRED_INDEXES:
-                with _indexes_deferred(conn, table.name):
-                    n = copy_rows(raw, table.name, cols, rows)
-            else:
-                n = copy_rows(raw, table.name, cols, rows)
-            if table.name in _EXPLICIT_IDS:
-                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {n})"))
-            say(f"{table.name:18s} {n:>9,d} rows")
-        n = _copy_tracks(conn, raw, data.tracks, int(data.manifest["metric_epsg"]))
-        say(f"{'track_point':18s} {n:>9,d} rows")
+        for name in _DEFERRED_INDEXES:
+            deferred.enter_context(_indexes_deferred(conn, name))
+        for k, unit in enumerate(units):
+            say(f"generating {unit.name} (scale {scale}, seed {seed + 1000 * k})")
+            data = generate(
+                scale=scale, seed=seed + 1000 * k, end=end or DEFAULT_END, unit=unit, used_ids=used_ids
+            )
+            say("generated; loading")
+            offsets = dict(loaded)  # rows of the districts before this one
+            for table in data.tables:
+                if k and table.name in SHARED:
+                    continue
+                cols, rows = list(table.columns), table.rows
+                if k:
+                    rows = shift_ids(table.name, cols, localise(table.name, cols, rows, unit), offsets)
+                n = _copy_table(conn, raw, table.name, cols, rows, first_id=offsets.get(table.name, 0) + 1)
+                loaded[table.name] = loaded.get(table.name, 0) + n
+                say(f"{table.name:18s} {n:>9,d} rows")
+            tracks = {**data.tracks, "worker_id": data.tracks["worker_id"] + offsets.get("worker", 0)}
+            n = _copy_tracks(conn, raw, tracks, int(data.manifest["metric_epsg"]))
+            say(f"{'track_point':18s} {n:>9,d} rows")
+            manifest = manifest or data.manifest
+            manifest.setdefault("districts", []).append(
+                {"code": unit.code, "name": unit.name, "counts": data.manifest["counts"]}
+            )
+            del data, tracks
+        deferred.close()  # the deferred indexes, rebuilt once for the whole load
+        for name in _EXPLICIT_IDS:
+            conn.execute(
+                sa.text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), {max(loaded[name], 1)})")
+            )
         _create_demo_accounts(conn)
         conn.execute(
             sa.text("INSERT INTO demo_manifest (manifest) VALUES (CAST(:m AS jsonb))"),
-            {"m": json.dumps(data.manifest, ensure_ascii=False)},
+            {"m": json.dumps(manifest, ensure_ascii=False)},
         )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # vacuumed as well as analysed: otherwise autovacuum comes for the millions of freshly
         # copied rows (setting hint bits and the visibility map) while the district is in use
         conn.execute(sa.text("VACUUM (ANALYZE)"))
     say("loaded, vacuumed and analysed")
-    return data.manifest
+    return manifest
+
+
+def _copy_table(conn: sa.Connection, raw: Any, name: str, cols: list[str], rows: list, first_id: int) -> int:  # type: ignore[type-arg]
+    """COPY one generated table: explicit ids from `first_id`, sealed columns sealed, parents by code."""
+    if name in _EXPLICIT_IDS:
+        cols = ["id", *cols]
+        rows = [(first_id + i, *r) for i, r in enumerate(rows)]
+    if name in SEALED:  # the generator's clear ID numbers and phones never reach the database
+        cols, rows = seal_rows(sealer(), cols, rows, SEALED[name])  # type: ignore[assignment]
+    if name in _BY_CODE:
+        return _copy_by_code(conn, raw, name, cols, rows)
+    return copy_rows(raw, name, cols, rows)
 
 
 def _copy_by_code(conn: sa.Connection, raw: Any, name: str, cols: list[str], rows: list) -> int:  # type: ignore[type-arg]
@@ -160,6 +188,7 @@ def _copy_by_code(conn: sa.Connection, raw: Any, name: str, cols: list[str], row
             f"SELECT {select}, p.id FROM {stage} s JOIN {parent} p ON p.code = s.{code_col}"
         )
     )
+    conn.execute(sa.text(f"DROP TABLE {stage}"))  # the next district's rows stage afresh
     return n
 
 
@@ -228,8 +257,7 @@ def _copy_tracks(conn: sa.Connection, raw: Any, tracks: dict[str, np.ndarray], e
 
     for code, name in REASON_NAMES.items():
         copy_lines(raw, "track_rejected", [*columns, "reason"], lines(reasons == code, name))
-    with _indexes_deferred(conn, "track_point"):
-        return copy_lines(raw, "track_point", columns, lines(reasons == KEPT), chunk=200_000)
+    return copy_lines(raw, "track_point", columns, lines(reasons == KEPT), chunk=200_000)
 
 
 def _create_demo_accounts(conn: sa.Connection) -> None:

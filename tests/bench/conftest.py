@@ -17,7 +17,12 @@ from sqlalchemy.engine import make_url
 from gis_core.platform.db import database_url, migrate
 from gis_core.platform.settings import PROJECT_ROOT, Settings
 
-RESULTS = PROJECT_ROOT / "var" / "bench" / "results.json"
+#: `ONEGRID_BENCH_DISTRICTS=6`: the same benchmarks on a demo city of six districts (`make bench-city`)
+DISTRICTS = int(os.environ.get("ONEGRID_BENCH_DISTRICTS", "1"))
+BENCH_DB = "onegrid_bench" if DISTRICTS == 1 else f"onegrid_bench_city{DISTRICTS}"
+RESULTS = (
+    PROJECT_ROOT / "var" / "bench" / ("results.json" if DISTRICTS == 1 else f"results-city{DISTRICTS}.json")
+)
 _results: dict[str, object] = {}
 
 
@@ -34,6 +39,7 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
         "machine": platform.platform(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
+        "districts": DISTRICTS,
     }
     RESULTS.write_text(json.dumps({"meta": meta, **_results}, indent=2, ensure_ascii=False))
 
@@ -41,6 +47,8 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
 @pytest.fixture(scope="session")
 def bench_url() -> str:
     """A database `onegrid_bench` with the full demo district, freshly loaded (timed).
+
+    With `ONEGRID_BENCH_DISTRICTS=N`, `onegrid_bench_cityN` with a demo city of N districts.
 
     `ONEGRID_BENCH_REUSE=1` keeps an already loaded `onegrid_bench` (migrated to head) for quick
     iterations on one benchmark; its rows carry earlier runs' writes, so published figures come
@@ -53,23 +61,27 @@ def bench_url() -> str:
         EmbeddedCluster(settings).start()
     base = make_url(database_url(settings))
     if os.environ.get("ONEGRID_BENCH_REUSE") == "1":
-        url = base.set(database="onegrid_bench").render_as_string(hide_password=False)
+        url = base.set(database=BENCH_DB).render_as_string(hide_password=False)
         migrate(url)
         return url
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(sa.text('DROP DATABASE IF EXISTS "onegrid_bench" WITH (FORCE)'))
-        c.execute(sa.text('CREATE DATABASE "onegrid_bench"'))
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
+        c.execute(sa.text(f'CREATE DATABASE "{BENCH_DB}"'))
     admin.dispose()
-    url = base.set(database="onegrid_bench").render_as_string(hide_password=False)
+    url = base.set(database=BENCH_DB).render_as_string(hide_password=False)
     migrate(url)
     from gis_core.ingest.demo_load import load_demo
 
     engine = sa.create_engine(url)
     t0 = time.monotonic()
-    manifest = load_demo(engine, scale=1.0, progress=print)
+    manifest = load_demo(engine, scale=1.0, progress=print, districts=DISTRICTS)
     record("full_demo_load_seconds", round(time.monotonic() - t0, 1))
     record("full_demo_counts", manifest["counts"])
+    if DISTRICTS > 1:
+        record(
+            "city_districts", [(d["code"], d["name"], d["counts"]["grids"]) for d in manifest["districts"]]
+        )
     engine.dispose()
     return url
 

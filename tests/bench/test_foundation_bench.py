@@ -9,7 +9,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from gis_core.geo.lookup import GridIndex
-from tests.bench.conftest import record
+from tests.bench.conftest import DISTRICTS, record
 
 
 def pct(samples_ns: list[int], q: float) -> float:
@@ -17,21 +17,23 @@ def pct(samples_ns: list[int], q: float) -> float:
 
 
 def test_full_scale_counts_match_the_real_district(bench_engine):
+    n = DISTRICTS  # each district of a demo city has the real district's figures
     with bench_engine.connect() as c:
         q = lambda sql: c.execute(sa.text(sql)).scalar()  # noqa: E731
-        assert q("SELECT count(*) FROM street WHERE kind = 'street'") == 4
-        assert q("SELECT count(*) FROM street WHERE kind = 'town'") == 1
-        assert q("SELECT count(*) FROM community") == 45
-        assert q("SELECT count(*) FROM grid") == 1035
-        assert abs(q("SELECT ST_Area(geom::geography) FROM district") / 1e6 - 91.6) < 0.05
-        assert abs(q("SELECT count(*) FROM person") - 220_000) < 220_000 * 0.02
-        assert q("SELECT count(*) FROM worker") == 1065
-        assert 2_500 <= q("SELECT count(*) FROM camera") <= 3_000
+        assert q("SELECT count(*) FROM street WHERE kind = 'street'") == 4 * n
+        assert q("SELECT count(*) FROM street WHERE kind = 'town'") == 1 * n
+        assert q("SELECT count(*) FROM community") == 45 * n
+        assert q("SELECT count(*) FROM grid") == 1035 * n
+        areas = c.execute(sa.text("SELECT ST_Area(geom::geography) / 1e6 FROM district")).scalars().all()
+        assert len(areas) == n and all(abs(a - 91.6) < 0.05 for a in areas)
+        assert abs(q("SELECT count(*) FROM person") - 220_000 * n) < 220_000 * n * 0.02
+        assert q("SELECT count(*) FROM worker") == 1065 * n
+        assert 2_500 * n <= q("SELECT count(*) FROM camera") <= 3_000 * n
         assert q("SELECT count(DISTINCT preset_group) FROM camera") == 12
-        assert q("SELECT count(*) FROM cold_chain_site WHERE category = 'cold_chain_firm'") == 91
-        assert q("SELECT count(*) FROM incident") >= 20_000
+        assert q("SELECT count(*) FROM cold_chain_site WHERE category = 'cold_chain_firm'") == 91 * n
+        assert q("SELECT count(*) FROM incident") >= 20_000 * n
         assert q("SELECT count(DISTINCT left(category_code, 2)) FROM incident") == 16
-        assert q("SELECT count(*) FROM track_point") > 3_000_000
+        assert q("SELECT count(*) FROM track_point") > 3_000_000 * n
         kinds = dict(c.execute(sa.text("SELECT kind, count(*) FROM grid GROUP BY kind")).all())
         record("full_demo_grid_kinds", kinds)
         assert set(kinds) == {"urban", "rural", "enterprise", "school"}
@@ -40,7 +42,9 @@ def test_full_scale_counts_match_the_real_district(bench_engine):
 def _points(engine, n=10_000, seed=11):
     with engine.connect() as c:
         minx, miny, maxx, maxy = c.execute(
-            sa.text("SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM district")
+            sa.text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM district) d"
+            )
         ).one()
     rng = np.random.default_rng(seed)
     return list(zip(rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n), strict=True))
