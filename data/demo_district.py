@@ -111,6 +111,11 @@ class _Geo:
         return shapely.to_wkb(pts, hex=True, include_srid=True)
 
 
+def camera_bearing(degrees: float) -> float:
+    """A bearing in [0, 360) to a tenth of a degree (359.97 rounds to 0.0, not to 360.0)."""
+    return round(float(degrees) % 360, 1) % 360
+
+
 def _name(rng: np.random.Generator) -> str:
     n = 1 if rng.random() < 0.35 else 2
     return SURNAMES[int(rng.integers(len(SURNAMES)))] + "".join(
@@ -474,7 +479,7 @@ def generate(
                 f"{groups[grp - 1]}-{i + 1:05d}",
                 str(systems[i]),
                 grp,
-                round(float(bearing), 1),
+                camera_bearing(bearing),
                 float(rng.choice([45, 60, 75, 90])),
                 float(rng.choice([30, 50, 80])),
                 bool(rng.random() > 0.04),

@@ -7,7 +7,7 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
-from data.demo_district import generate, id_checksum
+from data.demo_district import camera_bearing, generate, id_checksum
 from tests.conftest import TEST_SCALE, opened
 
 
@@ -195,6 +195,13 @@ def test_generator_is_deterministic_and_scales():
     assert a.table("person").rows[:50] == b.table("person").rows[:50]
     assert a.table("grid").rows != c.table("grid").rows
     assert np.array_equal(a.tracks["lon"], b.tracks["lon"])
+
+
+def test_camera_bearings_stay_below_360_when_rounded():
+    # the fourth district of the demo city drew 359.97°, which rounded to the 360.0 the schema refuses
+    for drawn, kept in ((359.97, 0.0), (359.94, 359.9), (-0.02, 0.0), (720.26, 0.3), (0.0, 0.0)):
+        assert camera_bearing(drawn) == kept
+    assert all(0 <= camera_bearing(d) < 360 for d in np.linspace(-720, 720, 100_001))
 
 
 def test_generated_grids_partition_each_community_exactly():
