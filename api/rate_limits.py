@@ -68,13 +68,8 @@ class Limiter:
         Blocking (one round trip): call it from a worker thread. `at`: the time of the hit
         (tests); the database's clock otherwise.
         """
-        params: dict[str, Any] = {"k": f"{self.what}/{self.limit}/{key}", "at": at}
         with self.engine.connect() as conn:
-            row = conn.execute(_HIT, params).one()
-            if self._sweep_due():
-                conn.execute(_SWEEP, {"at": at})
-            conn.commit()
-        self._refuse_if_over(row, where)
+            self.hit_on(conn, key, where, at)
 
     def _refuse_if_over(self, row: Any, where: str | None) -> None:
         into = float(row.into_window)
@@ -89,11 +84,13 @@ class Limiter:
             f"more than {self.limit} {self.what} a minute; retry in {wait} s", retry_after=wait, where=where
         )
 
-    def hit_on(self, conn: sa.Connection, key: str, where: str | None = None) -> None:
+    def hit_on(
+        self, conn: sa.Connection, key: str, where: str | None = None, at: datetime | None = None
+    ) -> None:
         """`hit` on a connection of the caller's (committed at once, before the caller's transaction)."""
-        row = _HIT_PREPARED.execute(conn, {"k": f"{self.what}/{self.limit}/{key}", "at": None}).one()
+        row = _HIT_PREPARED.execute(conn, {"k": f"{self.what}/{self.limit}/{key}", "at": at}).one()
         if self._sweep_due():
-            conn.execute(_SWEEP, {"at": None})
+            conn.execute(_SWEEP, {"at": at})
         conn.commit()
         self._refuse_if_over(row, where)
 

@@ -32,7 +32,6 @@ async def geocode(
     Each: code, level (room/unit/building/door/road/community), address, point, score, street,
     community, grid, workers. Units and rooms only inside the caller's reach.
     """
-    gc.check_query(q)
 
     def run() -> list[gc.Candidate]:
         with transaction(request, user) as conn:

@@ -17,15 +17,15 @@ from gis_core.publishing.tilejson import tilejson as layer_tilejson
 router = APIRouter(tags=["tiles"])
 
 
-def _edge_keeps(request: Request, req: tiles.TileRequest, user: Any, generation: int) -> str:
+def _edge_keeps(request: Request, req: tiles.TileRequest, user: Any, generation: int, cache: str) -> str:
     """Seconds the edge may keep the tile ("0": not at all), remembered for its purge.
 
     Only tiles of cached (slowly changing) layers, the same for the reader's whole class, with no
-    personal field unmasked, and rendered with no change notice arriving meanwhile.
+    personal field unmasked, and rendered with no change notice arriving meanwhile. `cache`: how
+    this process had it (`pass`: a layer or reader its cache never keeps, nor may the edge).
     """
-    key = tiles.cache_key(req, user)
     if (
-        key is None
+        cache == "pass"
         or audit.unmasked_fields(req.layers, user, req.z)
         or not edge.shared_within_class(user, [layer.view_key(user) for layer in req.layers])
         or request.app.state.tile_cache.generation != generation
@@ -74,7 +74,7 @@ async def tile(
     }
     if state.edge is not None:  # the edge cache in front: may it keep this tile for the reader's class?
         # first: nginx reads X-Accel-Expires before Cache-Control only when it comes first
-        headers = {"X-Accel-Expires": _edge_keeps(request, req, user, generation), **headers}
+        headers = {"X-Accel-Expires": _edge_keeps(request, req, user, generation, served.cache), **headers}
     if not tile.size:
         return Response(status_code=204, headers=headers)
     headers["ETag"] = tile.etag

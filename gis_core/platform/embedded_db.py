@@ -188,34 +188,7 @@ class EmbeddedCluster:
                     f"port {self.port} is taken by another PostgreSQL server; "
                     "set ONEGRID_DB_PORT to a free port for this checkout"
                 )
-            log = self.data_dir / "server.log"
-            res = subprocess.run(
-                _as_server_user(
-                    [
-                        self._bin("pg_ctl"),
-                        "-D",
-                        str(self.data_dir),
-                        "-l",
-                        str(log),
-                        "-w",
-                        "-t",
-                        "60",
-                        "-o",
-                        f"-p {self.port}",
-                        "start",
-                    ]
-                ),
-                check=False,
-                stdout=subprocess.DEVNULL,
-            )
-            if res.returncode != 0:
-                tail = subprocess.run(
-                    _as_server_user(["tail", "-n", "20", str(log)]),
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                ).stdout
-                raise EmbeddedDbError(f"pg_ctl start failed (port {self.port}):\n{tail}")
+            self.pg_start(self.data_dir, self.port)
         self._wait_ready()
         self.create_database(self.settings.db_name)
 
@@ -243,10 +216,44 @@ class EmbeddedCluster:
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) if it runs."""
-        if not (self.data_dir / "postmaster.pid").exists():
-            return
+        if (self.data_dir / "postmaster.pid").exists():
+            self.pg_stop(self.data_dir)
+
+    def pg_start(self, data_dir: Path, port: int) -> None:
+        """`pg_ctl start` a data directory of this installation (the cluster's or a replica's) on `port`.
+
+        Waits until it accepts connections; an `EmbeddedDbError` with the end of its log if not.
+        """
+        log = data_dir / "server.log"
+        res = subprocess.run(
+            _as_server_user(
+                [
+                    self._bin("pg_ctl"),
+                    "-D",
+                    str(data_dir),
+                    "-l",
+                    str(log),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-p {port}",
+                    "start",
+                ]
+            ),
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+        if res.returncode != 0:
+            tail = subprocess.run(
+                _as_server_user(["tail", "-n", "20", str(log)]), capture_output=True, text=True, check=False
+            ).stdout
+            raise EmbeddedDbError(f"pg_ctl start failed ({data_dir}, port {port}):\n{tail}")
+
+    def pg_stop(self, data_dir: Path) -> None:
+        """`pg_ctl stop -m fast` a data directory of this installation (its sessions end)."""
         subprocess.run(
-            _as_server_user([self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
+            _as_server_user([self._bin("pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"]),
             check=False,
             stdout=subprocess.DEVNULL,
         )

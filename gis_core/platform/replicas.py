@@ -124,37 +124,12 @@ def add(cluster: EmbeddedCluster) -> Replica:
 
 def start(cluster: EmbeddedCluster, replica: Replica) -> None:
     """Start a stopped replica (it catches up from the primary's WAL)."""
-    log = replica.data_dir / "server.log"
-    done = subprocess.run(
-        _as_server_user(
-            [
-                cluster._bin("pg_ctl"),
-                "-D",
-                str(replica.data_dir),
-                "-l",
-                str(log),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                f"-p {replica.port}",
-                "start",
-            ]
-        ),  # fmt: skip
-        check=False,
-        stdout=subprocess.DEVNULL,
-    )
-    if done.returncode != 0:
-        raise EmbeddedDbError(f"{replica.name} did not start (see {log})")
+    cluster.pg_start(replica.data_dir, replica.port)
 
 
 def stop(cluster: EmbeddedCluster, replica: Replica) -> None:
     """Stop a replica (fast: its sessions end; reads move to the primary)."""
-    subprocess.run(
-        _as_server_user([cluster._bin("pg_ctl"), "-D", str(replica.data_dir), "-m", "fast", "-w", "stop"]),
-        check=False,
-        stdout=subprocess.DEVNULL,
-    )
+    cluster.pg_stop(replica.data_dir)
 
 
 def remove(cluster: EmbeddedCluster, replica: Replica) -> None:
