@@ -25,7 +25,7 @@ from gis_core.platform.db import database_url, migrate
 from gis_core.platform.settings import Settings
 
 TEST_SCALE = 0.02
-
+TEST_SEED = 20261122
 # generated inputs (tests/test_fuzz.py): reproducible, no example database left in the checkout
 hypothesis_settings.register_profile(
     "onegrid", database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
@@ -36,9 +36,6 @@ hypothesis_settings.load_profile("onegrid")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Fuzz tests last: the reports and actions they generate must not surprise other tests."""
     items.sort(key=lambda item: item.get_closest_marker("fuzz") is not None)
-
-
-TEST_SEED = 20261122
 
 
 def test_cluster_settings() -> Settings:
@@ -72,11 +69,13 @@ def owned_cluster():
 
 
 @contextmanager
-def demo_database(server_url: str, prefix: str = "onegrid_test", districts: int = 1) -> Iterator[str]:
+def demo_database(
+    server_url: str, prefix: str = "onegrid_test", districts: int = 1, scale: float = TEST_SCALE
+) -> Iterator[str]:
     """A fresh, migrated database with the small demo district on the server at `server_url`; dropped after.
 
     Any database's URL on that server will do (the shared test database's, for a district of a
-    test's own): the database part is replaced.
+    test's own): the database part is replaced. `districts`: a demo city of that many instead.
     """
     base = make_url(server_url)
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -90,7 +89,7 @@ def demo_database(server_url: str, prefix: str = "onegrid_test", districts: int 
         from gis_core.ingest.demo_load import load_demo
 
         engine = sa.create_engine(url)
-        load_demo(engine, scale=TEST_SCALE, seed=TEST_SEED, districts=districts)
+        load_demo(engine, scale=scale, seed=TEST_SEED, districts=districts)
         engine.dispose()
         yield url
     finally:
