@@ -4,6 +4,7 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
+from gis_core.publishing.layers import get_layer
 from tests.conftest import assert_problem, plant_resident
 from tests.mvt import bounds, decode, tile_of, to_3857
 
@@ -16,8 +17,8 @@ def source(engine, table, cols="id"):
         ]
 
 
-def test_grid_tile_matches_source_within_one_pixel(client, auth, engine, grid_point):
-    z = 16
+@pytest.mark.parametrize("z", [16, 13, 11])  # unsimplified, then simplified by 2 and 8 web-mercator metres
+def test_grid_tile_matches_source_within_one_pixel(client, auth, engine, grid_point, z):
     x, y = tile_of(*grid_point, z)
     r = client.get(f"/tiles/grid/{z}/{x}/{y}.pbf", headers=auth())
     assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
@@ -31,9 +32,11 @@ def test_grid_tile_matches_source_within_one_pixel(client, auth, engine, grid_po
     must = {gid for gid, g in src.items() if g.intersects(box.buffer(-px))}
     may = {gid for gid, g in src.items() if g.intersects(buffered)}
     assert must <= got <= may and got
+    # what a simplification may move (in lon/lat before projecting), plus the tile grid's rounding
+    reach = get_layer("grid").tolerance(z) + 0.75 * px
     for f in tile["features"]:
         clipped = src[f["id"]].intersection(buffered)
-        assert f["shape"].hausdorff_distance(clipped) <= 1.0 * px, f["id"]
+        assert f["shape"].hausdorff_distance(clipped) <= reach, f["id"]
         assert set(f["properties"]) == {"code", "name", "kind"}
 
 

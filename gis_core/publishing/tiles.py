@@ -87,8 +87,13 @@ def tile_bounds_lonlat(z: int, x: int, y: int, margin: float = 0.0) -> tuple[flo
     return lon(x - margin), lat(y + 1 + margin), lon(x + 1 + margin), lat(y - margin)
 
 
-def _layer_sql(layer: Layer, i: int, user: User, z: int, params: dict[str, Any]) -> str:
+#: metres of web mercator in a degree of longitude (the sphere's circumference / 360)
+MERCATOR_M_PER_DEGREE = 2 * HALF / 360
+
+
+def _layer_sql(layer: Layer, i: int, user: User, req: TileRequest, params: dict[str, Any]) -> str:
     """The `ST_AsMVT` expression of one layer (alias b holds the envelopes)."""
+    z = req.z
     src = f"FROM {layer.source} t, b WHERE t.{quote_ident(layer.geometry)} && b.env_src AND "
     src += layer.row_filter(user, params)
     geom = f"ST_Transform(t.{quote_ident(layer.geometry)}, 3857)"
@@ -106,10 +111,14 @@ def _layer_sql(layer: Layer, i: int, user: User, z: int, params: dict[str, Any])
     tol = layer.tolerance(z) if layer.geometry_type != "point" else 0.0
     if tol > 0:
         # Douglas-Peucker keeping collapsed rings: ~3x cheaper than ST_SimplifyPreserveTopology,
-        # and ST_AsMVTGeom makes the result valid; tolerances stay under a display pixel
-        # (web-mercator metres are ~1.3 ground metres here, so they err on the safe side)
-        geom = f"ST_Simplify({geom}, :tol{i}, true)"
-        params[f"tol{i}"] = tol
+        # and ST_AsMVTGeom makes the result valid; tolerances stay under a display pixel. Done in
+        # lon/lat before projecting, so only the vertices kept are projected (a z10 grid tile over
+        # a city of six districts: 3-4x faster), with the tolerance in degrees that move a vertex
+        # at most `tol` web-mercator metres along either axis anywhere in the tile
+        _, south, _, north = tile_bounds_lonlat(z, req.x, req.y, BUFFER / EXTENT)
+        poleward = math.cos(math.radians(min(max(abs(south), abs(north)), 85.0)))
+        geom = f"ST_Transform(ST_Simplify(t.{quote_ident(layer.geometry)}, :tol{i}, true), 3857)"
+        params[f"tol{i}"] = tol * poleward / MERCATOR_M_PER_DEGREE
     cols = "".join(f", {expr} AS {quote_ident(name)}" for name, expr in layer.columns(user, in_tiles=True))
     return (
         f"(SELECT {mvt} FROM ("
@@ -122,7 +131,7 @@ def _layer_sql(layer: Layer, i: int, user: User, z: int, params: dict[str, Any])
 def tile_sql(req: TileRequest, user: User) -> tuple[str, dict[str, Any]]:
     """The one statement that renders `req` for `user`, and its parameters."""
     params: dict[str, Any] = {"z": req.z, "x": req.x, "y": req.y}
-    parts = [_layer_sql(layer, i, user, req.z, params) for i, layer in enumerate(req.layers)]
+    parts = [_layer_sql(layer, i, user, req, params) for i, layer in enumerate(req.layers)]
     sql = (
         "WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env, "
         f"ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}), 4326) AS env_src) "
