@@ -5,12 +5,16 @@ with personal data unmasked is never kept; a change is visible on the next fetch
 from __future__ import annotations
 
 import time
+import uuid
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 from gis_core.publishing import edge
+from tests.conftest import ACCOUNT_PASSWORD
+from tests.feeds import Feed, file_report, token_for
 from tests.live import free_port, live_server
 from tests.mvt import decode, tile_of
 
@@ -19,20 +23,30 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+#: the report limit of the two hosts behind the edge (the tests' own servers have none to speak of)
+LIMIT = 4
+
+
 @pytest.fixture(scope="module")
 def through(settings, tmp_path_factory):
-    """(edge URL, API URL, headers per user): the edge's nginx in front of a live server that purges it."""
+    """(edge URL, API URL, headers per user, the second API URL): the edge's nginx in front of two
+    live servers on different ports, each purging it, as `onegrid edge --upstream a,b` sets up."""
     port = free_port()
     edge_dir = tmp_path_factory.mktemp("edge")
-    with live_server(settings, ONEGRID_EDGE_PURGE_URL=f"http://127.0.0.1:{port}") as base:
-        edge.write_conf(edge_dir, port, [base.removeprefix("http://")])
+    hosts = settings.model_copy(update={"reports_per_minute": LIMIT})
+    purge = f"http://127.0.0.1:{port}"
+    with (
+        live_server(hosts, ONEGRID_EDGE_PURGE_URL=purge) as base,
+        live_server(hosts, ONEGRID_EDGE_PURGE_URL=purge) as other,
+    ):
+        edge.write_conf(edge_dir, port, [base.removeprefix("http://"), other.removeprefix("http://")])
         edge.start(edge_dir)
         try:
             users = {}
             for u in ("commander", "planner", "gridworker"):
                 r = httpx.post(f"{base}/api/v1/auth/token", data={"username": u, "password": "onegrid-demo"})
                 users[u] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-            yield f"http://127.0.0.1:{port}", base, users
+            yield f"http://127.0.0.1:{port}", base, users, other
         finally:
             edge.stop(edge_dir)
 
@@ -44,7 +58,7 @@ def _get(url: str, headers: dict) -> httpx.Response:
 
 
 def test_a_tile_is_kept_per_class_and_personal_data_is_never_kept(through, engine):
-    at, base, users = through
+    at, base, users, _ = through
     with engine.connect() as c:
         unit = c.execute(
             sa.text(
@@ -83,7 +97,7 @@ def test_a_tile_is_kept_per_class_and_personal_data_is_never_kept(through, engin
 
 
 def test_an_edit_is_visible_on_the_next_fetch_through_the_edge(through, engine):
-    at, _, users = through
+    at, _, users, _ = through
     with engine.connect() as c:
         point = c.execute(
             sa.text(
@@ -160,3 +174,46 @@ def test_tls_terminates_at_the_edge(through, tmp_path):
             httpx.get(f"http://127.0.0.1:{port}/healthz").raise_for_status()
     finally:
         edge.stop(edge_dir)
+
+
+def _reports_posted(host: str) -> float:
+    """Report submissions this host answered, from its own /metrics (one process per host here)."""
+    text = httpx.get(f"{host}/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "onegrid_requests_total"
+        and sample.labels.get("method") == "POST"
+        and sample.labels.get("route") == "/api/v1/incidents"
+    )
+
+
+def test_two_hosts_behind_the_edge_share_the_feed_and_the_report_limit(through, spot, account):
+    at, base, _, other = through
+    lon, lat, _ = spot
+    wall = Feed(at, token_for(at, "commander"))  # the wall's feed through the edge, on one of the hosts
+    wall.start()
+    assert wall.ready.wait(10)
+    time.sleep(0.3)
+    worker = token_for(base, "gridworker")
+    for host in (base, other):  # a report filed on either host reaches it within 2 s
+        t0 = time.monotonic()
+        filed = file_report(host, worker, lon, lat)
+        assert wall.wait_for(lambda d, f=filed: d["id"] == f) is not None
+        assert time.monotonic() - t0 < 2.0
+    wall.stop.set()
+    # one phone through the edge, its requests spread over both hosts: the limit holds once in all
+    before = {h: _reports_posted(h) for h in (base, other)}
+    citizen = httpx.post(f"{at}/api/v1/auth/token", data={"username": account, "password": ACCOUNT_PASSWORD})
+    headers = {"Authorization": f"Bearer {citizen.json()['access_token']}"}
+    codes = [
+        httpx.post(
+            f"{at}/api/v1/incidents",
+            headers=headers | {"Idempotency-Key": str(uuid.uuid4())},
+            data={"category": "0101", "lon": str(lon), "lat": str(lat)},
+        ).status_code
+        for _ in range(LIMIT + 3)
+    ]
+    assert codes == [201] * LIMIT + [429] * 3
+    assert all(_reports_posted(h) > before[h] for h in (base, other)), "the edge used one host only"

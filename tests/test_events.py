@@ -3,95 +3,32 @@
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
-import uuid
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.feeds import Feed, file_report, token_for
 from tests.live import live_server
-
-
-def _token(base, user):
-    r = httpx.post(f"{base}/api/v1/auth/token", data={"username": user, "password": "onegrid-demo"})
-    return r.json()["access_token"]
-
-
-class Feed(threading.Thread):
-    """An SSE client on its own thread: parsed events land in `events`."""
-
-    def __init__(self, base, token, last_id=None):
-        super().__init__(daemon=True)
-        self.url = f"{base}/api/v1/events"
-        self.headers = {"Authorization": f"Bearer {token}"} | (
-            {"Last-Event-ID": str(last_id)} if last_id else {}
-        )
-        self.events: queue.Queue = queue.Queue()
-        self.ready = threading.Event()
-        self.stop = threading.Event()
-
-    def run(self):
-        try:
-            self._read()
-        except httpx.TransportError:  # the server went away at the end of the test
-            pass
-
-    def _read(self):
-        with httpx.Client(timeout=None) as client, client.stream("GET", self.url, headers=self.headers) as r:
-            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-            self.ready.set()
-            frame: dict = {}
-            for line in r.iter_lines():
-                if self.stop.is_set():
-                    return
-                if not line:
-                    if "data" in frame:
-                        self.events.put(frame)
-                    frame = {}
-                elif not line.startswith(":") and ":" in line:
-                    key, _, value = line.partition(":")
-                    frame[key] = value.strip()
-
-    def wait_for(self, predicate, seconds=5.0):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                frame = self.events.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if frame.get("event") == "incident.new" and predicate(json.loads(frame["data"])):
-                return frame
-        return None
-
-
-def _report(base, token, lon, lat):
-    r = httpx.post(
-        f"{base}/api/v1/incidents",
-        data={"category": "0101", "description": "实时推送", "lon": str(lon), "lat": str(lat)},
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
 
 
 def test_a_report_filed_on_one_server_reaches_walls_on_another_and_a_wall_resumes(settings, spot):
     lon, lat, _ = spot
     with live_server(settings) as a, live_server(settings) as b:
-        wall = Feed(b, _token(b, "commander"))
+        wall = Feed(b, token_for(b, "commander"))
         wall.start()
         assert wall.ready.wait(10)
         time.sleep(0.3)
         t0 = time.monotonic()
-        first = _report(a, _token(a, "gridworker"), lon, lat)
+        first = file_report(a, token_for(a, "gridworker"), lon, lat)
         got = wall.wait_for(lambda d: d["id"] == first)
         assert got is not None and time.monotonic() - t0 < 2.0  # the acceptance: on the wall within 2 s
         wall.stop.set()
         # the wall was away while two more reports came in; it resumes from the last id it saw
-        missed = [_report(a, _token(a, "gridworker"), lon, lat) for _ in range(2)]
-        back = Feed(b, _token(b, "commander"), last_id=got["id"])
+        missed = [file_report(a, token_for(a, "gridworker"), lon, lat) for _ in range(2)]
+        back = Feed(b, token_for(b, "commander"), last_id=got["id"])
         back.start()
         ids = [json.loads(back.wait_for(lambda d, m=m: d["id"] == m)["data"])["id"] for m in missed]
         assert ids == missed
@@ -102,14 +39,14 @@ def test_a_wall_that_connects_after_a_quiet_spell_starts_now(settings, spot):
     # start at the newest event, not be handed what came in while nobody watched
     lon, lat, _ = spot
     with live_server(settings) as base:
-        token = _token(base, "gridworker")
-        before = [_report(base, token, lon, lat) for _ in range(2)]
+        token = token_for(base, "gridworker")
+        before = [file_report(base, token, lon, lat) for _ in range(2)]
         time.sleep(0.3)  # the notices arrive and are passed over
-        wall = Feed(base, _token(base, "commander"))
+        wall = Feed(base, token_for(base, "commander"))
         wall.start()
         assert wall.ready.wait(10)
         time.sleep(0.3)
-        after = _report(base, token, lon, lat)
+        after = file_report(base, token, lon, lat)
         seen = []
         got = wall.wait_for(lambda d: seen.append(d["id"]) or d["id"] == after)
         assert got is not None and seen == [after] and not set(before) & set(seen)
@@ -126,13 +63,13 @@ def test_a_street_wall_sees_only_its_street(settings, engine, spot):
             )
         ).one()
     with live_server(settings) as base:
-        street = Feed(base, _token(base, "street"))
+        street = Feed(base, token_for(base, "street"))
         street.start()
         assert street.ready.wait(10)
         time.sleep(0.3)
-        token = _token(base, "gridworker")
-        outside = _report(base, token, other[0], other[1])
-        inside = _report(base, token, lon, lat)
+        token = token_for(base, "gridworker")
+        outside = file_report(base, token, other[0], other[1])
+        inside = file_report(base, token, lon, lat)
         seen = []
         got = street.wait_for(lambda d: seen.append(d["id"]) or d["id"] == inside)
         assert got is not None and outside not in seen
@@ -143,7 +80,7 @@ def test_the_feed_refuses_bad_requests(settings):
         assert httpx.get(f"{base}/api/v1/events").status_code == 401
         r = httpx.get(
             f"{base}/api/v1/events",
-            headers={"Authorization": f"Bearer {_token(base, 'commander')}", "Last-Event-ID": "yesterday"},
+            headers={"Authorization": f"Bearer {token_for(base, 'commander')}", "Last-Event-ID": "yesterday"},
         )
         assert r.status_code == 400 and r.json()["where"] == "header.Last-Event-ID"
 
@@ -151,7 +88,7 @@ def test_the_feed_refuses_bad_requests(settings):
 def test_open_walls_do_not_hold_the_servers_request_slots(settings):
     """More walls than the pool has connections (2 + 1 here), and requests still get through."""
     with live_server(settings, ONEGRID_POOL_SIZE=2, ONEGRID_POOL_MAX_OVERFLOW=1) as base:
-        token = _token(base, "commander")
+        token = token_for(base, "commander")
         walls = [Feed(base, token) for _ in range(6)]
         for w in walls:
             w.start()
@@ -202,7 +139,7 @@ def test_a_server_with_walls_connected_stops_cleanly_and_at_once(settings, tmp_p
     log = (tmp_path / "server.log").open("w+")
     walls = []
     with live_server(settings, workers=workers, stderr=log) as base:
-        token = _token(base, "commander")
+        token = token_for(base, "commander")
         walls = [Feed(base, token) for _ in range(4)]
         for w in walls:
             w.start()
