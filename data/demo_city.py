@@ -1,10 +1,10 @@
 """A city of demo districts side by side: Dandong's six county-level units, generated.
 
-`onegrid demo load --districts N` loads the first N of `CITY`. The first is the demo district
-itself (Yuanbao, its place, codes and street names as always), so a one-district load is what
-it was; the others are generated districts of the same size and make-up, with the real
-unit's code and name, placed beside it on a 3 × 2 lattice (not where the real units lie:
-their outlines are not data OneGrid has), each with generated street and town names.
+`onegrid demo load --districts N` loads the first N of `city(6)`. The first is the demo district
+itself (Yuanbao: its real outline, streets and communities, `data.yuanbao`), so a one-district
+load is what it was; the others are generated districts of about its size and make-up, with the
+real unit's code and name, placed beside it on a 3 × 2 lattice (not where the real units lie:
+the other outlines are tens of times Yuanbao's area), each with generated street and town names.
 
 Each district is generated alone (its own seed), then made to fit beside the ones before it:
 `localise` gives its district-local codes (building B000001, worker W00001…) the unit's
@@ -14,11 +14,24 @@ loaded, in every column that refers to them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
+from shapely.geometry import Polygon
 
-from data.names import PLACE, STREETS
+from data import yuanbao
+from data.names import PLACE
+
+
+@dataclass(frozen=True)
+class Street:
+    """A street or town of a district, and its communities and villages when they are real."""
+
+    code: str  # nine digits, e.g. 210602002
+    name: str
+    kind: str  # "street" | "town"
+    communities: tuple[tuple[str, str, str], ...] = ()  # (12-digit code, name, kind); () → generated
 
 
 @dataclass(frozen=True)
@@ -28,7 +41,8 @@ class DistrictUnit:
     code: str  # 12 digits, e.g. 210602000000
     name: str
     centre: tuple[float, float]  # lon, lat of the generator's anchor
-    streets: tuple[tuple[str, str], ...]  # (name, "street" | "town"): four streets, then the town
+    streets: tuple[Street, ...]  # four streets, then the town
+    outline: Polygon | None = field(default=None, compare=False)  # WGS84; None → generated
 
     @property
     def prefix(self) -> str:
@@ -36,7 +50,12 @@ class DistrictUnit:
         return self.code[:6]
 
 
-YUANBAO = DistrictUnit("210602000000", "元宝区", (124.405, 40.150), tuple(STREETS))
+@cache
+def yuanbao_unit() -> DistrictUnit:
+    """The demo district: Yuanbao's real outline and units (read from node_modules once)."""
+    streets = tuple(Street(code, name, kind, kids) for code, name, kind, kids in yuanbao.divisions())
+    return DistrictUnit(yuanbao.CODE + "000000", "元宝区", yuanbao.URBAN_CENTRE, streets, yuanbao.outline())
+
 
 #: Dandong's county-level units after Yuanbao (GB/T 2260 codes), in the order they are added
 _OTHERS = [
@@ -46,28 +65,33 @@ _OTHERS = [
     ("210682", "凤城市"),
     ("210624", "宽甸满族自治县"),
 ]
-#: lattice spacing (degrees): a district's outline spans at most ~15 km east-west and ~12 km
-#: north-south, so neighbours 0.2° (17 km) and 0.14° (15.6 km) apart never meet
+#: lattice spacing (degrees) around the middle of Yuanbao's outline (0.19° × 0.10°): a generated
+#: outline spans at most ~15 km east-west and ~12 km north-south (0.18° × 0.11°), so neighbours
+#: 0.2° (17 km) and 0.14° (15.6 km) apart never meet
 _STEP_LON, _STEP_LAT = 0.2, 0.14
 
 
-def _generated_streets(prefix: str) -> tuple[tuple[str, str], ...]:
-    """Four street names and a town's, drawn from the place syllables (a stream per unit)."""
+def _generated_streets(prefix: str) -> tuple[Street, ...]:
+    """Four streets and a town, named from the place syllables (a stream per unit)."""
     rng = np.random.default_rng(int(prefix))
     names: list[str] = []
     while len(names) < 5:
         a, b = (PLACE[int(i)] for i in rng.integers(len(PLACE), size=2))
         if a != b and a + b not in names:
             names.append(a + b)
-    return tuple((n + "街道", "street") for n in names[:4]) + ((names[4] + "镇", "town"),)
+    streets = tuple(Street(f"{prefix}{k + 1:03d}", n + "街道", "street") for k, n in enumerate(names[:4]))
+    return (*streets, Street(f"{prefix}100", names[4] + "镇", "town"))
 
 
 def city(n: int) -> list[DistrictUnit]:
     """The first `n` units of the demo city (1 ≤ n ≤ 6)."""
     if not 1 <= n <= 1 + len(_OTHERS):
         raise ValueError(f"a demo city has 1 to {1 + len(_OTHERS)} districts, not {n}")
-    units = [YUANBAO]
-    lon0, lat0 = YUANBAO.centre
+    first = yuanbao_unit()
+    units = [first]
+    assert first.outline is not None
+    minx, miny, maxx, maxy = first.outline.bounds
+    lon0, lat0 = (minx + maxx) / 2, (miny + maxy) / 2
     for k, (prefix, name) in enumerate(_OTHERS[: n - 1], start=1):
         col, row = k % 3, k // 3
         centre = (lon0 + col * _STEP_LON, lat0 - row * _STEP_LAT)

@@ -2,7 +2,8 @@
 
 `generate(scale, seed)` returns every table's rows, ready for bulk loading, and a manifest
 of what was planted (hotspots, GPS jumps) so analyses can be checked against the truth.
-Scale 1.0 gives the real figures: 91.6 km², 1 town + 4 streets, 45 communities/villages,
+Scale 1.0 gives the real figures: Yuanbao's outline (90.9 km² as mapped), its 4 streets and
+1 town and their 49 communities and villages (`data.yuanbao`),
 1,035 grids, ~220,000 persons, 1,065 grid workers, ~2,700 cameras, 91 cold-chain firms,
 a year of incidents (≥ 20,000) and a week of 30-second GPS tracks.
 """
@@ -22,7 +23,7 @@ from shapely.geometry import MultiPolygon, Point
 
 from data import demo_addresses
 from data import demo_geometry as geo
-from data.demo_city import YUANBAO, DistrictUnit
+from data.demo_city import DistrictUnit, yuanbao_unit
 from data.names import GIVEN, PLACE, ROAD_SUFFIX, SURNAMES
 from gis_core.geo import coverage
 from gis_core.geo.crs import transformer
@@ -94,7 +95,7 @@ class _Geo:
         # A straight metric edge is not straight in lon/lat: boundaries shared by units
         # with different vertices would open slivers, so they are densified first.
         if segment_m:
-            g = shapely.segmentize(g, segment_m)
+            g = coverage.densify(g, segment_m)
         # polygon columns are MultiPolygon throughout the schema
         if g.geom_type == "Polygon":
             g = MultiPolygon([g])
@@ -102,7 +103,7 @@ class _Geo:
 
     def coverage_ewkb(self, geoms: list[shapely.Geometry], segment_m: float) -> list[str]:
         """One level's polygons densified and noded together (`gis_core.geo.coverage.node`)."""
-        noded = coverage.node(shapely.segmentize(np.asarray(geoms, dtype=object), segment_m))
+        noded = coverage.node([coverage.densify(geom, segment_m) for geom in geoms])
         return [self.ewkb(geom) for geom in noded]
 
     def points_ewkb(self, xy: np.ndarray) -> np.ndarray:
@@ -114,6 +115,18 @@ class _Geo:
 def camera_bearing(degrees: float) -> float:
     """A bearing in [0, 360) to a tenth of a degree (359.97 rounds to 0.0, not to 360.0)."""
     return round(float(degrees) % 360, 1) % 360
+
+
+def scatter(rng: np.random.Generator, sigma_m: float, within: float = 3.0) -> np.ndarray:
+    """A normal offset in metres, `sigma_m` per axis, drawn again beyond `within` sigmas.
+
+    A planted cluster has an edge: unbounded, one draw in a few hundred thousand lands five
+    sigmas out (a forest-fire report 1.6 km from its forest, seen on Yuanbao's real outline).
+    """
+    while True:
+        offset = rng.normal(0, sigma_m, 2)
+        if np.hypot(*offset) <= within * sigma_m:
+            return offset
 
 
 def _name(rng: np.random.Generator) -> str:
@@ -135,24 +148,42 @@ def _place(rng: np.random.Generator, used: set[str]) -> str:
             return s
 
 
+def _real_communities(units: tuple[tuple[str, str, str], ...], scale: float) -> list[tuple[str, str, str]]:
+    """The real communities and villages a street keeps at `scale`.
+
+    At least two; villages first, so a small town is still rural.
+    """
+    ordered = sorted(units, key=lambda u: (u[2] != "village", u[0]))
+    return ordered[: min(len(ordered), max(2, round(len(ordered) * scale)))]
+
+
 def generate(
     scale: float = 1.0,
     seed: int = 20261122,
     end: datetime = DEFAULT_END,
-    unit: DistrictUnit = YUANBAO,
+    unit: DistrictUnit | None = None,
     used_ids: set[str] | None = None,
 ) -> DemoData:
     """Generate the demo district at `scale` (1.0 = real figures), deterministic in `seed`.
 
-    `unit` places and names it (another of the demo city's units: `data.demo_city`);
-    `used_ids` are resident ID numbers already given in the city, never given again.
+    `unit` places and names it: Yuanbao's real outline and units by default, or another of the
+    demo city's units (`data.demo_city`); `used_ids` are resident ID numbers already given in
+    the city, never given again.
     """
+    unit = unit or yuanbao_unit()
     rng = np.random.default_rng(seed)
     g = _Geo()
-    cx, cy = g.fwd.transform(*unit.centre)
-    district = geo.district_boundary(cx, cy, rng)
-    dminx, dminy, dmaxx, dmaxy = district.bounds
-    core_centre = Point(cx - 0.22 * (dmaxx - dminx), cy - 0.22 * (dmaxy - dminy))
+    if unit.outline is not None:  # a real outline, its urban core around the unit's centre
+        district = shapely.transform(
+            unit.outline, lambda xy: np.column_stack(g.fwd.transform(xy[:, 0], xy[:, 1]))
+        )
+        core_centre = Point(g.fwd.transform(*unit.centre))
+        cx, cy = district.centroid.x, district.centroid.y
+    else:
+        cx, cy = g.fwd.transform(*unit.centre)
+        district = geo.district_boundary(cx, cy, rng)
+        dminx, dminy, dmaxx, dmaxy = district.bounds
+        core_centre = Point(cx - 0.22 * (dmaxx - dminx), cy - 0.22 * (dmaxy - dminy))
     core, town = geo.urban_core(district, core_centre)
 
     def density(xy: np.ndarray) -> np.ndarray:
@@ -163,21 +194,30 @@ def generate(
     # ------------------------------------------------------------- hierarchy
     n_street_comm = max(2, round(9 * scale))
     n_villages = max(2, round(9 * scale))
-    n_comm = 4 * n_street_comm + n_villages
+    reals = [_real_communities(st.communities, scale) for st in unit.streets]
+    n_comm = sum(
+        len(r) or (n_villages if st.kind == "town" else n_street_comm)
+        for r, st in zip(reals, unit.streets, strict=True)
+    )
     n_grids = max(2 * n_comm, round(1035 * scale))
     streets_geom = geo.partition(core, 4, density, rng) + [town]
     used_names: set[str] = set()
     street_rows, comm_rows, grid_rows = [], [], []
     comm_geoms: list[tuple[str, MultiPolygon, bool]] = []
-    for si, (sname, skind) in enumerate(unit.streets):
-        scode = unit.prefix + (f"{si + 1:03d}" if skind == "street" else "100") + "000"
-        street_rows.append((scode, sname, skind, unit.code, streets_geom[si]))
-        k = n_street_comm if skind == "street" else n_villages
+    for si, street in enumerate(unit.streets):
+        scode = street.code + "000"
+        street_rows.append((scode, street.name, street.kind, unit.code, streets_geom[si]))
+        village = street.kind == "town"  # the town's units are generated rural, with hamlets
+        real = reals[si]
+        k = len(real) or (n_villages if village else n_street_comm)
         for ci, cgeom in enumerate(geo.partition(streets_geom[si], k, density, rng)):
-            village = skind == "town"
-            ccode = scode[:9] + (f"{200 + ci + 1:03d}" if village else f"{ci + 1:03d}")
-            cname = _place(rng, used_names) + ("村" if village else "社区")
-            comm_rows.append((ccode, cname, "village" if village else "community", scode, cgeom))
+            if real:
+                ccode, cname, ckind = real[ci]
+            else:
+                ccode = street.code + (f"{200 + ci + 1:03d}" if village else f"{ci + 1:03d}")
+                cname = _place(rng, used_names) + ("村" if village else "社区")
+                ckind = "village" if village else "community"
+            comm_rows.append((ccode, cname, ckind, scode, cgeom))
             comm_geoms.append((ccode, cgeom, village))
     # grids per community in proportion to the population weight they hold
     weights = np.array([density(geo.sample_in(cg, 200, rng)).mean() * cg.area for _, cg, _ in comm_geoms])
@@ -510,7 +550,7 @@ def generate(
             if cat_ != "quarantine_hotel"
             else np.array([core_centre.x, core_centre.y])
         )
-        x, y = base + rng.normal(0, 300, 2)
+        x, y = base + scatter(rng, 300)
         if not shapely.contains_xy(district, x, y):
             x, y = base
         geom = geo.rectangle(x, y, 40, 25, rot) if cat_ == "cold_store" else Point(x, y)
@@ -895,13 +935,13 @@ def _incidents(
     for _ in range(n):
         major, it = items[int(rng.choice(len(items), p=w))]
         if major == "07" and len(forest):
-            x, y = inside(lambda: forest[int(rng.integers(len(forest)))] + rng.normal(0, 300, 2))
+            x, y = inside(lambda: forest[int(rng.integers(len(forest)))] + scatter(rng, 300))
         elif major == "06" and len(cold_sites):  # cold-chain reports come from the sites themselves
-            x, y = inside(lambda: cold_sites[int(rng.integers(len(cold_sites)))] + rng.normal(0, 40, 2))
+            x, y = inside(lambda: cold_sites[int(rng.integers(len(cold_sites)))] + scatter(rng, 40))
         elif major == "08":
             x, y = inside(creek_point)
         else:
-            x, y = inside(lambda: b_points[int(rng.choice(len(b_points), p=hh_w))] + rng.normal(0, 25, 2))
+            x, y = inside(lambda: b_points[int(rng.choice(len(b_points), p=hh_w))] + scatter(rng, 25))
         dw = (season[major](months) if major in season else np.ones(365)) * np.where(weekday < 5, 1.2, 0.8)
         d = int(rng.choice(365, p=dw / dw.sum()))
         t = (
@@ -928,7 +968,7 @@ def _incidents(
         t0 = end_s - (30 + 80 * i + period_days) * 86400
         count = max(25, round(n * 0.018))
         for _ in range(count):
-            x, y = inside(lambda c=c: c + rng.normal(0, 60, 2))
+            x, y = inside(lambda c=c: c + scatter(rng, 60))
             add(code, code[:2], x, y, t0 + rng.uniform(0, period_days * 86400))
         lon, lat = g.inv.transform(c[0], c[1])
         cells = [gc for gc, gg, _ in grid_geoms if gg.distance(Point(c)) <= 120]

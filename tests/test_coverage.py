@@ -167,10 +167,14 @@ def test_an_import_cleaned_within_a_tolerance_keeps_the_partition(own_engine, tm
     first, second = list(shared)[:2]
     vertex = sorted(shared[first] & shared[second])[len(shared[first] & shared[second]) // 2]
 
-    def nudge(code, g):
+    def nudge(code, g):  # across the shared edge, whichever way it runs
         if code != first:
             return g
-        moved[code] = (vertex[0] + 0.4, vertex[1] + 0.1)
+        ring = shapely.get_coordinates(g)
+        k = int(np.flatnonzero((ring == vertex).all(axis=1))[0])
+        along = ring[(k + 1) % (len(ring) - 1)] - ring[k - 1 if k else len(ring) - 2]
+        across = np.array([-along[1], along[0]]) / np.hypot(*along)
+        moved[code] = tuple(np.asarray(vertex) + 0.41 * across)
         return shapely.transform(g, lambda c: np.where((c == vertex).all(axis=1)[:, None], moved[code], c))
 
     path, _ = _community_file(engine, tmp_path, nudge)
@@ -183,3 +187,21 @@ def test_an_import_cleaned_within_a_tolerance_keeps_the_partition(own_engine, tm
     with engine.connect() as c:
         assert check_topology(c) == []
     assert json.dumps(report.as_dict())  # the report is JSON for the CLI
+
+
+def test_densifying_keeps_a_polygon_whose_ring_all_but_touches_itself():
+    """Found on Yuanbao's real outline: a town cell whose ring ran back 2e-10 m from one of its
+    own vertices came out of GEOS's densifier as slivers of no area (its `buffer(0)` mend)."""
+    qx, qy = 270.59, -113.67  # a spike out and back, the way back a hair to the other side
+    length = float(np.hypot(qx, qy))
+    ux, uy = -qx / length, -qy / length
+    back = (250 * ux + 1e-10 * uy, 250 * uy - 1e-10 * ux)
+    ring = [(0, 0), (qx, qy), back, (back[0], 300), (100, 300), (100, 60)]
+    cell = shapely.Polygon([(x + 611325.0, y + 4447434.0) for x, y in ring])
+    assert cell.is_valid
+    assert shapely.segmentize(cell, 5.0).area < 1.0  # the GEOS behaviour this guards against
+    dense = coverage.densify(cell, 5.0)
+    assert dense.is_valid
+    assert dense.area == pytest.approx(cell.area, rel=1e-9)
+    xy = np.asarray(dense.exterior.coords)
+    assert np.hypot(*np.diff(xy, axis=0).T).max() <= 5.0 + 1e-9  # densified: no edge over 5 m

@@ -7,6 +7,7 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
+from data import yuanbao
 from data.demo_district import camera_bearing, generate, id_checksum
 from tests.conftest import TEST_SCALE, opened
 
@@ -26,14 +27,20 @@ def test_hierarchy_counts_at_test_scale(conn, manifest):
     assert count(conn, "community", "kind = 'village'") >= 2
 
 
-def test_district_area_is_91_6_km2_at_the_real_location(conn):
-    area, lon, lat = conn.execute(
+def test_the_district_is_yuanbaos_outline_with_its_real_streets(conn):
+    area, lon, lat, same = conn.execute(
         sa.text(
-            "SELECT ST_Area(geom::geography) / 1e6, ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM district"
-        )
+            "SELECT ST_Area(geom::geography) / 1e6, ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)),"
+            " ST_HausdorffDistance(ST_Transform(geom, 4550), ST_Transform(ST_GeomFromText(:outline, 4326), 4550))"
+            " FROM district"
+        ),
+        {"outline": yuanbao.outline().wkt},
     ).one()
-    assert abs(area - 91.6) < 0.05
-    assert 124.3 < lon < 124.5 and 40.05 < lat < 40.25  # Yuanbao district, Dandong
+    assert abs(area / 91.6 - 1) < 0.015  # the district's 91.6 km², as the simplified map draws it
+    assert same < 1.0  # metres: the outline as loaded, densified only
+    assert 124.2 < lon < 124.45 and 40.1 < lat < 40.25  # Yuanbao district, Dandong
+    names = conn.execute(sa.text("SELECT name FROM street ORDER BY code")).scalars().all()
+    assert names == ["七道街道", "广济街道", "九道街道", "兴东街道", "金山镇"]
 
 
 def test_codes_follow_the_administrative_scheme(conn):
@@ -42,6 +49,9 @@ def test_codes_follow_the_administrative_scheme(conn):
     bad = count(conn, "community c JOIN street s ON s.id = c.street_id", "left(c.code, 9) <> left(s.code, 9)")
     assert bad == 0
     assert count(conn, "street", "left(code, 6) <> '210602'") == 0
+    real = {code for *_, kids in yuanbao.divisions() for code, _, _ in kids}
+    codes = conn.execute(sa.text("SELECT code FROM community")).scalars().all()
+    assert set(codes) <= real  # the statistics bureau's codes, not invented ones
 
 
 def test_people_have_valid_ids_and_sit_in_a_grid_of_their_building(conn, manifest):

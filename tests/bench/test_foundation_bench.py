@@ -22,19 +22,20 @@ def test_full_scale_counts_match_the_real_district(bench_engine):
         q = lambda sql: c.execute(sa.text(sql)).scalar()  # noqa: E731
         assert q("SELECT count(*) FROM street WHERE kind = 'street'") == 4 * n
         assert q("SELECT count(*) FROM street WHERE kind = 'town'") == 1 * n
-        assert q("SELECT count(*) FROM community") == 45 * n
+        assert q("SELECT count(*) FROM community") == 49 * n
         assert q("SELECT count(*) FROM grid") == 1035 * n
-        # 91.6 km² in the Gauss-Krüger plane the generator works in (EPSG:4550, central meridian
-        # 123°E); on the ellipsoid a little less, by the plane's scale distortion east of its
-        # meridian (Yuanbao 0.03 %, a demo city's easternmost district 0.06 %)
+        # Yuanbao's real outline (91.6 km², 90.9 as its simplified map draws it); the generated
+        # districts beside it 91.6 km² in the Gauss-Krüger plane the generator works in (EPSG:4550,
+        # central meridian 123°E), on the ellipsoid a little less, by the plane's scale
+        # distortion east of its meridian (a demo city's easternmost district 0.06 %)
         areas = c.execute(
             sa.text(
-                "SELECT ST_Area(ST_Transform(geom, 4550)) / 1e6, ST_Area(geom::geography) / 1e6 FROM district"
+                "SELECT ST_Area(ST_Transform(geom, 4550)) / 1e6, ST_Area(geom::geography) / 1e6"
+                " FROM district ORDER BY code = '210602000000' DESC, code"
             )
         ).all()
-        assert len(areas) == n and all(
-            abs(plane - 91.6) < 0.01 and abs(true / 91.6 - 1) < 0.001 for plane, true in areas
-        )
+        assert len(areas) == n and abs(areas[0][1] / 91.6 - 1) < 0.015
+        assert all(abs(plane - 91.6) < 0.01 and abs(true / 91.6 - 1) < 0.001 for plane, true in areas[1:])
         assert abs(q("SELECT count(*) FROM person") - 220_000 * n) < 220_000 * n * 0.02
         assert q("SELECT count(*) FROM worker") == 1065 * n
         assert 2_500 * n <= q("SELECT count(*) FROM camera") <= 3_000 * n
