@@ -114,8 +114,11 @@ def test_low_zoom_points_are_clustered_and_every_point_is_counted(client, auth, 
         ]
         box = shapely.box(*bounds(z, x, y))
         inside = sum(1 for _, g, _ in cams if box.contains(to_3857(g)))
-        counted = sum(f["properties"]["count"] for f in tile["features"] if box.contains(f["shape"]))
-        assert counted == inside > 0, z
+        # a tile's clusters are of its own points only (none of its buffer's, which its
+        # neighbour counts), each drawn inside it: on its edge at most, where the 1/4096 grid
+        # puts a point a metre inside (seen on Yuanbao's real outline)
+        assert sum(f["properties"]["count"] for f in tile["features"]) == inside > 0, z
+        assert all(box.buffer(1e-6).covers(f["shape"]) for f in tile["features"]), z
         assert all(set(f["properties"]) == {"count"} for f in tile["features"])
 
 

@@ -5,8 +5,8 @@ which is a valid MVT. The tile envelope (with its buffer) is transformed into th
 SRID, never the column, so the GiST index is used. Each reader gets the columns and rows
 their role allows, personal fields masked in SQL. Below a layer's `cluster_below` zoom its
 points are merged into clusters with a `count`, never cut by a LIMIT: cluster cells are
-1/8 of the tile, aligned so that each lies in exactly one tile. Identifiers come from the
-layer files; every value is a bound parameter.
+1/8 of the tile, aligned so that each lies in exactly one tile, which alone shows it.
+Identifiers come from the layer files; every value is a bound parameter.
 """
 
 from __future__ import annotations
@@ -106,7 +106,11 @@ def _layer_sql(layer: Layer, i: int, user: User, req: TileRequest, params: dict[
             f"SELECT row_number() OVER () AS fid, count(*)::int AS count, "
             f"ST_AsMVTGeom(ST_Centroid(ST_Collect(p.g)), b.env, {EXTENT}, {BUFFER}, true) AS geom "
             f"FROM (SELECT {geom} AS g {src}) p, b "
-            f"GROUP BY ST_SnapToGrid(p.g, :half{i}, :half{i}, :cell{i}, :cell{i}), b.env) q)"
+            f"GROUP BY ST_SnapToGrid(p.g, :half{i}, :half{i}, :cell{i}, :cell{i}), b.env "
+            # the tile's own cells only (a cell's centre is half a cell inside its tile): the
+            # buffer's points are its neighbour's to count, and counting them here too would
+            # draw them twice with different counts
+            f"HAVING ST_Intersects(ST_SnapToGrid(p.g, :half{i}, :half{i}, :cell{i}, :cell{i}), b.env)) q)"
         )
     tol = layer.tolerance(z) if layer.geometry_type != "point" else 0.0
     if tol > 0:
