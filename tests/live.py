@@ -59,7 +59,7 @@ def live_server(settings, workers: int = 1, stderr=None, log_level: str = "warni
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("server did not start")
-            time.sleep(0.2)
+            time.sleep(0.05)
         yield base
     finally:
         proc.terminate()
