@@ -4,7 +4,7 @@
 itself (Yuanbao: its real outline, streets and communities, `data.yuanbao`), so a one-district
 load is what it was; the others are generated districts of about its size and make-up, with the
 real unit's code and name, placed beside it on a 3 × 2 lattice (not where the real units lie:
-the other outlines are tens of times Yuanbao's area), each with generated street and town names.
+the others are 3 to 67 times Yuanbao's area), each with generated street and town names.
 
 Each district is generated alone (its own seed), then made to fit beside the ones before it:
 `localise` gives its district-local codes (building B000001, worker W00001…) the unit's
