@@ -8,24 +8,22 @@ end. If PostGIS cannot be reached the run fails: database tests never skip.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy.engine import make_url
 
-from gis_core.platform.db import database_url, migrate
+from gis_core.platform.db import database_url
 from gis_core.platform.settings import Settings
+from tests.demo_db import TEST_SCALE, TEST_SEED, demo_database, drop_template
 
-TEST_SCALE = 0.02
-TEST_SEED = 20261122
+__all__ = ["TEST_SCALE", "TEST_SEED", "demo_database"]  # what test modules take from here
+
 # generated inputs (tests/test_fuzz.py): reproducible, no example database left in the checkout
 hypothesis_settings.register_profile(
     "onegrid", database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
@@ -64,38 +62,9 @@ def owned_cluster():
     started_here = not (cluster.is_initialised() and cluster.is_running())
     cluster.start()
     yield cluster
+    drop_template(cluster.url("postgres"))
     if started_here:
         cluster.stop()
-
-
-@contextmanager
-def demo_database(
-    server_url: str, prefix: str = "onegrid_test", districts: int = 1, scale: float = TEST_SCALE
-) -> Iterator[str]:
-    """A fresh, migrated database with the small demo district on the server at `server_url`; dropped after.
-
-    Any database's URL on that server will do (the shared test database's, for a district of a
-    test's own): the database part is replaced. `districts`: a demo city of that many instead.
-    """
-    base = make_url(server_url)
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    # pre-ping: tests/test_faults.py restarts the server under this pool
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate(url)
-        from gis_core.ingest.demo_load import load_demo
-
-        engine = sa.create_engine(url)
-        load_demo(engine, scale=scale, seed=TEST_SEED, districts=districts)
-        engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +80,7 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
         server = database_url(settings)
     with demo_database(server) as url:
         yield url
+    drop_template(server)
 
 
 @pytest.fixture(scope="session")
