@@ -23,7 +23,7 @@ import random
 import sys
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +44,9 @@ HOURLY = [0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.4, 1.8, 1.9, 1.8, 1.5,
 READINGS_EVERY_S = 1800.0
 #: The desks look at their queues at most this often (real seconds), however fast the rhythm.
 DESK_ROUND_S = 2.0
+#: the simulator's own logins a minute: two thirds of the server's default per-address limit (30),
+#: so people logging in from the same machine (the wall, beside `make demo`) are never refused
+LOGINS_PER_MINUTE = 20
 RATINGS = (("satisfied", 0.85), ("basic", 0.10), ("unsatisfied", 0.05))
 
 
@@ -182,14 +185,21 @@ class Client:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=30)
         self.tokens: dict[str, str] = {}
         self.retry_at: dict[str, float] = {}
+        self.logins: deque[float] = deque()  # when this simulator last logged actors in
         self.tally = tally
 
     def _token(self, user: str) -> str | None:
-        """The user's token; None while a refused login waits out the server's limit (a minute)."""
+        """The user's token; None while its login waits its turn or a refused one waits a minute."""
         if user in self.tokens:
             return self.tokens[user]
-        if time.monotonic() < self.retry_at.get(user, 0.0):
+        now = time.monotonic()
+        if now < self.retry_at.get(user, 0.0):
             return None
+        while self.logins and self.logins[0] <= now - 60:
+            self.logins.popleft()
+        if len(self.logins) >= LOGINS_PER_MINUTE:  # this actor waits its turn, unrefused
+            return None
+        self.logins.append(now)
         r = self.http.post("/api/v1/auth/token", data={"username": user, "password": DEMO_PASSWORD})
         if not r.is_success:  # logins are limited per address: thirty actors a minute
             self.tally[f"login refused {r.status_code}"] += 1
